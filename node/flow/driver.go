@@ -1,0 +1,272 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin"
+)
+
+// State is the state of a logical node, as classic Flume reported it. The driver moves through
+// CONFIGURING, ACTIVE, CLOSING and ends in IDLE or ERROR; the master adds HELLO, LOST and
+// DECOMMISSIONED from what it sees of heartbeats.
+type State int
+
+// The states, numbered as classic Flume's wire format numbered them.
+const (
+	StateHello State = iota
+	StateIdle
+	StateConfiguring
+	StateActive
+	StateError
+	StateLost
+	StateDecommissioned
+	StateClosing
+)
+
+var stateNames = [...]string{"HELLO", "IDLE", "CONFIGURING", "ACTIVE", "ERROR", "LOST", "DECOMMISSIONED", "CLOSING"}
+
+// String returns the classic upper-case name of the state.
+func (s State) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Status is a snapshot of a driver.
+type Status struct {
+	State State
+	// Err is the error that put the driver in ERROR (with a stack if a plugin panicked).
+	Err error
+	// Events and Batches count what the sink accepted.
+	Events, Batches int64
+	// Since is when the driver entered State.
+	Since time.Time
+}
+
+// DriverOptions tune a driver. The zero value is usable.
+type DriverOptions struct {
+	Logger *slog.Logger
+	// CloseTimeout bounds the graceful close of the source and sink when the source ends
+	// (flume.node.close.timeout, default 30 s).
+	CloseTimeout time.Duration
+}
+
+// Driver pumps events from a flow's source into its sink on one goroutine: Next, Append, Ack,
+// repeated. A plugin that panics puts the driver in ERROR with the stack; it never takes the
+// process down.
+type Driver struct {
+	flow *Flow
+	log  *slog.Logger
+	opts DriverOptions
+
+	mu     sync.Mutex
+	state  State
+	err    error
+	since  time.Time
+	start  sync.Once
+	done   chan struct{}
+	events atomic.Int64
+	batch  atomic.Int64
+
+	stopSource context.CancelFunc // ends Next: a graceful stop
+	stopAll    context.CancelFunc // also ends Append and Open: a hard stop
+	srcCtx     context.Context
+	allCtx     context.Context
+}
+
+// NewDriver returns a driver for f, in state IDLE, not started.
+func NewDriver(f *Flow, opts DriverOptions) *Driver {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 30 * time.Second
+	}
+	d := &Driver{flow: f, log: opts.Logger.With("node", f.Name), opts: opts, done: make(chan struct{}),
+		state: StateIdle, since: time.Now()}
+	d.allCtx, d.stopAll = context.WithCancel(context.Background())
+	d.srcCtx, d.stopSource = context.WithCancel(d.allCtx)
+	return d
+}
+
+// Start starts the driver's goroutine. It returns at once; Done is closed when the driver has
+// stopped. Calling Start again does nothing.
+func (d *Driver) Start() {
+	d.start.Do(func() { go d.run() })
+}
+
+// Done is closed when the driver has finished: the source ended, an error occurred, or Stop.
+func (d *Driver) Done() <-chan struct{} { return d.done }
+
+// Stop stops the driver gracefully: the source is stopped, the batch in flight is delivered,
+// then the source and sink are closed (flushed). If ctx ends first, the delivery in flight is
+// cancelled too. Stop returns the driver's error, if it ended in ERROR. Stop on a driver that
+// was never started returns at once.
+func (d *Driver) Stop(ctx context.Context) error {
+	started := false
+	d.start.Do(func() { close(d.done) }) // never started: nothing to stop
+	select {
+	case <-d.done:
+	default:
+		started = true
+	}
+	d.stopSource()
+	if started {
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			d.stopAll()
+			<-d.done
+		}
+	}
+	d.stopAll()
+	return d.Status().Err
+}
+
+// Run starts the driver and waits for it to finish. When ctx is done it stops gracefully.
+func (d *Driver) Run(ctx context.Context) error {
+	d.Start()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		stopCtx, cancel := context.WithTimeout(context.Background(), d.opts.CloseTimeout)
+		defer cancel()
+		return d.Stop(stopCtx)
+	}
+	return d.Status().Err
+}
+
+// Status returns a snapshot of the driver.
+func (d *Driver) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Status{State: d.state, Err: d.err, Events: d.events.Load(), Batches: d.batch.Load(), Since: d.since}
+}
+
+func (d *Driver) setState(s State, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != s {
+		d.log.Debug("state", "from", d.state, "to", s)
+	}
+	d.state, d.since = s, time.Now()
+	if err != nil {
+		d.err = err
+	}
+}
+
+func (d *Driver) run() {
+	defer close(d.done)
+	defer d.stopAll()
+	d.setState(StateConfiguring, nil)
+	err := d.openAndPump()
+	d.setState(StateClosing, nil)
+	closeErr := d.closeAll()
+	switch {
+	case err != nil:
+		d.log.Error("flow failed", "err", err)
+		d.setState(StateError, err)
+	case closeErr != nil:
+		d.log.Error("flow close failed", "err", closeErr)
+		d.setState(StateError, closeErr)
+	default:
+		d.setState(StateIdle, nil)
+	}
+}
+
+// openAndPump opens the sink, then the source (downstream first), and pumps until the source
+// ends or the driver is stopped. A graceful stop is not an error.
+func (d *Driver) openAndPump() error {
+	f := d.flow
+	if err := guard("sink open", func() error { return f.Sink.Open(d.srcCtx) }); err != nil {
+		return stopped(d.srcCtx, fmt.Errorf("open sink: %w", err))
+	}
+	if err := guard("source open", func() error { return f.Source.Open(d.srcCtx) }); err != nil {
+		return stopped(d.srcCtx, fmt.Errorf("open source: %w", err))
+	}
+	d.setState(StateActive, nil)
+	acker, _ := f.Source.(plugin.Acker)
+	for {
+		var events []*event.Event
+		err := guard("source next", func() (err error) {
+			events, err = f.Source.Next(d.srcCtx)
+			return err
+		})
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return stopped(d.srcCtx, fmt.Errorf("source: %w", err))
+		}
+		if len(events) == 0 {
+			continue
+		}
+		if err := guard("sink append", func() error { return f.Sink.Append(d.allCtx, events) }); err != nil {
+			return stopped(d.allCtx, fmt.Errorf("sink: %w", err))
+		}
+		d.events.Add(int64(len(events)))
+		d.batch.Add(1)
+		if acker != nil {
+			if err := guard("source ack", func() error { return acker.Ack(d.allCtx) }); err != nil {
+				return stopped(d.allCtx, fmt.Errorf("source ack: %w", err))
+			}
+		}
+	}
+}
+
+// stopped returns nil for an error caused by stopping, err otherwise.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		// The stop interrupted the call; its error is a consequence of the stop.
+		return nil
+	}
+	return err
+}
+
+// closeAll closes the source, then the sink (upstream first, so decorators flush into sinks
+// that are still open), within the close timeout.
+func (d *Driver) closeAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.CloseTimeout)
+	defer cancel()
+	srcErr := guard("source close", func() error { return d.flow.Source.Close(ctx) })
+	sinkErr := guard("sink close", func() error { return d.flow.Sink.Close(ctx) })
+	if srcErr != nil {
+		srcErr = fmt.Errorf("close source: %w", srcErr)
+	}
+	if sinkErr != nil {
+		sinkErr = fmt.Errorf("close sink: %w", sinkErr)
+	}
+	return errors.Join(srcErr, sinkErr)
+}
+
+// PanicError is the error a driver records when a plugin panics.
+type PanicError struct {
+	Where string // what the driver was calling: "sink append"
+	Value any    // the panic value
+	Stack []byte
+}
+
+// Error includes the stack, so a status shows where the plugin failed.
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("panic in %s: %v\n%s", p.Where, p.Value, p.Stack)
+}
+
+// guard calls fn, turning a panic into a *PanicError.
+func guard(where string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Where: where, Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn()
+}
