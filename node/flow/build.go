@@ -267,4 +267,3 @@ type multiError struct {
 
 func (m *multiError) Error() string   { return m.msg }
 func (m *multiError) Unwrap() []error { return m.errs }
-
