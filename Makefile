@@ -16,3 +16,27 @@ test: vet
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
+
+# Protobuf: buf and the protoc plugins are Go tools pinned in tools/go.mod, kept out of the
+# main module. `proto` formats, lints and regenerates the committed code under proto/;
+# `proto-check` (run by CI) regenerates into a temporary directory and fails if the committed
+# code is not what the .proto files give.
+BUF = $(GO) tool -modfile=tools/go.mod buf
+
+proto:
+	$(BUF) format -w
+	$(BUF) lint
+	$(BUF) generate
+
+proto-check:
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) format --diff --exit-code || { echo "proto-check: .proto files are not formatted; run 'make proto'" >&2; exit 1; }; \
+	$(BUF) lint; \
+	$(BUF) generate -o "$$tmp/generated"; \
+	mkdir -p "$$tmp/generated/proto" "$$tmp/committed/proto"; \
+	find proto -name '*.pb.go' -exec cp --parents {} "$$tmp/committed/" \; ; \
+	if ! diff -ruN "$$tmp/committed/proto" "$$tmp/generated/proto"; then \
+		echo "proto-check: the generated code under proto/ does not match the .proto files; run 'make proto' and commit the result" >&2; \
+		exit 1; \
+	fi; \
+	echo "proto-check: generated code is up to date"

@@ -165,7 +165,8 @@ func (s *Signature) Bind(c *Call) (*Args, error) {
 		}
 		a.vals[p.Name] = cv
 	}
-	for _, p := range positional {
+	// Keyword-only parameters may be required too.
+	for _, p := range s.Params {
 		if _, ok := a.vals[p.Name]; p.Required && !ok {
 			return nil, a.usageErr(c.Pos, "missing argument %s", paramText(p))
 		}
@@ -210,7 +211,11 @@ func coerce(p Param, v Value) (Value, error) {
 		case KindString:
 			return v, nil
 		case KindInt, KindFloat, KindBool:
-			v.Str = FormatValue(v)
+			// As classic: integers in decimal (0x10 is "16"), floats and booleans as written.
+			v.Str = v.Text
+			if v.Str == "" || v.Kind == KindInt {
+				v.Str = FormatValue(v)
+			}
 			v.Kind = KindString
 			return v, nil
 		}
@@ -220,7 +225,7 @@ func coerce(p Param, v Value) (Value, error) {
 		case KindInt:
 			return v, nil
 		case KindString:
-			n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 0, 64)
+			n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 10, 64)
 			if err != nil {
 				return bad()
 			}
@@ -249,8 +254,12 @@ func coerce(p Param, v Value) (Value, error) {
 		case KindBool:
 			return v, nil
 		case KindString:
-			b, err := strconv.ParseBool(strings.TrimSpace(v.Str))
-			if err != nil {
+			var b bool
+			switch strings.ToLower(strings.TrimSpace(v.Str)) {
+			case "true":
+				b = true
+			case "false":
+			default:
 				return bad()
 			}
 			v.Kind, v.Bool = KindBool, b

@@ -1,0 +1,150 @@
+package deco
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/retry"
+)
+
+// Errors of the control decorators.
+var (
+	// ErrInjected is the failure that flakeyAppend and intervalFlakeyAppend inject. It is
+	// transient, not plugin.Permanent, so retrying decorators retry it as they would a real
+	// failure.
+	ErrInjected = errors.New("injected append failure")
+)
+
+// delay waits before passing each batch on.
+//
+// Classic Flume slept before each event; here the wait is per batch, which is the same for the
+// batches of one event that classic flows carried, and keeps delay(ms) meaning "this much
+// latency" whatever the batch size.
+type delay struct {
+	ctlBase
+	d time.Duration
+}
+
+func (s *delay) Append(ctx context.Context, batch []*event.Event) error {
+	if err := retry.Wait(ctx, s.d); err != nil {
+		return fmt.Errorf("delay: %w", err)
+	}
+	return s.next.Append(ctx, batch)
+}
+
+// mult passes each event on n times, the copies next to each other.
+type mult struct {
+	ctlBase
+	n int
+	// out and copies are reused from one Append to the next, which is safe because the sink
+	// owns nothing after Append returns.
+	out    []*event.Event
+	copies []event.Event
+}
+
+func (s *mult) Append(ctx context.Context, batch []*event.Event) error {
+	if s.n == 1 {
+		return s.next.Append(ctx, batch)
+	}
+	need := len(batch) * (s.n - 1)
+	if cap(s.copies) < need {
+		s.copies = make([]event.Event, need)
+	}
+	copies := s.copies[:need]
+	out, k := s.out[:0], 0
+	for _, e := range batch {
+		out = append(out, e)
+		// Each copy is its own event, as in classic Flume, so that a sink that tells events
+		// apart by identity sees n of them. A shallow copy is enough: events are read-only
+		// downstream, and a decorator that changes one Derives it first.
+		for range s.n - 1 {
+			copies[k] = *e
+			out = append(out, &copies[k])
+			k++
+		}
+	}
+	s.out = out
+	err := s.next.Append(ctx, out)
+	clear(out) // do not keep the source's events alive
+	clear(copies)
+	return err
+}
+
+// flakeyAppend fails an Append with a fixed probability, without passing the batch on.
+type flakeyAppend struct {
+	ctlBase
+	p        float64
+	r        *rand.Rand
+	failures *metrics.Counter
+}
+
+func (s *flakeyAppend) Append(ctx context.Context, batch []*event.Event) error {
+	if s.r.Float64() < s.p {
+		s.failures.Inc()
+		return fmt.Errorf("flakeyAppend: %w", ErrInjected)
+	}
+	return s.next.Append(ctx, batch)
+}
+
+// intervalFlakeyAppend fails every n-th Append (the n-th, the 2n-th, ...), without passing
+// the batch on.
+type intervalFlakeyAppend struct {
+	ctlBase
+	n, count int64
+	failures *metrics.Counter
+}
+
+func (s *intervalFlakeyAppend) Append(ctx context.Context, batch []*event.Event) error {
+	s.count++
+	if s.count%s.n == 0 {
+		s.count = 0
+		s.failures.Inc()
+		return fmt.Errorf("intervalFlakeyAppend: %w", ErrInjected)
+	}
+	return s.next.Append(ctx, batch)
+}
+
+// newIntervalDroppy silently drops every n-th event (the n-th, the 2n-th, ...), counting
+// across batches, and counts the drops.
+func newIntervalDroppy(bc *plugin.BuildContext, next plugin.Sink, n int64) plugin.Sink {
+	var count int64
+	return &filterSink{
+		ctlBase: ctlBase{next},
+		drops:   ctlCounters(bc, "intervalDroppyAppend").Counter("drops"),
+		keep: func(*event.Event) bool {
+			count++
+			if count%n == 0 {
+				count = 0
+				return false
+			}
+			return true
+		},
+	}
+}
+
+// choke throttles the body bytes passing through it to the limit the node's choke table sets
+// for its id. Every choke with the same id shares that limit.
+type choke struct {
+	ctlBase
+	id     string
+	chokes *plugin.ChokeTable // nil: no limits
+	bytes  *metrics.Counter
+}
+
+func (s *choke) Append(ctx context.Context, batch []*event.Event) error {
+	n := 0
+	for _, e := range batch {
+		n += len(e.Body)
+	}
+	if err := s.chokes.Wait(ctx, s.id, n); err != nil {
+		return fmt.Errorf("choke %q: %w", s.id, err)
+	}
+	s.bytes.Add(int64(n))
+	return s.next.Append(ctx, batch)
+}
