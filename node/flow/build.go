@@ -87,7 +87,7 @@ func (b *builder) scoped(path string) *plugin.BuildContext {
 }
 
 func (b *builder) source(c *spec.Call) plugin.Source {
-	s, err := b.reg.BuildSource(b.scoped("source."+c.Name), c)
+	s, err := b.reg.BuildSource(b.scoped("source"), c)
 	if err != nil {
 		b.fail(err)
 		return nil
@@ -95,11 +95,12 @@ func (b *builder) source(c *spec.Call) plugin.Source {
 	return s
 }
 
-// sink builds s; path names it for metrics and logs ("sink.value.console").
+// sink builds s. path is where s sits in the flow ("sink.value"); a component receives the
+// metrics view of that path and registers its counters under its own name in it, so the
+// counters of `value("a", "b") console` read sink.value.events_in and sink.value.console.events.
 func (b *builder) sink(s spec.Sink, path string) plugin.Sink {
 	switch s := s.(type) {
 	case *spec.SinkCall:
-		path += "." + s.Call.Name
 		snk, err := b.reg.BuildSink(b.scoped(path), s.Call)
 		if err != nil {
 			b.fail(err)
@@ -107,8 +108,7 @@ func (b *builder) sink(s spec.Sink, path string) plugin.Sink {
 		}
 		return snk
 	case *spec.Decorated:
-		path += "." + s.Deco.Name
-		next := b.sink(s.Sink, path)
+		next := b.sink(s.Sink, path+"."+s.Deco.Name)
 		if next == nil {
 			// Still check the decorator's own arguments so every error shows at once.
 			next = placeholder{}
@@ -130,7 +130,7 @@ func (b *builder) sink(s spec.Sink, path string) plugin.Sink {
 		for i, c := range s.Sinks {
 			branches[i] = b.sink(c, fmt.Sprintf("%s.failover%d", path, i))
 		}
-		return newFailover(b.scoped(path+".failover"), branches)
+		return newFailover(b.scoped(path+".failover"), branches) // the failover's own counters
 	case *spec.Roll:
 		return b.roll(s.Args, s.Sink, path+".roll", rollSignature)
 	case *spec.Collector:
@@ -178,7 +178,7 @@ func (b *builder) collector(s *spec.Collector, path string) plugin.Sink {
 	for _, call := range chain {
 		call.Pos = s.Pos
 		var err error
-		snk, err = b.reg.BuildDecorator(b.scoped(path+"."+call.Name), call, snk)
+		snk, err = b.reg.BuildDecorator(b.scoped(path), call, snk)
 		if err != nil {
 			b.fail(fmt.Errorf("collector: %w", err))
 			return nil

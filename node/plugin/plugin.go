@@ -98,7 +98,8 @@ type BuildContext struct {
 	PhysicalNode string
 	// DataDir is the node's data directory (positions, logs).
 	DataDir string
-	// Metrics is where components register their counters, already scoped to the flow.
+	// Metrics is the metrics view of where the component sits in its flow ("agentA.sink");
+	// a component registers its counters under its own name: bc.Counters().Sub("tail").
 	Metrics *metrics.Registry
 	// Props are the node's configuration properties (flume-site.xml names).
 	Props map[string]string
