@@ -152,12 +152,18 @@ func (b *builder) roll(c *spec.Call, sub spec.Sink, path string, sig *spec.Signa
 		b.fail(err)
 		return nil
 	}
-	bc := b.scoped(path)
 	if b.sink(sub, path) == nil {
 		return nil
 	}
-	factory := func() (plugin.Sink, error) { return BuildSink(bc, sub) }
-	return newRoll(bc, cfg, factory)
+	// Every roll rebuilds the sub-sink at the same place in the flow, so its counters carry on
+	// under the same names.
+	base := b.bc
+	factory := func() (plugin.Sink, error) {
+		nb := newBuilder(base)
+		snk := nb.sink(sub, path)
+		return snk, nb.errs.Err()
+	}
+	return newRoll(b.scoped(path), cfg, factory)
 }
 
 // collector builds the generic `collector(ms) { sink }`: the sub-sink rolled every ms, behind

@@ -78,19 +78,28 @@ func (s *seqSource) Next(ctx context.Context) ([]*event.Event, error) {
 }
 func (s *seqSource) Close(context.Context) error { return nil }
 
-// feedSource emits what the test sends on store.feed, until stopped.
-type feedSource struct{ st *store }
+// feedSource emits what the test sends on store.feed, until closed.
+type feedSource struct {
+	st     *store
+	once   sync.Once
+	closed chan struct{}
+}
 
 func (s *feedSource) Open(context.Context) error { return nil }
 func (s *feedSource) Next(ctx context.Context) ([]*event.Event, error) {
 	select {
 	case b := <-s.st.feed:
 		return b, nil
+	case <-s.closed:
+		return nil, io.EOF
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
-func (s *feedSource) Close(context.Context) error { return nil }
+func (s *feedSource) Close(context.Context) error {
+	s.once.Do(func() { close(s.closed) })
+	return nil
+}
 
 type captureSink struct {
 	st   *store
@@ -163,7 +172,9 @@ func testRegistry(st *store) *plugin.Registry {
 			return &seqSource{n: int(n)}, nil
 		})
 	r.RegisterSource(spec.Signature{Name: "feed"}, "events from the test",
-		func(*plugin.BuildContext, *spec.Args) (plugin.Source, error) { return &feedSource{st: st}, nil })
+		func(*plugin.BuildContext, *spec.Args) (plugin.Source, error) {
+			return &feedSource{st: st, closed: make(chan struct{})}, nil
+		})
 	r.RegisterSink(spec.Signature{Name: "capture", Params: []spec.Param{
 		{Name: "name", Kind: spec.ParamString, Required: true},
 		{Name: "failAppends", Kind: spec.ParamInt, KeywordOnly: true},

@@ -78,7 +78,9 @@ type Driver struct {
 	events atomic.Int64
 	batch  atomic.Int64
 
-	stopSource context.CancelFunc // ends Next: a graceful stop
+	stopping   bool               // Stop was called (guarded by mu)
+	pumping    bool               // the pump loop runs: the source is open (guarded by mu)
+	stopSource context.CancelFunc // ends the opens, and Next of a source that ignores Close
 	stopAll    context.CancelFunc // also ends Append and Open: a hard stop
 	srcCtx     context.Context
 	allCtx     context.Context
@@ -108,20 +110,18 @@ func (d *Driver) Start() {
 // Done is closed when the driver has finished: the source ended, an error occurred, or Stop.
 func (d *Driver) Done() <-chan struct{} { return d.done }
 
-// Stop stops the driver gracefully: the source is stopped, the batch in flight is delivered,
-// then the source and sink are closed (flushed). If ctx ends first, the delivery in flight is
-// cancelled too. Stop returns the driver's error, if it ended in ERROR. Stop on a driver that
-// was never started returns at once.
+// Stop stops the driver gracefully: the source is closed, which unblocks its Next; what the
+// source still hands out after that (a held partial line) is delivered; then the sink is closed
+// (flushed). If ctx ends first, the delivery in flight is cancelled too. Stop returns the
+// driver's error, if it ended in ERROR. Stop on a driver that was never started returns at once.
 func (d *Driver) Stop(ctx context.Context) error {
-	started := false
-	d.start.Do(func() { close(d.done) }) // never started: nothing to stop
-	select {
-	case <-d.done:
-	default:
-		started = true
-	}
-	d.stopSource()
+	started := true
+	d.start.Do(func() { // never started: nothing to stop
+		started = false
+		close(d.done)
+	})
 	if started {
+		d.requestStop(ctx)
 		select {
 		case <-d.done:
 		case <-ctx.Done():
@@ -131,6 +131,30 @@ func (d *Driver) Stop(ctx context.Context) error {
 	}
 	d.stopAll()
 	return d.Status().Err
+}
+
+// requestStop ends the source. Once the pump loop runs, closing the source is the graceful
+// way, because the source may hold data it hands out after Close. Before that, cancelling the
+// source context makes the opens give up.
+func (d *Driver) requestStop(ctx context.Context) {
+	d.mu.Lock()
+	d.stopping = true
+	pumping := d.pumping
+	d.mu.Unlock()
+	if !pumping {
+		d.stopSource()
+		return
+	}
+	if err := guard("source close", func() error { return d.flow.Source.Close(ctx) }); err != nil {
+		d.log.Warn("closing the source to stop it failed", "err", err)
+		d.stopSource()
+	}
+}
+
+func (d *Driver) isStopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopping
 }
 
 // Run starts the driver and waits for it to finish. When ctx is done it stops gracefully.
@@ -194,6 +218,9 @@ func (d *Driver) openAndPump() error {
 	if err := guard("source open", func() error { return f.Source.Open(d.srcCtx) }); err != nil {
 		return stopped(d.srcCtx, fmt.Errorf("open source: %w", err))
 	}
+	d.mu.Lock()
+	d.pumping = true
+	d.mu.Unlock()
 	d.setState(StateActive, nil)
 	acker, _ := f.Source.(plugin.Acker)
 	for {
@@ -206,6 +233,9 @@ func (d *Driver) openAndPump() error {
 			return nil
 		}
 		if err != nil {
+			if d.isStopping() {
+				return nil // the source was closed to stop it: it has ended
+			}
 			return stopped(d.srcCtx, fmt.Errorf("source: %w", err))
 		}
 		if len(events) == 0 {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +262,46 @@ func TestBuildRejectsBadTrigger(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%s: error %v, want it to contain %q", text, err, want)
 		}
+	}
+}
+
+// heldSource holds one record until it is closed, as tail holds an unterminated last line.
+type heldSource struct {
+	closed chan struct{}
+	once   sync.Once
+	gave   bool
+}
+
+func (s *heldSource) Open(context.Context) error { return nil }
+func (s *heldSource) Next(ctx context.Context) ([]*event.Event, error) {
+	select {
+	case <-s.closed:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if s.gave {
+		return nil, io.EOF
+	}
+	s.gave = true
+	return []*event.Event{{Body: []byte("partial last line")}}, nil
+}
+func (s *heldSource) Close(context.Context) error {
+	s.once.Do(func() { close(s.closed) })
+	return nil
+}
+
+func TestStopDeliversWhatTheSourceReleasesOnClose(t *testing.T) {
+	st := newStore()
+	f := build(t, st, `n : feed | capture("out") ;`)
+	f.Source = &heldSource{closed: make(chan struct{})}
+	d := NewDriver(f, DriverOptions{})
+	d.Start()
+	eventually(t, 5*time.Second, func() bool { return d.Status().State == StateActive },
+		func() string { return "driver never became ACTIVE" })
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies(st.got("out")); !slices.Equal(got, []string{"partial last line"}) {
+		t.Fatalf("delivered %q; the record released by Close must reach the sink before it closes", got)
 	}
 }

@@ -28,7 +28,9 @@ const maxErrors = 20
 
 // ParseNodes parses a spec file or multiconfig text: a sequence of `name : source | sink ;`
 // definitions. After an error it resumes after the next ';' and goes on, so it returns an
-// ErrorList with the first error of each broken definition (at most 20), and no nodes. Empty text (or only comments) is no nodes and no error.
+// ErrorList with the first error of each broken definition (at most 20), together with the
+// definitions that did parse: a checker can go on to check those, but nothing may run a spec
+// that has errors. Empty text (or only comments) is no nodes and no error.
 func ParseNodes(text string) ([]*NodeDef, error) {
 	p := newParser(text)
 	var nodes []*NodeDef
@@ -44,7 +46,7 @@ func ParseNodes(text string) ([]*NodeDef, error) {
 		nodes = append(nodes, n)
 	}
 	if len(p.errs) > 0 {
-		return nil, p.errs
+		return nodes, p.errs
 	}
 	return nodes, nil
 }

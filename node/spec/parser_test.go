@@ -282,8 +282,12 @@ bad2 : null | [a, ;
 bad3 : null | text(08) ;
 good3 : null | null ;`
 	nodes, err := ParseNodes(in)
-	if nodes != nil {
-		t.Errorf("nodes = %v, want nil on error", nodes)
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	if strings.Join(names, " ") != "good1 good2 good3" {
+		t.Errorf("nodes parsed around the errors = %v, want good1 good2 good3", names)
 	}
 	var list ErrorList
 	if !errors.As(err, &list) {

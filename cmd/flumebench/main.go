@@ -1,0 +1,239 @@
+// Command flumebench measures Flume pipelines and prints a table of events/s, MB/s and peak
+// memory. Each pipeline runs in a child process of its own, so the peak RSS it reports belongs
+// to that pipeline alone.
+//
+//	flumebench                      # every pipeline
+//	flumebench -run 'synth'         # pipelines whose name matches a regexp
+//	flumebench -procs 1             # GOMAXPROCS of the children (default 1: one core)
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/flow"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/spec"
+)
+
+// pipeline is one benchmark: a spec run to its end, and the number of events and body bytes it
+// moves (known in advance, so the figures do not depend on counting inside the pipeline).
+type pipeline struct {
+	name   string
+	spec   string // may hold {in} and {out}, replaced by files in a scratch directory
+	events int64
+	bytes  int64
+	// prepare writes the input file, if the pipeline reads one.
+	prepare func(path string) error
+}
+
+const (
+	synthEvents = 20_000_000
+	synthSize   = 100
+	textLines   = 2_000_000
+	textSize    = 100
+	decoEvents  = 3_000_000
+)
+
+var pipelines = []pipeline{
+	{
+		name:   "asciisynth | null",
+		spec:   fmt.Sprintf(`bench : asciisynth(%d, %d) | null ;`, synthEvents, synthSize),
+		events: synthEvents, bytes: synthEvents * synthSize,
+	},
+	{
+		name:   "text | text",
+		spec:   `bench : text("{in}") | text("{out}") ;`,
+		events: textLines, bytes: textLines * textSize,
+		prepare: func(path string) error { return writeLines(path, textLines, textSize) },
+	},
+	{
+		name: "asciisynth | 5 decorators | null",
+		spec: fmt.Sprintf(`bench : asciisynth(%d, %d) | value("dc", "east") value("env", "prod") `+
+			`regex("([a-f]+)", 1, "word") mask("env") digest("MD5", "md5") null ;`, decoEvents, synthSize),
+		events: decoEvents, bytes: decoEvents * synthSize,
+	},
+	{
+		name:   "asciisynth | batch(100) gzip gunzip unbatch | null",
+		spec:   fmt.Sprintf(`bench : asciisynth(%d, %d) | batch(100) gzip gunzip unbatch null ;`, decoEvents, synthSize),
+		events: decoEvents, bytes: decoEvents * synthSize,
+	},
+}
+
+// result is what a child reports to the parent, as JSON on its stdout.
+type result struct {
+	Name       string  `json:"name"`
+	Seconds    float64 `json:"seconds"`
+	Events     int64   `json:"events"`
+	Bytes      int64   `json:"bytes"`
+	PeakRSSKiB int64   `json:"peak_rss_kib"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func main() {
+	runPattern := flag.String("run", ".", "run the pipelines whose name matches this regexp")
+	procs := flag.Int("procs", 1, "GOMAXPROCS for each pipeline")
+	one := flag.String("one", "", "internal: run the named pipeline in this process")
+	flag.Parse()
+	if *one != "" {
+		r := runOne(*one)
+		_ = json.NewEncoder(os.Stdout).Encode(r)
+		if r.Error != "" {
+			os.Exit(1)
+		}
+		return
+	}
+	re, err := regexp.Compile(*runPattern)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flumebench: -run:", err)
+		os.Exit(2)
+	}
+	if err := runAll(re, *procs); err != nil {
+		fmt.Fprintln(os.Stderr, "flumebench:", err)
+		os.Exit(1)
+	}
+}
+
+func runAll(re *regexp.Regexp, procs int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine, GOMAXPROCS=%d per pipeline\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs)
+	fmt.Printf("| %-50s | %12s | %10s | %9s | %13s |\n", "pipeline", "events/s", "MB/s", "seconds", "peak RSS MiB")
+	fmt.Printf("|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 52), strings.Repeat("-", 14), strings.Repeat("-", 12),
+		strings.Repeat("-", 11), strings.Repeat("-", 15))
+	failed := false
+	for _, p := range pipelines {
+		if !re.MatchString(p.name) {
+			continue
+		}
+		cmd := exec.Command(self, "-one", p.name)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+		cmd.Stderr = os.Stderr
+		out, runErr := cmd.Output()
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			return fmt.Errorf("%s: no result (%v): %s", p.name, runErr, out)
+		}
+		if r.Error != "" {
+			fmt.Printf("| %-50s | failed: %s\n", p.name, r.Error)
+			failed = true
+			continue
+		}
+		fmt.Printf("| %-50s | %12.0f | %10.1f | %9.2f | %13.1f |\n", r.Name,
+			float64(r.Events)/r.Seconds, float64(r.Bytes)/r.Seconds/1e6, r.Seconds, float64(r.PeakRSSKiB)/1024)
+	}
+	if failed {
+		return fmt.Errorf("a pipeline failed")
+	}
+	return nil
+}
+
+func runOne(name string) result {
+	r := result{Name: name}
+	for _, p := range pipelines {
+		if p.name != name {
+			continue
+		}
+		secs, err := measure(p)
+		if err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		r.Seconds, r.Events, r.Bytes, r.PeakRSSKiB = secs, p.events, p.bytes, peakRSS()
+		return r
+	}
+	r.Error = "no such pipeline"
+	return r
+}
+
+// measure builds the pipeline and times it from the first Open to the last Close.
+func measure(p pipeline) (float64, error) {
+	dir, err := os.MkdirTemp("", "flumebench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+	if p.prepare != nil {
+		if err := p.prepare(in); err != nil {
+			return 0, fmt.Errorf("prepare input: %w", err)
+		}
+	}
+	text := strings.NewReplacer("{in}", in, "{out}", out).Replace(p.spec)
+	defs, err := spec.ParseNodes(text)
+	if err != nil {
+		return 0, err
+	}
+	f, err := flow.Build(&plugin.BuildContext{Registry: builtin.Registry(), Stdout: io.Discard}, defs[0])
+	if err != nil {
+		return 0, err
+	}
+	d := flow.NewDriver(f, flow.DriverOptions{})
+	start := time.Now()
+	if err := d.Run(context.Background()); err != nil {
+		return 0, err
+	}
+	secs := time.Since(start).Seconds()
+	if s := d.Status(); s.Events != p.events {
+		return 0, fmt.Errorf("moved %d events, want %d", s.Events, p.events)
+	}
+	return secs, nil
+}
+
+// writeLines writes n lines of size bytes (newline included) of printable text.
+func writeLines(path string, n, size int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	line := make([]byte, size)
+	for i := 0; i < n; i++ {
+		for j := range line[:size-1] {
+			line[j] = byte('a' + (i+j)%26)
+		}
+		line[size-1] = '\n'
+		if _, err := w.Write(line); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// peakRSS returns the process's peak resident set size in KiB (VmHWM), or 0 where unknown.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,328 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/format"
+	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/spec"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type env struct {
+	bc  *plugin.BuildContext
+	reg *plugin.Registry
+	out *bytes.Buffer
+}
+
+func newEnv() *env {
+	r := plugin.NewRegistry()
+	Register(r)
+	format.Register(r)
+	out := &bytes.Buffer{}
+	return &env{reg: r, out: out, bc: &plugin.BuildContext{Registry: r, Metrics: metrics.NewRegistry(), Stdout: out}}
+}
+
+func (e *env) build(t testing.TB, text string) (plugin.Sink, error) {
+	t.Helper()
+	s, err := spec.ParseSink(text)
+	if err != nil {
+		t.Fatalf("parse %s: %v", text, err)
+	}
+	call, ok := s.(*spec.SinkCall)
+	if !ok {
+		t.Fatalf("%s is not a plain sink", text)
+	}
+	return e.reg.BuildSink(e.bc, call.Call)
+}
+
+func (e *env) open(t testing.TB, text string) plugin.Sink {
+	t.Helper()
+	s, err := e.build(t, text)
+	if err != nil {
+		t.Fatalf("build %s: %v", text, err)
+	}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatalf("open %s: %v", text, err)
+	}
+	return s
+}
+
+func (e *env) counter(name string) int64 {
+	v, _ := e.bc.Metrics.Get(name)
+	return v
+}
+
+// events makes events with the given bodies, an attribute and a fixed time.
+func events(bodies ...string) []*event.Event {
+	out := make([]*event.Event, len(bodies))
+	for i, b := range bodies {
+		e := &event.Event{Body: []byte(b), Timestamp: 1300000000123000000 + int64(i), Priority: event.WARN, Host: "web1"}
+		_ = e.SetAttr("k", []byte("v"))
+		out[i] = e
+	}
+	return out
+}
+
+// encode renders events with the named format of the registry, for comparison.
+func (e *env) encode(t testing.TB, name string, evs []*event.Event) string {
+	t.Helper()
+	f, err := e.reg.BuildFormat(e.bc, &spec.Call{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc, err := f.NewEncoder(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if err := enc.Encode(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestRegisterNamesEverySink(t *testing.T) {
+	r := plugin.NewRegistry()
+	Register(r)
+	var got []string
+	for _, e := range r.Entries(plugin.KindSink) {
+		got = append(got, e.Name())
+		if e.Doc == "" {
+			t.Errorf("%s has no doc", e.Name())
+		}
+	}
+	if want := "console counter fail null text"; strings.Join(got, " ") != want {
+		t.Errorf("sinks = %v, want %s", got, want)
+	}
+}
+
+func TestNullDropsAndCounts(t *testing.T) {
+	e := newEnv()
+	s := e.open(t, "null")
+	if err := s.Append(context.Background(), events("a", "bc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, b := e.counter("null.events_out"), e.counter("null.bytes_out"); n != 2 || b != 3 {
+		t.Errorf("events_out = %d, bytes_out = %d; want 2, 3", n, b)
+	}
+}
+
+func TestConsoleWritesEachBatchInItsFormat(t *testing.T) {
+	tests := []struct{ spec, format string }{
+		{"console", "debug"},
+		{"console(raw)", "raw"},
+		{`console("json")`, "json"},
+		{"console(format=avrojson)", "avrojson"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			e := newEnv()
+			s := e.open(t, tt.spec)
+			first, second := events("one", "two"), events("three")
+			if err := s.Append(context.Background(), first); err != nil {
+				t.Fatal(err)
+			}
+			// Flushed at the end of each batch, before Close.
+			if got, want := e.out.String(), e.encode(t, tt.format, first); got != want {
+				t.Fatalf("after one batch:\n%q\nwant\n%q", got, want)
+			}
+			if err := s.Append(context.Background(), second); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			want := e.encode(t, tt.format, first) + e.encode(t, tt.format, second)
+			if got := e.out.String(); got != want {
+				t.Fatalf("output:\n%q\nwant\n%q", got, want)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestConsoleRawOutputIsBodyAndNewline(t *testing.T) {
+	e := newEnv()
+	s := e.open(t, "console(raw)")
+	if err := s.Append(context.Background(), events("a", "", "b c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.out.String(); got != "a\n\nb c\n" {
+		t.Fatalf("output %q", got)
+	}
+}
+
+func TestTextWritesTheFile(t *testing.T) {
+	tests := []struct {
+		args   string
+		format string
+	}{
+		{"", "raw"},
+		{", raw", "raw"},
+		{", json", "json"},
+		{", format=debug", "debug"},
+		{", log4j", "log4j"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format+tt.args, func(t *testing.T) {
+			e := newEnv()
+			path := filepath.Join(t.TempDir(), "out.txt")
+			// The sink replaces what the file held.
+			if err := os.WriteFile(path, []byte("old content that is longer than the new\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := e.open(t, fmt.Sprintf("text(%q%s)", path, tt.args))
+			a, b := events("first", "second"), events("third")
+			for _, batch := range [][]*event.Event{a, b} {
+				if err := s.Append(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := e.encode(t, tt.format, append(a, b...)); string(got) != want {
+				t.Fatalf("file:\n%q\nwant\n%q", got, want)
+			}
+			if n := e.counter("text.events_out"); n != 3 {
+				t.Errorf("events_out = %d", n)
+			}
+		})
+	}
+}
+
+func TestTextRawBytes(t *testing.T) {
+	e := newEnv()
+	path := filepath.Join(t.TempDir(), "out.txt")
+	s := e.open(t, fmt.Sprintf("text(%q)", path))
+	if err := s.Append(context.Background(), events("a", "b b", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "a\nb b\n\n" {
+		t.Fatalf("file %q", got)
+	}
+}
+
+func TestTextUnwritablePathIsAnOpenErrorNamingIt(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{filepath.Join(dir, "missing", "out.txt"), dir} {
+		s, err := newEnv().build(t, fmt.Sprintf("text(%q)", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Open(context.Background())
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("Open = %v, want an error naming %s", err, path)
+		}
+		if err := s.Append(context.Background(), events("x")); !errors.Is(err, ErrNotOpen) {
+			t.Fatalf("Append on a sink that failed to open = %v", err)
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatalf("Close after a failed Open: %v", err)
+		}
+	}
+}
+
+func TestCounterCountsIntoTheNamedMetric(t *testing.T) {
+	e := newEnv()
+	s := e.open(t, `counter("hits")`)
+	for _, n := range []int{3, 1, 0, 5} {
+		if err := s.Append(context.Background(), events(make([]string, n)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.(*Counter).Count(); got != 9 {
+		t.Errorf("Count() = %d, want 9", got)
+	}
+	if got := e.counter("hits"); got != 9 {
+		t.Errorf("metric hits = %d, want 9", got)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailFailsOpenAndAppend(t *testing.T) {
+	s, err := newEnv().build(t, `fail("no collectors")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Open":   s.Open(context.Background()),
+		"Append": s.Append(context.Background(), events("x")),
+	} {
+		if err == nil || err.Error() != "fail: no collectors" || !errors.Is(err, ErrFail) || !plugin.IsPermanent(err) {
+			t.Errorf("%s = %v, want permanent fail: no collectors", name, err)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSinkArguments(t *testing.T) {
+	tests := []struct{ spec, wantErr string }{
+		{`text("")`, "1:6: text: argument file: empty file name"},
+		{`text`, "missing argument"},
+		{`text("/x", nosuch)`, `1:12: unknown output format "nosuch"`},
+		{`console(avrodata("lzma"))`, `argument codec`},
+		{`console(1)`, "argument format"},
+		{`counter`, "missing argument"},
+		{`counter("")`, "empty metric name"},
+		{`null(1)`, "too many arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			_, err := newEnv().build(t, tt.spec)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("build = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFormatNeedsARegistry(t *testing.T) {
+	bc := &plugin.BuildContext{}
+	args, err := consoleSig.Bind(&spec.Call{Name: "console"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buildConsole(bc, args); !errors.Is(err, ErrNoRegistry) {
+		t.Fatalf("build = %v, want ErrNoRegistry", err)
+	}
+}

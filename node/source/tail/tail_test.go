@@ -1,0 +1,326 @@
+package tail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flumego/flume/node/event"
+)
+
+func TestTailFollowsAppends(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "a\nb\n")
+	e := newEnv(fastPoll)
+	r := &reader{t: t, s: e.open(t, tailSpec(path, ""))}
+	if got := r.until(2); !equalStrings(got, []string{"a", "b"}) {
+		t.Fatalf("got %q", got)
+	}
+	appendTo(t, path, "c\nd\ne\n")
+	if got := r.until(5); !equalStrings(got, []string{"a", "b", "c", "d", "e"}) {
+		t.Fatalf("got %q", got)
+	}
+	for _, ev := range r.got {
+		if v, _ := ev.Attr(AttrTailSrcFile); string(v) != "app.log" {
+			t.Fatalf("tailSrcFile = %q, want app.log", v)
+		}
+		if ev.Priority != event.INFO || ev.Host != event.Hostname() || ev.Timestamp == 0 {
+			t.Fatalf("event not stamped: %+v", ev)
+		}
+	}
+	if n := e.counter("tail.events_in"); n != 5 {
+		t.Errorf("events_in = %d, want 5", n)
+	}
+}
+
+func TestTailStartFromEnd(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "old1\nold2\n")
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ", true"))}
+	r.quiet(50 * time.Millisecond)
+	appendTo(t, path, "new\n")
+	if got := r.until(1); !equalStrings(got, []string{"new"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailWaitsForAFileToAppear(t *testing.T) {
+	path := logPath(t)
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ", startFromEnd=true"))}
+	r.quiet(50 * time.Millisecond)
+	// A file that appears later is read from its start, whatever startFromEnd says.
+	appendTo(t, path, "first\nsecond\n")
+	if got := r.until(2); !equalStrings(got, []string{"first", "second"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailHoldsAPartialLineUntilItIsComplete(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "a\npar")
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r.until(1)
+	r.quiet(50 * time.Millisecond)
+	appendTo(t, path, "tial\n")
+	if got := r.until(2); !equalStrings(got, []string{"a", "partial"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailEmitsTheHeldLineOnClose(t *testing.T) {
+	for _, during := range []bool{true, false} {
+		t.Run(fmt.Sprintf("Next in progress %v", during), func(t *testing.T) {
+			path := logPath(t)
+			appendTo(t, path, "a\nunterminated")
+			s := newEnv(fastPoll).open(t, tailSpec(path, ""))
+			r := &reader{t: t, s: s}
+			r.until(1)
+			var got result
+			if during {
+				ch := nextAsync(context.Background(), s)
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				got = recv(t, ch)
+			} else {
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				got = recv(t, nextAsync(context.Background(), s))
+			}
+			if got.err != nil || !equalStrings(got.bodies, []string{"unterminated"}) {
+				t.Fatalf("Next at Close = %q, %v; want the held line", got.bodies, got.err)
+			}
+			if _, err := s.Next(context.Background()); !errors.Is(err, io.EOF) {
+				t.Fatalf("Next after the held line = %v, want io.EOF", err)
+			}
+		})
+	}
+}
+
+func TestTailFollowsRenameAndCreate(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "a\nb\n")
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r.until(2)
+	// Written before the rotation and not read yet, then an unterminated line.
+	appendTo(t, path, "c\nhalf")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	// A writer still holding the old file adds to it before the new file appears.
+	appendTo(t, path+".1", "-done\n")
+	appendTo(t, path, "d\ne\n")
+	want := []string{"a", "b", "c", "half-done", "d", "e"}
+	if got := r.until(len(want)); !equalStrings(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	appendTo(t, path, "f\n")
+	if got := r.until(len(want) + 1); got[len(got)-1] != "f" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailRotationEmitsTheOldFilesPartialLine(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "x\nhalf")
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r.until(1)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "y\n")
+	if got := r.until(3); !equalStrings(got, []string{"x", "half", "y"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailRotationUnderLoadLosesAndRepeatsNothing(t *testing.T) {
+	const perFile, files = 3000, 8
+	path := logPath(t)
+	appendTo(t, path, "") // tail holds the first file from Open on
+	s := newEnv(fastPoll).open(t, tailSpec(path, ""))
+	r := &reader{t: t, s: s}
+
+	seq := 0
+	for f := range files {
+		// Write a file in pieces, rotate it, and write on into the new file; the reader
+		// catches up only after the rotation, so it must finish the old file first.
+		for i := 0; i < perFile; i += 500 {
+			var b strings.Builder
+			for j := 0; j < 500; j++ {
+				fmt.Fprintf(&b, "line %06d\n", seq)
+				seq++
+			}
+			appendTo(t, path, b.String())
+		}
+		if f < files-1 {
+			if err := os.Rename(path, fmt.Sprintf("%s.%d", path, f)); err != nil {
+				t.Fatal(err)
+			}
+			appendTo(t, path, fmt.Sprintf("line %06d\n", seq))
+			seq++
+		}
+		r.until(seq)
+	}
+	for i, b := range bodies(r.got) {
+		if want := fmt.Sprintf("line %06d", i); b != want {
+			t.Fatalf("event %d = %q, want %q", i, b, want)
+		}
+	}
+}
+
+func TestTailRereadsATruncatedFile(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "first line\nsecond line\n")
+	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r.until(2)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "new\n")
+	if got := r.until(3); !equalStrings(got, []string{"first line", "second line", "new"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestTailDelimiterModes(t *testing.T) {
+	tests := []struct {
+		name, args, content string
+		want                []string // complete records
+		held                string   // emitted at Close
+	}{
+		{"exclude", `, delim=";;"`, "a;;b;;c", []string{"a", "b"}, "c"},
+		{"exclude explicit", `, delim=";+", delimMode="exclude"`, "a;b;;;c;", []string{"a", "b", "c"}, ""},
+		{"prev", `, delim=";;", delimMode="prev"`, "a;;b;;c", []string{"a;;", "b;;"}, "c"},
+		{"next", `, delim="BEGIN", delimMode="next"`, "BEGIN 1\nBEGIN 2\nBEGIN 3", []string{"BEGIN 1\n", "BEGIN 2\n"}, "BEGIN 3"},
+		{"next with a head", `, delim="\\n(?:\\d)", delimMode="next"`, "head\n1 x\n2 y", []string{"head", "\n1 x"}, "\n2 y"},
+		{"regex classes", `, delim="\\s*\\|\\s*"`, "a | b|c  |  d", []string{"a", "b", "c"}, "d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := logPath(t)
+			appendTo(t, path, tt.content)
+			s := newEnv(fastPoll).open(t, tailSpec(path, tt.args))
+			r := &reader{t: t, s: s}
+			if got := r.until(len(tt.want)); !equalStrings(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Next(context.Background())
+			if tt.held == "" {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("Next after Close = %q, %v; want io.EOF", bodies(got), err)
+				}
+				return
+			}
+			if err != nil || !equalStrings(bodies(got), []string{tt.held}) {
+				t.Fatalf("Next after Close = %q, %v; want %q", bodies(got), err, tt.held)
+			}
+		})
+	}
+}
+
+func TestTailOversizeLines(t *testing.T) {
+	props := map[string]string{"flume.tail.pollperiod": "10", "flume.event.max.size.bytes": "5"}
+	tests := []struct {
+		args                string
+		want                []string
+		truncated, rejected int64
+	}{
+		{"", []string{"abc", "12345", "z"}, 1, 0},
+		{`, oversize="reject"`, []string{"abc", "z"}, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			path := logPath(t)
+			appendTo(t, path, "abc\n1234567890\nz\n")
+			e := newEnv(props)
+			r := &reader{t: t, s: e.open(t, tailSpec(path, tt.args))}
+			if got := r.until(len(tt.want)); !equalStrings(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			if n := e.counter("tail.events_truncated"); n != tt.truncated {
+				t.Errorf("events_truncated = %d, want %d", n, tt.truncated)
+			}
+			if n := e.counter("tail.events_rejected"); n != tt.rejected {
+				t.Errorf("events_rejected = %d, want %d", n, tt.rejected)
+			}
+		})
+	}
+}
+
+func TestTailNextEndsWithContextAndClose(t *testing.T) {
+	path := logPath(t)
+	s := newEnv(nil).open(t, tailSpec(path, "")) // default poll: 1 s
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := nextAsync(ctx, s)
+	cancel()
+	if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Next = %v, want context.Canceled", r.err)
+	}
+	ch = nextAsync(context.Background(), s)
+	start := time.Now()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := recv(t, ch); !errors.Is(r.err, io.EOF) {
+		t.Fatalf("Next = %v, want io.EOF", r.err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Close took %v to unblock Next", d)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestTailOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newEnv(nil).build(t, tailSpec(dir, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if err := s.Open(context.Background()); err == nil || !strings.Contains(err.Error(), dir) || !errors.Is(err, ErrIsDir) {
+		t.Fatalf("Open = %v, want an error naming %s", err, dir)
+	}
+	var never *Source
+	if never, err = newEnv(nil).build(t, tailSpec(logPath(t), "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := never.Next(context.Background()); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("Next before Open = %v", err)
+	}
+	if err := never.Close(context.Background()); err != nil {
+		t.Fatalf("Close without Open: %v", err)
+	}
+}
+
+func TestTailArguments(t *testing.T) {
+	tests := []struct{ spec, wantErr string }{
+		{`tail("")`, "1:6: tail: argument file: empty file name"},
+		{`tail("/x", delim="(")`, "1:18: tail: argument delim: error parsing regexp"},
+		{`tail("/x", delim="a*")`, `1:18: tail: argument delim: delimiter "a*" matches the empty string`},
+		{`tail("/x", delim=";", delimMode="around")`, `1:33: tail: argument delimMode: unknown delimiter mode "around"`},
+		{`tail("/x", delimMode="prev")`, `tail: argument delimMode: needs delim="regex"`},
+		{`tail("/x", "maybe")`, "argument startFromEnd"},
+		{`tail("/x", true, 3)`, `too many arguments (3 given, at most 2); usage: tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`},
+		{`tail("/x", oversize="cut")`, "argument oversize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			_, err := newEnv(nil).build(t, tt.spec)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("build = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
