@@ -14,6 +14,16 @@ vet:
 test: vet
 	$(GO) test -race ./...
 
+# The embedded demo: parse an access log and print it as JSON, keeping a copy under data/demo.
+run:
+	@mkdir -p data/demo
+	$(GO) run ./cmd/flumed node --oneshot -n demo -c @deploy/demo/demo.flume
+
+# Pipeline throughput, one pipeline per child process (see BENCHMARKS.md).
+bench:
+	$(GO) build -o bin/flumebench ./cmd/flumebench
+	bin/flumebench
+
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
 

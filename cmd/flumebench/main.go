@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +88,7 @@ type result struct {
 func main() {
 	runPattern := flag.String("run", ".", "run the pipelines whose name matches this regexp")
 	procs := flag.Int("procs", 1, "GOMAXPROCS for each pipeline")
+	count := flag.Int("count", 3, "runs of each pipeline; the median run is reported")
 	one := flag.String("one", "", "internal: run the named pipeline in this process")
 	flag.Parse()
 	if *one != "" {
@@ -101,19 +104,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "flumebench: -run:", err)
 		os.Exit(2)
 	}
-	if err := runAll(re, *procs); err != nil {
+	if *count < 1 {
+		fmt.Fprintln(os.Stderr, "flumebench: -count must be 1 or more")
+		os.Exit(2)
+	}
+	if err := runAll(re, *procs, *count); err != nil {
 		fmt.Fprintln(os.Stderr, "flumebench:", err)
 		os.Exit(1)
 	}
 }
 
-func runAll(re *regexp.Regexp, procs int) error {
+func runAll(re *regexp.Regexp, procs, count int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine, GOMAXPROCS=%d per pipeline\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs)
+	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine, GOMAXPROCS=%d per pipeline, median of %d runs\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs, count)
 	fmt.Printf("| %-50s | %12s | %10s | %9s | %13s |\n", "pipeline", "events/s", "MB/s", "seconds", "peak RSS MiB")
 	fmt.Printf("|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 52), strings.Repeat("-", 14), strings.Repeat("-", 12),
 		strings.Repeat("-", 11), strings.Repeat("-", 15))
@@ -122,19 +129,24 @@ func runAll(re *regexp.Regexp, procs int) error {
 		if !re.MatchString(p.name) {
 			continue
 		}
-		cmd := exec.Command(self, "-one", p.name)
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
-		cmd.Stderr = os.Stderr
-		out, runErr := cmd.Output()
-		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("%s: no result (%v): %s", p.name, runErr, out)
+		runs := make([]result, 0, count)
+		for range count {
+			r, err := runChild(self, p.name, procs)
+			if err != nil {
+				return err
+			}
+			if r.Error != "" {
+				fmt.Printf("| %-50s | failed: %s\n", p.name, r.Error)
+				failed = true
+				break
+			}
+			runs = append(runs, r)
 		}
-		if r.Error != "" {
-			fmt.Printf("| %-50s | failed: %s\n", p.name, r.Error)
-			failed = true
+		if len(runs) < count {
 			continue
 		}
+		slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.Seconds, b.Seconds) })
+		r := runs[len(runs)/2]
 		fmt.Printf("| %-50s | %12.0f | %10.1f | %9.2f | %13.1f |\n", r.Name,
 			float64(r.Events)/r.Seconds, float64(r.Bytes)/r.Seconds/1e6, r.Seconds, float64(r.PeakRSSKiB)/1024)
 	}
@@ -142,6 +154,19 @@ func runAll(re *regexp.Regexp, procs int) error {
 		return fmt.Errorf("a pipeline failed")
 	}
 	return nil
+}
+
+// runChild runs one pipeline in a child process and returns what it reports.
+func runChild(self, name string, procs int) (result, error) {
+	cmd := exec.Command(self, "-one", name)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	cmd.Stderr = os.Stderr
+	out, runErr := cmd.Output()
+	var r result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, fmt.Errorf("%s: no result (%v): %s", name, runErr, out)
+	}
+	return r, nil
 }
 
 func runOne(name string) result {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +180,59 @@ func TestFormatsThroughTextSink(t *testing.T) {
 		if err != nil || st.Size() == 0 {
 			t.Fatalf("format %s: output %v, %v", f, st, err)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the flow writing and the test reading.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestTailDeliversItsPartialLastLineWhenStopped: a line without its newline is held while the
+// file may still grow, and delivered when the flow stops, as classic tail did on close.
+func TestTailDeliversItsPartialLastLineWhenStopped(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(in, []byte("complete line\npartial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defs, err := spec.ParseNodes(fmt.Sprintf(`n : tail(%q) | console(raw) ;`, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	f, err := flow.Build(&plugin.BuildContext{Registry: Registry(), Stdout: out,
+		Props: map[string]string{"flume.tail.pollperiod": "10"}}, defs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := flow.NewDriver(f, flow.DriverOptions{})
+	d.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for out.String() != "complete line\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("console shows %q, want the complete line", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "complete line\npartial\n" {
+		t.Fatalf("after stop the console shows %q, want the partial line delivered too", got)
 	}
 }

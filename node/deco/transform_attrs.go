@@ -51,7 +51,7 @@ func (d *valueDeco) Append(ctx context.Context, batch []*event.Event) error {
 			d.buf = d.tpl.AppendTo(d.buf, e)
 			v = d.keep(start)
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		if err := o.SetAttr(d.attr, v); err != nil {
 			return d.fail(err)
 		}
@@ -112,7 +112,7 @@ func (d *maskDeco) Append(ctx context.Context, batch []*event.Event) error {
 			d.batch = append(d.batch, e)
 			continue
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		for _, a := range e.AttrList() {
 			if d.drops(a.Key) {
 				o.DeleteAttr(a.Key)
@@ -142,7 +142,7 @@ func (d *formatDeco) Append(ctx context.Context, batch []*event.Event) error {
 	for _, e := range batch {
 		start := len(d.buf)
 		d.buf = d.tpl.AppendTo(d.buf, e)
-		o := e.Derive()
+		o := d.derive(e)
 		o.Body = d.keep(start)
 		d.batch = append(d.batch, o)
 	}
@@ -203,7 +203,7 @@ func (d *digestDeco) Append(ctx context.Context, batch []*event.Event) error {
 		} else {
 			d.buf = d.h.Sum(d.buf)
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		if err := o.SetAttr(d.attr, d.keep(start)); err != nil {
 			return d.fail(err)
 		}

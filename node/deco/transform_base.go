@@ -38,7 +38,12 @@ type xfBase struct {
 	// array, which leaves values already handed out intact in the old one.
 	batch []*event.Event
 	buf   []byte
+	// arena holds the derived events of the current Append.
+	arena event.Arena
 }
+
+// derive returns a copy of e that the decorator may change, from memory reused across Appends.
+func (b *xfBase) derive(e *event.Event) *event.Event { return b.arena.Derive(e) }
 
 func newXFBase(bc *plugin.BuildContext, name string, next plugin.Sink) xfBase {
 	m := bc.Counters().Sub(name)
@@ -57,6 +62,7 @@ func (b *xfBase) begin(n int) {
 	b.in.Add(int64(n))
 	b.batch = b.batch[:0]
 	b.buf = b.buf[:0]
+	b.arena.Reset()
 }
 
 // keep returns buf[start:] as a value that later appends to buf cannot overwrite.

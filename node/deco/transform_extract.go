@@ -52,7 +52,7 @@ func (d *regexDeco) Append(ctx context.Context, batch []*event.Event) error {
 				v = e.Body[m[2*d.idx]:m[2*d.idx+1]:m[2*d.idx+1]]
 			}
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		if err := o.SetAttr(d.attr, v); err != nil {
 			return d.fail(err)
 		}
@@ -90,7 +90,7 @@ func (d *regexAllDeco) Append(ctx context.Context, batch []*event.Event) error {
 			d.batch = append(d.batch, e)
 			continue
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		for g := 1; g <= d.re.NumSubexp() && g <= len(d.names); g++ {
 			start, end := m[2*g], m[2*g+1]
 			if d.names[g-1] == "" || start < 0 || start == end {
@@ -134,7 +134,7 @@ func buildSplit(bc *plugin.BuildContext, args *spec.Args, next plugin.Sink) (plu
 func (d *splitDeco) Append(ctx context.Context, batch []*event.Event) error {
 	d.begin(len(batch))
 	for _, e := range batch {
-		o := e.Derive()
+		o := d.derive(e)
 		if err := o.SetAttr(d.attr, splitField(d.re, e.Body, d.idx)); err != nil {
 			return d.fail(err)
 		}
@@ -225,7 +225,7 @@ func (d *exDateDeco) Append(ctx context.Context, batch []*event.Event) error {
 		if year < 1 {
 			year = 1 - year // a Java calendar counts years within the era: 1 BC is year 1
 		}
-		o := e.Derive()
+		o := d.derive(e)
 		for i, n := range [...]int{t.Day(), int(t.Month()), year, t.Hour(), t.Minute(), t.Second()} {
 			start := len(d.buf)
 			if d.padding && i != 2 && n < 10 {

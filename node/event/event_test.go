@@ -105,3 +105,49 @@ func TestParsePriority(t *testing.T) {
 		t.Fatalf("ParsePriority(warn) = %v", got)
 	}
 }
+
+func TestArenaDerive(t *testing.T) {
+	var a Arena
+	src := make([]*Event, 300)
+	for i := range src {
+		src[i] = New([]byte("x"))
+		_ = src[i].SetAttr("a", []byte("1"))
+	}
+	for round := range 3 {
+		a.Reset()
+		out := make([]*Event, len(src))
+		for i, e := range src {
+			out[i] = a.Derive(e)
+			for j := range 4 { // past the headroom: must not spill into a neighbour
+				if err := out[i].SetAttr(string(rune('b'+j)), []byte{byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i, d := range out {
+			if d.NumAttrs() != 5 {
+				t.Fatalf("round %d: event %d has %d attributes, want 5", round, i, d.NumAttrs())
+			}
+			if v, _ := d.Attr("b"); v[0] != byte(i) {
+				t.Fatalf("round %d: event %d attribute b = %v: overwritten by a neighbour", round, i, v)
+			}
+			if src[i].NumAttrs() != 1 {
+				t.Fatalf("source event %d changed", i)
+			}
+		}
+	}
+}
+
+func BenchmarkArenaDerive(b *testing.B) {
+	var a Arena
+	e := New([]byte("body"))
+	_ = e.SetAttr("k", []byte("v"))
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Reset()
+		for range 100 {
+			d := a.Derive(e)
+			_ = d.SetAttr("x", nil)
+		}
+	}
+}

@@ -79,8 +79,7 @@ type Driver struct {
 	batch  atomic.Int64
 
 	stopping   bool               // Stop was called (guarded by mu)
-	pumping    bool               // the pump loop runs: the source is open (guarded by mu)
-	stopSource context.CancelFunc // ends the opens, and Next of a source that ignores Close
+	stopSource context.CancelFunc // interrupts the opens and Next: a graceful stop
 	stopAll    context.CancelFunc // also ends Append and Open: a hard stop
 	srcCtx     context.Context
 	allCtx     context.Context
@@ -110,9 +109,9 @@ func (d *Driver) Start() {
 // Done is closed when the driver has finished: the source ended, an error occurred, or Stop.
 func (d *Driver) Done() <-chan struct{} { return d.done }
 
-// Stop stops the driver gracefully: the source is closed, which unblocks its Next; what the
-// source still hands out after that (a held partial line) is delivered; then the sink is closed
-// (flushed). If ctx ends first, the delivery in flight is cancelled too. Stop returns the
+// Stop stops the driver gracefully: the source's Next is interrupted, the source is closed,
+// what it still hands out after Close (a held partial line) is delivered, and then the sink is
+// closed (flushed). If ctx ends first, the delivery in flight is cancelled too. Stop returns the
 // driver's error, if it ended in ERROR. Stop on a driver that was never started returns at once.
 func (d *Driver) Stop(ctx context.Context) error {
 	started := true
@@ -121,7 +120,10 @@ func (d *Driver) Stop(ctx context.Context) error {
 		close(d.done)
 	})
 	if started {
-		d.requestStop(ctx)
+		d.mu.Lock()
+		d.stopping = true
+		d.mu.Unlock()
+		d.stopSource()
 		select {
 		case <-d.done:
 		case <-ctx.Done():
@@ -131,24 +133,6 @@ func (d *Driver) Stop(ctx context.Context) error {
 	}
 	d.stopAll()
 	return d.Status().Err
-}
-
-// requestStop ends the source. Once the pump loop runs, closing the source is the graceful
-// way, because the source may hold data it hands out after Close. Before that, cancelling the
-// source context makes the opens give up.
-func (d *Driver) requestStop(ctx context.Context) {
-	d.mu.Lock()
-	d.stopping = true
-	pumping := d.pumping
-	d.mu.Unlock()
-	if !pumping {
-		d.stopSource()
-		return
-	}
-	if err := guard("source close", func() error { return d.flow.Source.Close(ctx) }); err != nil {
-		d.log.Warn("closing the source to stop it failed", "err", err)
-		d.stopSource()
-	}
 }
 
 func (d *Driver) isStopping() bool {
@@ -218,9 +202,6 @@ func (d *Driver) openAndPump() error {
 	if err := guard("source open", func() error { return f.Source.Open(d.srcCtx) }); err != nil {
 		return stopped(d.srcCtx, fmt.Errorf("open source: %w", err))
 	}
-	d.mu.Lock()
-	d.pumping = true
-	d.mu.Unlock()
 	d.setState(StateActive, nil)
 	acker, _ := f.Source.(plugin.Acker)
 	for {
@@ -234,24 +215,60 @@ func (d *Driver) openAndPump() error {
 		}
 		if err != nil {
 			if d.isStopping() {
-				return nil // the source was closed to stop it: it has ended
+				return d.drain(acker)
 			}
 			return stopped(d.srcCtx, fmt.Errorf("source: %w", err))
 		}
-		if len(events) == 0 {
-			continue
-		}
-		if err := guard("sink append", func() error { return f.Sink.Append(d.allCtx, events) }); err != nil {
-			return stopped(d.allCtx, fmt.Errorf("sink: %w", err))
-		}
-		d.events.Add(int64(len(events)))
-		d.batch.Add(1)
-		if acker != nil {
-			if err := guard("source ack", func() error { return acker.Ack(d.allCtx) }); err != nil {
-				return stopped(d.allCtx, fmt.Errorf("source ack: %w", err))
-			}
+		if err := d.deliver(events, acker); err != nil {
+			return err
 		}
 	}
+}
+
+// deliver appends one batch and acknowledges it to the source.
+func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := guard("sink append", func() error { return d.flow.Sink.Append(d.allCtx, events) }); err != nil {
+		return stopped(d.allCtx, fmt.Errorf("sink: %w", err))
+	}
+	d.events.Add(int64(len(events)))
+	d.batch.Add(1)
+	if acker != nil {
+		if err := guard("source ack", func() error { return acker.Ack(d.allCtx) }); err != nil {
+			return stopped(d.allCtx, fmt.Errorf("source ack: %w", err))
+		}
+	}
+	return nil
+}
+
+// maxDrainBatches bounds what a stopping driver takes from a closed source, in case a source
+// keeps producing after Close.
+const maxDrainBatches = 1000
+
+// drain closes the source of a stopping driver and delivers what the source still hands out
+// after Close, such as a partial last line it held, until it reports its end.
+func (d *Driver) drain(acker plugin.Acker) error {
+	src := d.flow.Source
+	if err := guard("source close", func() error { return src.Close(d.allCtx) }); err != nil {
+		return fmt.Errorf("close source: %w", err)
+	}
+	for range maxDrainBatches {
+		var events []*event.Event
+		err := guard("source next", func() (err error) {
+			events, err = src.Next(d.allCtx)
+			return err
+		})
+		if err != nil {
+			return nil // io.EOF, or the closed source's error: it has ended either way
+		}
+		if err := d.deliver(events, acker); err != nil {
+			return err
+		}
+	}
+	d.log.Warn("source kept producing after close; stopped draining it", "batches", maxDrainBatches)
+	return nil
 }
 
 // stopped returns nil for an error caused by stopping, err otherwise.

@@ -21,17 +21,21 @@ import (
 
 // Source produces events.
 //
-// The flow driver calls Open once, then Next repeatedly from a single goroutine, then Close.
-// Close may be called without Open, and twice.
+// The flow driver calls every method from one goroutine, never two at once: Open once, then Next
+// repeatedly, then Close. To stop a source it cancels the ctx of the Next in progress, calls
+// Close, and then calls Next until it returns an error, delivering what the source still had
+// (a partial last line held back). Close may be called without Open, and twice.
 type Source interface {
 	// Open prepares the source. ctx bounds the open attempt only; goroutines the source starts
 	// use a context of their own, cancelled and waited for in Close.
 	Open(ctx context.Context) error
 	// Next blocks until it has at least one event and returns a batch. It returns io.EOF when
-	// the source has ended (a file read to its end), and ctx.Err() once ctx is done. The batch
-	// and its events stay valid until the next call to Next or Close: a source may reuse them.
+	// the source has ended (a file read to its end), and ctx.Err() promptly once ctx is done,
+	// keeping what it has read for a later call. The batch and its events stay valid until the
+	// next call to Next or Close: a source may reuse them. After Close, Next returns what the
+	// source still holds, then io.EOF (or another error).
 	Next(ctx context.Context) ([]*event.Event, error)
-	// Close releases the source. It unblocks a Next in progress.
+	// Close releases the source.
 	Close(ctx context.Context) error
 }
 

@@ -1,0 +1,145 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/flow"
+	"github.com/flumego/flume/node/spec"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer is a bytes.Buffer safe for the flows writing and the test reading.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func parse(t *testing.T, text string) []*spec.NodeDef {
+	t.Helper()
+	defs, err := spec.ParseNodes(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+func TestNodeRunsEveryLogicalNodeToItsEnd(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.WriteFile(in, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	n := New(Config{Name: "phys", Stdout: out}, builtin.Registry())
+	err := n.Start(parse(t, fmt.Sprintf(`one : text(%q) | console(raw) ; two : asciisynth(50, 10) | counter("seen") ;`, in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "a\nb\nc\n" {
+		t.Fatalf("console got %q", out.String())
+	}
+	st := n.Statuses()
+	if len(st) != 2 || st["one"].State != flow.StateIdle || st["two"].State != flow.StateIdle {
+		t.Fatalf("statuses %+v, want both IDLE", st)
+	}
+	if st["two"].Events != 50 {
+		t.Fatalf("two moved %d events, want 50", st["two"].Events)
+	}
+	var counted int64
+	for _, v := range n.Metrics().Snapshot() {
+		if strings.HasPrefix(v.Name, "two.") && strings.HasSuffix(v.Name, ".seen") {
+			counted = v.Value
+		}
+	}
+	if counted != 50 {
+		t.Fatalf("counter sink of two counted %d under the node's metrics, want 50", counted)
+	}
+}
+
+func TestNodeStartIsAllOrNothing(t *testing.T) {
+	n := New(Config{}, builtin.Registry())
+	err := n.Start(parse(t, `good : asciisynth(1, 1) | null ; bad : asciisynth(1, 1) | nul ; dup : null | null ; dup : null | null ;`))
+	var got []string
+	for _, e := range spec.Errors(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{`1:59: unknown sink "nul"; did you mean "null"?`, `1:85: logical node "dup" is defined twice`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(n.Statuses()) != 0 {
+		t.Fatalf("a spec with errors started %d logical nodes", len(n.Statuses()))
+	}
+}
+
+func TestNodeRefusesALogicalNodeAlreadyRunning(t *testing.T) {
+	n := New(Config{}, builtin.Registry())
+	if err := n.Start(parse(t, `a : asciisynth(0, 10) | null ;`)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = n.Stop(context.Background()) }()
+	err := n.Start(parse(t, `a : null | null ;`))
+	if err == nil || !strings.Contains(err.Error(), `logical node "a" is already running`) {
+		t.Fatalf("second start of a: %v", err)
+	}
+}
+
+func TestNodeStopEndsEndlessFlows(t *testing.T) {
+	n := New(Config{}, builtin.Registry())
+	if err := n.Start(parse(t, `a : asciisynth(0, 10) | null ; b : synth(0, 10) | null ;`)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range n.Statuses() {
+		if s.State != flow.StateIdle {
+			t.Fatalf("%s is %v after stop, want IDLE", name, s.State)
+		}
+	}
+}
+
+func TestNodeReportsFailedLogicalNodes(t *testing.T) {
+	n := New(Config{}, builtin.Registry())
+	if err := n.Start(parse(t, `ok : null | null ; broken : asciisynth(5, 5) | fail("no space left") ;`)); err != nil {
+		t.Fatal(err)
+	}
+	err := n.Wait(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "logical node broken") || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("wait: %v", err)
+	}
+	if s := n.Statuses()["broken"]; s.State != flow.StateError {
+		t.Fatalf("broken is %v", s.State)
+	}
+}
