@@ -147,7 +147,7 @@ func runAll(re *regexp.Regexp, procs, count int) error {
 		}
 		slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.Seconds, b.Seconds) })
 		r := runs[len(runs)/2]
-		fmt.Printf("| %-50s | %12.0f | %10.1f | %9.2f | %13.1f |\n", r.Name,
+		fmt.Printf("| %-50s | %12.0f | %10.1f | %9.2f | %13.1f |\n", strings.ReplaceAll(r.Name, "|", `\|`),
 			float64(r.Events)/r.Seconds, float64(r.Bytes)/r.Seconds/1e6, r.Seconds, float64(r.PeakRSSKiB)/1024)
 	}
 	if failed {

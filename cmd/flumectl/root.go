@@ -2,33 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/cmd/internal/version"
 	"github.com/flumego/flume/node/builtin"
 )
 
-// exitError carries an exit code out of a command whose message was already printed.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-// run executes flumectl with args and returns the process exit code.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run executes flumectl with args and returns the process exit status.
+func run(ctx context.Context, args []string, s cli.Streams) int {
 	root := &cobra.Command{
-		Use:           "flumectl",
-		Short:         "Flume shell: validate dataflow specs and list components",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:   "flumectl",
+		Short: "Flume shell: validate dataflow specs and list components",
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	reg := builtin.Registry()
 	root.SetHelpCommand(newHelpCommand(reg))
 	root.AddCommand(
@@ -42,15 +30,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		},
 		newValidateCommand(reg),
 	)
-	err := root.ExecuteContext(ctx)
-	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		fmt.Fprintln(stderr, "flumectl:", err)
-		return 2
-	}
+	return cli.Run(ctx, root, args, s)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
@@ -96,5 +97,5 @@ func printErrors(w io.Writer, err error) error {
 	for _, e := range spec.Errors(err) {
 		fmt.Fprintln(w, e)
 	}
-	return exitError{1}
+	return cli.ExitError{Code: 1}
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/cmd/internal/cli"
 )
 
 func flumed(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -19,7 +21,7 @@ func flumed(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code = run(ctx, args, strings.NewReader("from stdin\n"), &out, &errOut)
+	code = run(ctx, args, cli.Streams{In: strings.NewReader("from stdin\n"), Out: &out, Err: &errOut})
 	return code, out.String(), errOut.String()
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/spec"
@@ -134,7 +135,7 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "flumed node:", err)
-		return exitError{1}
+		return cli.ExitError{Code: 1}
 	}
 	return nil
 }
@@ -144,5 +145,5 @@ func printSpecErrors(w io.Writer, err error) error {
 	for _, e := range spec.Errors(err) {
 		fmt.Fprintln(w, e)
 	}
-	return exitError{2}
+	return cli.ExitError{Code: 2}
 }

@@ -2,32 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/cmd/internal/version"
 )
 
-// exitError carries an exit code out of a command whose message was already printed.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-// run executes flumed with args and returns the process exit code.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run executes flumed with args and returns the process exit status.
+func run(ctx context.Context, args []string, s cli.Streams) int {
 	root := &cobra.Command{
-		Use:           "flumed",
-		Short:         "Flume daemon: runs masters and nodes of a Flume log collection system",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:   "flumed",
+		Short: "Flume daemon: runs masters and nodes of a Flume log collection system",
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.AddCommand(
 		&cobra.Command{
 			Use:   "version",
@@ -39,15 +27,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		},
 		newNodeCommand(),
 	)
-	err := root.ExecuteContext(ctx)
-	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		fmt.Fprintln(stderr, "flumed:", err)
-		return 2
-	}
+	return cli.Run(ctx, root, args, s)
 }

@@ -22,25 +22,33 @@ import (
 // part in the match all give "".
 type regexDeco struct {
 	xfBase
+	pick
+}
+
+// pick is the (regex, idx, attr) arguments that regex and split share.
+type pick struct {
 	re   *regexp.Regexp
 	idx  int
 	attr string
 }
 
+func bindPick(args *spec.Args) (p pick, err error) {
+	if p.re, err = compileRegex(args, "regex"); err != nil {
+		return p, err
+	}
+	if p.idx, err = groupIndex(args, "idx"); err != nil {
+		return p, err
+	}
+	p.attr, err = attrName(args, "attr")
+	return p, err
+}
+
 func buildRegex(bc *plugin.BuildContext, args *spec.Args, next plugin.Sink) (plugin.Sink, error) {
-	re, err := compileRegex(args, "regex")
+	p, err := bindPick(args)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := groupIndex(args, "idx")
-	if err != nil {
-		return nil, err
-	}
-	attr, err := attrName(args, "attr")
-	if err != nil {
-		return nil, err
-	}
-	return &regexDeco{xfBase: newXFBase(bc, "regex", next), re: re, idx: idx, attr: attr}, nil
+	return &regexDeco{xfBase: newXFBase(bc, "regex", next), pick: p}, nil
 }
 
 func (d *regexDeco) Append(ctx context.Context, batch []*event.Event) error {
@@ -110,25 +118,15 @@ func (d *regexAllDeco) Append(ctx context.Context, batch []*event.Event) error {
 // of width zero at the start makes no empty first field. An idx beyond the fields gives "".
 type splitDeco struct {
 	xfBase
-	re   *regexp.Regexp
-	idx  int
-	attr string
+	pick
 }
 
 func buildSplit(bc *plugin.BuildContext, args *spec.Args, next plugin.Sink) (plugin.Sink, error) {
-	re, err := compileRegex(args, "regex")
+	p, err := bindPick(args)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := groupIndex(args, "idx")
-	if err != nil {
-		return nil, err
-	}
-	attr, err := attrName(args, "attr")
-	if err != nil {
-		return nil, err
-	}
-	return &splitDeco{xfBase: newXFBase(bc, "split", next), re: re, idx: idx, attr: attr}, nil
+	return &splitDeco{xfBase: newXFBase(bc, "split", next), pick: p}, nil
 }
 
 func (d *splitDeco) Append(ctx context.Context, batch []*event.Event) error {
