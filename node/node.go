@@ -45,6 +45,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	drivers map[string]*flow.Driver
+	wg      sync.WaitGroup // the report goroutines
 }
 
 // New returns a node that builds components from reg.
@@ -124,8 +125,21 @@ func (n *Node) Start(defs []*spec.NodeDef) error {
 		n.drivers[f.Name] = d
 		n.log.Info("starting logical node", "logical", f.Name, "spec", f.Spec)
 		d.Start()
+		n.wg.Add(1)
+		go n.report(f.Name, d)
 	}
 	return nil
+}
+
+// report logs how a logical node ended: the one place a flow's failure is reported.
+func (n *Node) report(name string, d *flow.Driver) {
+	defer n.wg.Done()
+	<-d.Done()
+	if s := d.Status(); s.State == flow.StateError {
+		n.log.Error("logical node failed", "logical", name, "err", s.Err)
+	} else {
+		n.log.Info("logical node ended", "logical", name, "state", s.State, "events", s.Events)
+	}
 }
 
 func (n *Node) propInt(name string, def int64) int64 {
@@ -154,6 +168,7 @@ func (n *Node) Wait(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	n.wg.Wait() // every ending is reported before Wait returns
 	return n.errors()
 }
 
@@ -169,6 +184,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	n.wg.Wait()
 	return n.errors()
 }
 

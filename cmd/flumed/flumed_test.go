@@ -63,6 +63,10 @@ func TestNodeOneshot(t *testing.T) {
 			"disk on fire"},
 		{"no spec", []string{"node", "--oneshot"}, 2, "", "-c is required"},
 		{"bad define", []string{"node", "--oneshot", "-D", "novalue", "-c", "f : null | null ;"}, 2, "", "want name=value"},
+		{"bad property", []string{"node", "--oneshot", "-D", "flume.event.max.size.bytes=big", "-c", "f : null | null ;"}, 2, "",
+			`property flume.event.max.size.bytes (-D): "big" is not an integer number of bytes`},
+		{"misspelt property warns", []string{"node", "--oneshot", "-D", "flume.tail.polperiod=5", "-c", "f : null | null ;"}, 0, "",
+			"did you mean flume.tail.pollperiod?"},
 		{"bad log level", []string{"node", "--oneshot", "--log-level", "loud", "-c", "f : null | null ;"}, 2, "", "--log-level"},
 	}
 	for _, tt := range tests {

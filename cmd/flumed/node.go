@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +45,11 @@ func (c *nodeConfig) Validate() error {
 	if strings.TrimSpace(c.Spec) == "" {
 		return fmt.Errorf("-c is required: give the flows to run, e.g. -c 'demo : asciisynth(10, 20) | console ;'")
 	}
-	if _, err := c.props(); err != nil {
+	props, err := c.props()
+	if err != nil {
+		return err
+	}
+	if _, err := node.CheckProps(props, "-D"); err != nil {
 		return err
 	}
 	var lvl slog.Level
@@ -118,6 +123,10 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
 	props, _ := cfg.props()
+	unknown, _ := node.CheckProps(props, "-D")
+	for _, u := range unknown {
+		logger.Warn(u)
+	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.DataDir, Props: props, Logger: logger,
 		Stdin: stdin, Stdout: stdout}, builtin.Registry())
 	if err := n.Start(defs); err != nil {
@@ -129,13 +138,13 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 		<-ctx.Done()
 	}
 	if ctx.Err() != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		closeTimeout := time.Duration(propInt(props, "flume.node.close.timeout", 30_000)) * time.Millisecond
+		stopCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		err = n.Stop(stopCtx)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "flumed node:", err)
-		return cli.ExitError{Code: 1}
+		return cli.ExitError{Code: 1} // the node has logged each failed logical node
 	}
 	return nil
 }
@@ -146,4 +155,12 @@ func printSpecErrors(w io.Writer, err error) error {
 		fmt.Fprintln(w, e)
 	}
 	return cli.ExitError{Code: 2}
+}
+
+// propInt returns the integer property name, or def; properties were checked at start.
+func propInt(props map[string]string, name string, def int64) int64 {
+	if v, err := strconv.ParseInt(props[name], 10, 64); err == nil {
+		return v
+	}
+	return def
 }

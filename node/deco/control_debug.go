@@ -38,11 +38,17 @@ func (s *delay) Append(ctx context.Context, batch []*event.Event) error {
 	return s.next.Append(ctx, batch)
 }
 
-// mult passes each event on n times, the copies next to each other.
+// maxMultBatch bounds the batches mult passes on, so that the copies of a large batch times a
+// large n are never all in memory at once.
+const maxMultBatch = 1000
+
+// mult passes each event on n times, the copies next to each other, in batches of at most
+// maxMultBatch events. When one of those batches fails, the error is returned and the rest are
+// not sent; those before it were delivered, so a retry of the whole batch delivers them again.
 type mult struct {
 	ctlBase
 	n int
-	// out and copies are reused from one Append to the next, which is safe because the sink
+	// out and copies are reused from one batch to the next, which is safe because the sink
 	// owns nothing after Append returns.
 	out    []*event.Event
 	copies []event.Event
@@ -52,27 +58,45 @@ func (s *mult) Append(ctx context.Context, batch []*event.Event) error {
 	if s.n == 1 {
 		return s.next.Append(ctx, batch)
 	}
-	need := len(batch) * (s.n - 1)
-	if cap(s.copies) < need {
+	if need := min(len(batch)*s.n, maxMultBatch); cap(s.copies) < need {
 		s.copies = make([]event.Event, need)
+		s.out = make([]*event.Event, 0, need)
 	}
-	copies := s.copies[:need]
-	out, k := s.out[:0], 0
 	for _, e := range batch {
-		out = append(out, e)
-		// Each copy is its own event, as in classic Flume, so that a sink that tells events
-		// apart by identity sees n of them. A shallow copy is enough: events are read-only
-		// downstream, and a decorator that changes one Derives it first.
+		// The first of the n is the event itself. Each copy is its own event, as in classic
+		// Flume, so that a sink that tells events apart by identity sees n of them. A
+		// shallow copy is enough: events are read-only downstream, and a decorator that
+		// changes one Derives it first.
+		s.out = append(s.out, e)
 		for range s.n - 1 {
-			copies[k] = *e
-			out = append(out, &copies[k])
-			k++
+			if len(s.out) == maxMultBatch {
+				if err := s.send(ctx); err != nil {
+					return err
+				}
+			}
+			k := len(s.out)
+			s.copies[k] = *e
+			s.out = append(s.out, &s.copies[k])
+		}
+		if len(s.out) == maxMultBatch {
+			if err := s.send(ctx); err != nil {
+				return err
+			}
 		}
 	}
-	s.out = out
-	err := s.next.Append(ctx, out)
-	clear(out) // do not keep the source's events alive
-	clear(copies)
+	return s.send(ctx)
+}
+
+// send passes on the events gathered in out, if any, and empties it.
+func (s *mult) send(ctx context.Context) error {
+	if len(s.out) == 0 {
+		return nil
+	}
+	err := s.next.Append(ctx, s.out)
+	// Do not keep the source's events, or what the copies point to, alive.
+	clear(s.copies[:len(s.out)])
+	clear(s.out)
+	s.out = s.out[:0]
 	return err
 }
 

@@ -1,6 +1,7 @@
 package deco
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/flumego/flume/node/plugin"
@@ -21,6 +22,10 @@ const (
 	PropInsistentInit      = "flume.inisistentOpen.init.backoff"
 	PropInsistentInitFixed = "flume.insistentOpen.init.backoff"
 )
+
+// maxReservoir bounds reservoirSampler(k): the reservoir holds clones of k events until Close,
+// so k sizes memory that nothing else limits.
+const maxReservoir = 1 << 20
 
 // Signatures of the control decorators.
 var (
@@ -50,34 +55,35 @@ var (
 
 // registerControl adds the decorators that sample, delay, retry and throttle.
 func registerControl(r *plugin.Registry) {
-	r.RegisterDecorator(spec.Signature{Name: "nullDeco"},
+	registerDeco(r, spec.Signature{Name: "nullDeco"},
 		"pass events through unchanged", buildNullDeco)
-	r.RegisterDecorator(spec.Signature{Name: "lazyOpen"},
+	registerDeco(r, spec.Signature{Name: "lazyOpen"},
 		"open the sink on the first append instead of at open", buildLazyOpen)
-	r.RegisterDecorator(sigInsistentOpen,
+	registerDeco(r, sigInsistentOpen,
 		"retry opening the sink with capped exponential backoff", buildInsistentOpen)
-	r.RegisterDecorator(sigInsistentAppend,
+	registerDeco(r, sigInsistentAppend,
 		"retry a failed append with capped exponential backoff", buildInsistentAppend)
-	r.RegisterDecorator(spec.Signature{Name: "stubbornAppend"},
+	registerDeco(r, spec.Signature{Name: "stubbornAppend"},
 		"on a failed append, reopen the sink and append once more", buildStubbornAppend)
-	r.RegisterDecorator(intSig("intervalSampler", "n", ""),
+	registerDeco(r, intSig("intervalSampler", "n", ""),
 		"pass the first event and every n-th after it", buildIntervalSampler)
-	r.RegisterDecorator(sigProbSampler,
+	registerDeco(r, sigProbSampler,
 		"pass each event with probability prob", buildProbSampler)
-	r.RegisterDecorator(sigReservoirSampler,
-		"keep a uniform sample of k events and send it on close", buildReservoirSampler)
-	r.RegisterDecorator(spec.Signature{Name: "delay", Params: []spec.Param{
+	registerDeco(r, sigReservoirSampler,
+		fmt.Sprintf("keep a uniform sample of k events (k at most %d) and send it on close", maxReservoir),
+		buildReservoirSampler)
+	registerDeco(r, spec.Signature{Name: "delay", Params: []spec.Param{
 		{Name: "ms", Kind: spec.ParamDuration, Default: "1000"}}},
 		"wait ms milliseconds before passing each batch", buildDelay)
-	r.RegisterDecorator(intSig("mult", "n", "1"),
+	registerDeco(r, intSig("mult", "n", "1"),
 		"pass each event n times", buildMult)
-	r.RegisterDecorator(sigFlakeyAppend,
+	registerDeco(r, sigFlakeyAppend,
 		"fail an append with probability prob (testing)", buildFlakeyAppend)
-	r.RegisterDecorator(intSig("intervalFlakeyAppend", "n", ""),
+	registerDeco(r, intSig("intervalFlakeyAppend", "n", ""),
 		"fail every n-th append (testing)", buildIntervalFlakeyAppend)
-	r.RegisterDecorator(intSig("intervalDroppyAppend", "n", ""),
+	registerDeco(r, intSig("intervalDroppyAppend", "n", ""),
 		"silently drop every n-th event (testing)", buildIntervalDroppyAppend)
-	r.RegisterDecorator(spec.Signature{Name: "choke", Params: []spec.Param{
+	registerDeco(r, spec.Signature{Name: "choke", Params: []spec.Param{
 		{Name: "chokeId", Kind: spec.ParamString, Required: true}}},
 		"limit the body bytes per second to the node's limit for chokeId", buildChoke)
 }
@@ -183,10 +189,8 @@ func buildReservoirSampler(bc *plugin.BuildContext, args *spec.Args, next plugin
 	if err != nil {
 		return nil, err
 	}
-	// The reservoir is allocated as it fills; cap k so a typo cannot promise an absurd one.
-	const maxK = 1 << 24
-	if k > maxK {
-		return nil, args.Errorf("k", "must be at most %d, got %d", maxK, k)
+	if k > maxReservoir {
+		return nil, args.Errorf("k", "must be at most %d, got %d", maxReservoir, k)
 	}
 	return newReservoirSampler(bc, next, int(k), args.Int("seed", 0), args.Has("seed")), nil
 }

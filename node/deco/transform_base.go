@@ -16,6 +16,10 @@ var (
 	// batchSize, batchData or compressGzip attribute does not hold what batch or gzip writes.
 	// It is permanent: the same event fails the same way every time.
 	ErrBadAggregate = errors.New("corrupt aggregate event")
+	// ErrPanicked is wrapped by the error batch returns after the sink it feeds panicked in a
+	// flush that batch's own timer started, where no caller could recover the panic. The
+	// error carries the panic value and stack, and is permanent.
+	ErrPanicked = errors.New("next sink panicked")
 )
 
 // maxScratch is the capacity above which a decorator drops its scratch buffer after an Append

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"runtime/debug"
 	"time"
 
 	"github.com/flumego/flume/node/event"
@@ -27,6 +27,11 @@ const (
 // maxBatch bounds batch(n): an aggregate of more events than this would be one enormous event.
 const maxBatch = 1 << 20
 
+// maxBatchBytes is the encoded size at which an aggregate is sent whatever its count, so that
+// batch(n) of large events stays one event of reasonable size: an aggregate holds at most this
+// much plus the encoding of its last event.
+const maxBatchBytes = event.MaxSizeLimit
+
 // batchDeco packs every n events into one aggregate event: an empty body and the attributes
 // AttrBatchSize and AttrBatchData. Events are encoded as they arrive, so none is kept past its
 // Append (sources reuse their memory). With a latency set, a goroutine sends a partial batch
@@ -35,25 +40,35 @@ const maxBatch = 1 << 20
 // An aggregate that the next sink refuses stays pending: the Append that filled it returns the
 // error, and the next Append or timed flush sends it again before taking more events. Memory
 // stays bounded by one aggregate, and events are delivered at least once.
+//
+// A panic in the next sink during a timed flush is recovered: the timer stops, and the panic,
+// with its stack, is returned as a permanent error by every later Append, or by Close if no
+// Append reported it.
 type batchDeco struct {
-	next    plugin.Sink
-	log     *slog.Logger
-	n       int
-	latency time.Duration
+	next     plugin.Sink
+	log      *slog.Logger
+	n        int
+	maxBytes int // the encoded size that fills an aggregate; maxBatchBytes but in tests
+	latency  time.Duration
 
 	in, out, batches, timed, drops *metrics.Counter
 
-	// mu serializes Append, the timed flush and Close, so the next sink never sees two
-	// Appends at once and the buffer is never read while it is written.
-	mu      sync.Mutex
+	// sem is a one-slot lock that serializes Append, the timed flush and Close, so the next
+	// sink never sees two Appends at once and the buffer is never read while it is written.
+	// Unlike a sync.Mutex, waiting for it can end with the waiter's context.
+	sem     chan struct{}
 	buf     []byte    // the encodings of the pending events
 	count   int       // events in buf
 	started time.Time // when the first event of buf arrived
 	gen     uint64    // incremented by every flush that empties buf
+	failed  error     // the panic of a timed flush; set once, then sticky
+	told    bool      // an Append has returned failed
 
-	kick   chan struct{} // tells the timer goroutine that buf is no longer empty
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// The timer goroutine, when latency is set and the decorator is open.
+	kick   chan struct{}      // tells the timer goroutine that buf is no longer empty
+	stop   chan struct{}      // closed by Close: the timer goroutine must exit
+	done   chan struct{}      // closed by the timer goroutine as it exits
+	cancel context.CancelFunc // cancels the context of a timed flush
 }
 
 func buildBatch(bc *plugin.BuildContext, args *spec.Args, next plugin.Sink) (plugin.Sink, error) {
@@ -63,39 +78,64 @@ func buildBatch(bc *plugin.BuildContext, args *spec.Args, next plugin.Sink) (plu
 	}
 	m := bc.Counters().Sub("batch")
 	return &batchDeco{
-		next:    next,
-		log:     bc.Log(),
-		n:       int(n),
-		latency: args.Duration("maxLatencyMs", 0),
-		in:      m.Counter("events_in"),
-		out:     m.Counter("events_out"),
-		batches: m.Counter("batches"),
-		timed:   m.Counter("timed_flushes"),
-		drops:   m.Counter("drops"),
-		kick:    make(chan struct{}, 1),
+		next:     next,
+		log:      bc.Log(),
+		n:        int(n),
+		maxBytes: maxBatchBytes,
+		latency:  args.Duration("maxLatencyMs", 0),
+		in:       m.Counter("events_in"),
+		out:      m.Counter("events_out"),
+		batches:  m.Counter("batches"),
+		timed:    m.Counter("timed_flushes"),
+		drops:    m.Counter("drops"),
+		sem:      make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
 	}, nil
 }
+
+// lock takes the semaphore, or returns ctx's error once ctx is done.
+func (d *batchDeco) lock(ctx context.Context) error {
+	select {
+	case d.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case d.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("batch: wait for a flush in progress: %w", ctx.Err())
+	}
+}
+
+func (d *batchDeco) unlock() { <-d.sem }
 
 func (d *batchDeco) Open(ctx context.Context) error {
 	if err := d.next.Open(ctx); err != nil {
 		return err
 	}
-	if d.latency > 0 && d.cancel == nil {
+	if d.latency > 0 && d.stop == nil {
 		runCtx, cancel := context.WithCancel(context.Background())
 		d.cancel = cancel
-		d.wg.Add(1)
-		go d.run(runCtx)
+		d.stop, d.done = make(chan struct{}), make(chan struct{})
+		go d.run(runCtx, d.stop, d.done)
 	}
 	return nil
 }
 
 func (d *batchDeco) Append(ctx context.Context, batch []*event.Event) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock()
+	if d.failed != nil {
+		d.told = true
+		return d.failed
+	}
 	added := 0
 	defer func() { d.in.Add(int64(added)) }() // once per Append: counters are atomics
 	for _, e := range batch {
-		if d.count >= d.n {
+		if d.full() {
 			if err := d.flush(ctx); err != nil {
 				return err
 			}
@@ -111,14 +151,17 @@ func (d *batchDeco) Append(ctx context.Context, batch []*event.Event) error {
 		d.count++
 		added++
 	}
-	if d.count >= d.n {
+	if d.full() {
 		return d.flush(ctx)
 	}
 	return nil
 }
 
+// full reports whether the pending aggregate has n events or maxBytes of encodings.
+func (d *batchDeco) full() bool { return d.count >= d.n || len(d.buf) >= d.maxBytes }
+
 // flush sends the pending events as one aggregate. On success buf is empty; on failure it is
-// kept for the next try. d.mu must be held.
+// kept for the next try. The semaphore must be held.
 func (d *batchDeco) flush(ctx context.Context) error {
 	if d.count == 0 {
 		return nil
@@ -145,17 +188,20 @@ func (d *batchDeco) flush(ctx context.Context) error {
 }
 
 // run is the timer goroutine: it sends a partial batch once its first event is latency old.
-func (d *batchDeco) run(ctx context.Context) {
-	defer d.wg.Done()
+// It exits when stop is closed, at once unless a flush is in progress; ctx ends that flush.
+func (d *batchDeco) run(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	timer := time.NewTimer(d.latency)
 	defer timer.Stop()
 	for {
-		d.mu.Lock()
+		if !d.lockOrStop(stop) {
+			return
+		}
 		pending, gen, due := d.count > 0, d.gen, d.started.Add(d.latency)
-		d.mu.Unlock()
+		d.unlock()
 		if !pending {
 			select {
-			case <-ctx.Done():
+			case <-stop:
 				return
 			case <-d.kick:
 				continue
@@ -163,41 +209,106 @@ func (d *batchDeco) run(ctx context.Context) {
 		}
 		timer.Reset(time.Until(due))
 		select {
-		case <-ctx.Done():
+		case <-stop:
 			return
 		case <-timer.C:
 		}
-		d.mu.Lock()
-		if d.gen == gen && d.count > 0 {
-			if err := d.flush(ctx); err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn("batch: timed flush failed; retrying after the latency", "err", err, "events", d.count)
-				}
-				d.started = time.Now()
-			} else {
-				d.timed.Inc()
-			}
+		if !d.lockOrStop(stop) {
+			return
 		}
-		d.mu.Unlock()
+		ok := d.gen != gen || d.count == 0 || d.timedFlush(ctx)
+		d.unlock()
+		if !ok {
+			return
+		}
 	}
 }
 
-// Close stops the timer, sends the partial batch and closes the next sink. Events that cannot
-// be sent are dropped, counted, and reported in the error.
-func (d *batchDeco) Close(ctx context.Context) error {
-	if d.cancel != nil {
-		d.cancel()
-		d.wg.Wait()
-		d.cancel = nil
+// lockOrStop takes the semaphore for the timer goroutine and reports true, or reports false
+// when stop is closed first. A closed stop wins over a free semaphore, so that no new flush
+// starts once Close has asked the timer to stop.
+func (d *batchDeco) lockOrStop(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return false
+	default:
 	}
-	d.mu.Lock()
-	var ferr error
+	select {
+	case d.sem <- struct{}{}:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// timedFlush sends the pending aggregate for the timer goroutine; the semaphore must be held.
+// A failure is logged and retried a latency later. A panic below is kept in d.failed, and
+// timedFlush reports false: the timer must stop.
+func (d *batchDeco) timedFlush(ctx context.Context) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.failed = plugin.Permanent(fmt.Errorf("batch: timed flush: %w: %v\n%s", ErrPanicked, r, debug.Stack()))
+			d.log.Error("batch: the next sink panicked in a timed flush", "panic", r, "events", d.count)
+			ok = false
+		}
+	}()
 	if err := d.flush(ctx); err != nil {
-		d.drops.Add(int64(d.count))
-		ferr = fmt.Errorf("batch: send the last %d events on close: %w", d.count, err)
-		d.buf, d.count = d.buf[:0], 0
+		if ctx.Err() == nil {
+			d.log.Warn("batch: timed flush failed; retrying after the latency", "err", err, "events", d.count)
+		}
+		d.started = time.Now()
+		return true
 	}
-	d.mu.Unlock()
+	d.timed.Inc()
+	return true
+}
+
+// stopTimer ends the timer goroutine. A timed flush in progress may finish until ctx is done;
+// then its context is cancelled, and stopTimer waits for the flush to return.
+func (d *batchDeco) stopTimer(ctx context.Context) {
+	if d.stop == nil {
+		return
+	}
+	close(d.stop)
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		d.cancel()
+		<-d.done
+	}
+	d.cancel()
+	d.stop, d.done, d.cancel = nil, nil, nil
+}
+
+// Close stops the timer, sends the partial batch and closes the next sink. Events that cannot
+// be sent are dropped, counted, and reported in the error. After a panic in a timed flush,
+// nothing more is sent.
+func (d *batchDeco) Close(ctx context.Context) error {
+	d.stopTimer(ctx)
+	if err := d.lock(ctx); err != nil {
+		// Only an Append still running, against the sink contract, can hold the lock now;
+		// closing the next sink under it would break the contract further down.
+		return err
+	}
+	var ferr error
+	switch {
+	case d.failed != nil:
+		if d.count > 0 {
+			d.drops.Add(int64(d.count))
+			d.buf, d.count = d.buf[:0], 0
+		}
+		if !d.told {
+			d.told = true
+			ferr = d.failed
+		}
+	default:
+		if err := d.flush(ctx); err != nil {
+			d.drops.Add(int64(d.count))
+			ferr = fmt.Errorf("batch: send the last %d events on close: %w", d.count, err)
+			d.buf, d.count = d.buf[:0], 0
+		}
+	}
+	d.unlock()
 	return errors.Join(ferr, d.next.Close(ctx))
 }
 

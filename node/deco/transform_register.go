@@ -54,30 +54,30 @@ var (
 
 // registerTransforms adds the decorators that change events.
 func registerTransforms(r *plugin.Registry) {
-	r.RegisterDecorator(sigValue,
+	registerDeco(r, sigValue,
 		"set attribute attr to value, expanding escapes with escape=true", buildValue)
-	r.RegisterDecorator(sigMask,
+	registerDeco(r, sigMask,
 		"remove the listed attributes", buildMask)
-	r.RegisterDecorator(sigSelect,
+	registerDeco(r, sigSelect,
 		"keep only the listed attributes", buildSelect)
-	r.RegisterDecorator(sigFormat,
+	registerDeco(r, sigFormat,
 		"replace the body with pattern, escapes expanded", buildFormat)
-	r.RegisterDecorator(sigDigest,
+	registerDeco(r, sigDigest,
 		"set attr to a digest of the body (MD5, SHA-1, SHA-256, ...)", buildDigest)
-	r.RegisterDecorator(sigRegex,
+	registerDeco(r, sigRegex,
 		"set attr to capture group idx of the first match of regex (RE2) in the body", buildRegex)
-	r.RegisterDecorator(sigRegexAll,
+	registerDeco(r, sigRegexAll,
 		"set one attribute per capture group of the first match of regex (RE2)", buildRegexAll)
-	r.RegisterDecorator(sigSplit,
+	registerDeco(r, sigSplit,
 		"set attr to field idx of the body split around regex (RE2)", buildSplit)
-	r.RegisterDecorator(sigExDate,
+	registerDeco(r, sigExDate,
 		"parse attr with a SimpleDateFormat pattern into prefix+day, month, year, hr, min, sec", buildExDate)
-	r.RegisterDecorator(sigBatch,
+	registerDeco(r, sigBatch,
 		"pack every n events into one aggregate event, sending a partial one after maxLatencyMs", buildBatch)
-	r.RegisterDecorator(spec.Signature{Name: "unbatch"},
+	registerDeco(r, spec.Signature{Name: "unbatch"},
 		"expand aggregate events made by batch; pass other events through", buildUnbatch)
-	r.RegisterDecorator(spec.Signature{Name: "gzip"},
+	registerDeco(r, spec.Signature{Name: "gzip"},
 		"replace each event by its gzipped encoding in attribute compressGzip", buildGzip)
-	r.RegisterDecorator(spec.Signature{Name: "gunzip"},
+	registerDeco(r, spec.Signature{Name: "gunzip"},
 		"restore events packed by gzip; pass other events through", buildGunzip)
 }

@@ -130,18 +130,20 @@ func (b *builder) sink(s spec.Sink, path string) plugin.Sink {
 		for i, c := range s.Sinks {
 			branches[i] = b.sink(c, fmt.Sprintf("%s.failover%d", path, i))
 		}
-		return newFailover(b.scoped(path+".failover"), branches) // the failover's own counters
+		return newFailover(b.scoped(path), branches)
 	case *spec.Roll:
-		return b.roll(s.Args, s.Sink, path+".roll", rollSignature)
+		return b.roll(s.Args, s.Sink, path, rollSignature)
 	case *spec.Collector:
-		return b.collector(s, path+".collector")
+		return b.collector(s, path)
 	}
 	b.fail(spec.Errorf(s.Position(), "unsupported sink expression %T", s))
 	return nil
 }
 
-// roll builds a roll sink. Its sub-sink is built once now, to check it, and again on every roll.
-func (b *builder) roll(c *spec.Call, sub spec.Sink, path string, sig *spec.Signature) plugin.Sink {
+// roll builds a roll sink at parent ("sink.value"); its sub-sink sits below it
+// ("sink.value.roll"). The sub-sink is built once now, to check it, and again on every roll.
+func (b *builder) roll(c *spec.Call, sub spec.Sink, parent string, sig *spec.Signature) plugin.Sink {
+	path := parent + "." + sig.Name
 	args, err := sig.Bind(c)
 	if err != nil {
 		b.fail(err)
@@ -163,15 +165,16 @@ func (b *builder) roll(c *spec.Call, sub spec.Sink, path string, sig *spec.Signa
 		snk := nb.sink(sub, path)
 		return snk, nb.errs.Err()
 	}
-	return newRoll(b.scoped(path), cfg, factory)
+	return newRoll(b.scoped(parent), sig.Name, cfg, factory)
 }
 
 // collector builds the generic `collector(ms) { sink }`: the sub-sink rolled every ms, behind
 // the decorators that classic CollectorSink put in front of it (REFERENCE.md §4.3): unpack
 // batches and compression, retry opens and appends, and drop a rolltag that came from upstream
 // so that the collector's own roll tags the files.
-func (b *builder) collector(s *spec.Collector, path string) plugin.Sink {
-	inner := b.roll(s.Args, s.Sink, path+".roll", collectorSignature)
+func (b *builder) collector(s *spec.Collector, parent string) plugin.Sink {
+	inner := b.roll(s.Args, s.Sink, parent, collectorSignature)
+	path := parent + ".collector"
 	if inner == nil {
 		return nil
 	}

@@ -107,12 +107,22 @@ type captureSink struct {
 	// failAppends fails that many appends first; failOpens that many opens.
 	failAppends, failOpens int
 	panics                 bool
+	// blockOpensFrom makes the n-th open and later ones (counting from 1) block until their
+	// ctx ends; closeErr makes Close fail; panicClose makes Close panic.
+	blockOpensFrom int
+	closeErr       bool
+	panicClose     bool
 }
 
-func (c *captureSink) Open(context.Context) error {
+func (c *captureSink) Open(ctx context.Context) error {
 	c.st.mu.Lock()
-	defer c.st.mu.Unlock()
 	c.st.opens[c.name]++
+	if c.blockOpensFrom > 0 && c.st.opens[c.name] >= c.blockOpensFrom {
+		c.st.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	defer c.st.mu.Unlock()
 	if c.failOpens != 0 {
 		c.failOpens--
 		return fmt.Errorf("%s: open refused", c.name)
@@ -140,6 +150,12 @@ func (c *captureSink) Close(context.Context) error {
 	c.st.mu.Lock()
 	defer c.st.mu.Unlock()
 	c.st.closes[c.name]++
+	if c.panicClose {
+		panic("capture sink " + c.name + " exploded on close")
+	}
+	if c.closeErr {
+		return fmt.Errorf("%s: flush failed", c.name)
+	}
 	return nil
 }
 
@@ -180,9 +196,14 @@ func testRegistry(st *store) *plugin.Registry {
 		{Name: "failAppends", Kind: spec.ParamInt, KeywordOnly: true},
 		{Name: "failOpens", Kind: spec.ParamInt, KeywordOnly: true},
 		{Name: "panics", Kind: spec.ParamBool, KeywordOnly: true},
+		{Name: "blockOpensFrom", Kind: spec.ParamInt, KeywordOnly: true},
+		{Name: "closeErr", Kind: spec.ParamBool, KeywordOnly: true},
+		{Name: "panicClose", Kind: spec.ParamBool, KeywordOnly: true},
 	}}, "record events", func(_ *plugin.BuildContext, a *spec.Args) (plugin.Sink, error) {
 		return &captureSink{st: st, name: a.String("name", ""), failAppends: int(a.Int("failAppends", 0)),
-			failOpens: int(a.Int("failOpens", 0)), panics: a.Bool("panics", false)}, nil
+			failOpens: int(a.Int("failOpens", 0)), panics: a.Bool("panics", false),
+			blockOpensFrom: int(a.Int("blockOpensFrom", 0)), closeErr: a.Bool("closeErr", false),
+			panicClose: a.Bool("panicClose", false)}, nil
 	})
 	r.RegisterDecorator(spec.Signature{Name: "tag", Params: []spec.Param{
 		{Name: "key", Kind: spec.ParamString, Required: true},

@@ -128,12 +128,21 @@ func (d *Driver) Stop(ctx context.Context) error {
 		case <-d.done:
 		case <-ctx.Done():
 			d.stopAll()
-			<-d.done
+			select {
+			case <-d.done:
+			case <-time.After(hardStopGrace):
+				// A plugin ignores cancellation. Leave its goroutine behind rather than hang
+				// the node: the logical node is reported in ERROR.
+				d.setState(StateError, fmt.Errorf("flow did not stop within %v of being cancelled: a component ignores cancellation", hardStopGrace))
+			}
 		}
 	}
 	d.stopAll()
 	return d.Status().Err
 }
+
+// hardStopGrace is how long Stop waits for the driver after cancelling everything.
+const hardStopGrace = 5 * time.Second
 
 func (d *Driver) isStopping() bool {
 	d.mu.Lock()
@@ -180,12 +189,11 @@ func (d *Driver) run() {
 	err := d.openAndPump()
 	d.setState(StateClosing, nil)
 	closeErr := d.closeAll()
+	// Errors are recorded in the status, not logged: whoever runs the driver reports them.
 	switch {
 	case err != nil:
-		d.log.Error("flow failed", "err", err)
 		d.setState(StateError, err)
 	case closeErr != nil:
-		d.log.Error("flow close failed", "err", closeErr)
 		d.setState(StateError, closeErr)
 	default:
 		d.setState(StateIdle, nil)
@@ -205,6 +213,10 @@ func (d *Driver) openAndPump() error {
 	d.setState(StateActive, nil)
 	acker, _ := f.Source.(plugin.Acker)
 	for {
+		if d.srcCtx.Err() != nil && d.isStopping() {
+			// Stop was requested: do not keep reading a source that still has data.
+			return d.drain(acker)
+		}
 		var events []*event.Event
 		err := guard("source next", func() (err error) {
 			events, err = f.Source.Next(d.srcCtx)
@@ -227,8 +239,8 @@ func (d *Driver) openAndPump() error {
 
 // deliver appends one batch and acknowledges it to the source.
 func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
-	if len(events) == 0 {
-		return nil
+	if len(events) == 0 || d.allCtx.Err() != nil {
+		return nil // nothing to deliver, or a hard stop: deliver nothing more
 	}
 	if err := guard("sink append", func() error { return d.flow.Sink.Append(d.allCtx, events) }); err != nil {
 		return stopped(d.allCtx, fmt.Errorf("sink: %w", err))
@@ -255,6 +267,9 @@ func (d *Driver) drain(acker plugin.Acker) error {
 		return fmt.Errorf("close source: %w", err)
 	}
 	for range maxDrainBatches {
+		if d.allCtx.Err() != nil {
+			return nil // a hard stop: what the source still held is given up
+		}
 		var events []*event.Event
 		err := guard("source next", func() (err error) {
 			events, err = src.Next(d.allCtx)
@@ -283,7 +298,9 @@ func stopped(ctx context.Context, err error) error {
 // closeAll closes the source, then the sink (upstream first, so decorators flush into sinks
 // that are still open), within the close timeout.
 func (d *Driver) closeAll() error {
-	ctx, cancel := context.WithTimeout(context.Background(), d.opts.CloseTimeout)
+	// Derived from the driver's hard-stop context: a graceful close gets the close timeout, a
+	// hard stop gets nothing more.
+	ctx, cancel := context.WithTimeout(d.allCtx, d.opts.CloseTimeout)
 	defer cancel()
 	srcErr := guard("source close", func() error { return d.flow.Source.Close(ctx) })
 	sinkErr := guard("sink close", func() error { return d.flow.Sink.Close(ctx) })

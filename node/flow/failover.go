@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 // returns to the primary once it is back. Classic BackOffFailOverSink took exactly two branches;
 // this one takes any number, which is what a chain of collectors is.
 type failover struct {
-	branches []*branch
-	now      func() time.Time
-	failover *metrics.Counter
+	branches   []*branch
+	now        func() time.Time
+	log        *slog.Logger
+	failover   *metrics.Counter
+	closeFails *metrics.Counter
 }
 
 type branch struct {
@@ -33,8 +36,8 @@ type branch struct {
 }
 
 func newFailover(bc *plugin.BuildContext, sinks []plugin.Sink) *failover {
-	m := bc.Counters()
-	f := &failover{now: time.Now, failover: m.Counter("failovers")}
+	m := bc.Counters().Sub("failover")
+	f := &failover{now: time.Now, failover: m.Counter("failovers"), log: bc.Log(), closeFails: m.Counter("closefails")}
 	for i, s := range sinks {
 		f.branches = append(f.branches, &branch{
 			sink: s,
@@ -94,7 +97,13 @@ func (f *failover) Append(ctx context.Context, batch []*event.Event) error {
 			return err // stopping: not the branch's fault
 		}
 		b.open = false
-		_ = b.sink.Close(ctx)
+		if cerr := b.sink.Close(ctx); cerr != nil {
+			// The branch may have held events it had accepted (a batch being built): they
+			// cannot be sent elsewhere now, so say so loudly rather than lose them quietly.
+			f.closeFails.Inc()
+			f.log.Warn("closing a failed failover branch failed; events it held may be lost",
+				"branch", i, "err", cerr)
+		}
 		f.markFailed(b)
 		errs = append(errs, fmt.Errorf("failover branch %d: %w", i, err))
 	}

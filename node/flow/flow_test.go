@@ -235,7 +235,7 @@ func TestBuildReportsEveryErrorWithPosition(t *testing.T) {
 	want := []string{
 		`1:9: seq: argument count: must be 0 or more`,
 		`1:19: unknown decorator "tga"; did you mean "tag"?`,
-		`1:47: capture: missing argument "name"; usage: capture("name"{, failAppends, failOpens, panics})`,
+		`1:47: capture: missing argument "name"; usage: capture("name"{, failAppends, failOpens, panics, blockOpensFrom, closeErr, panicClose})`,
 		`1:63: roll: argument rollmillis: must be more than 0`,
 	}
 	if !slices.Equal(got, want) {
@@ -303,5 +303,76 @@ func TestStopDeliversWhatTheSourceReleasesOnClose(t *testing.T) {
 	}
 	if got := bodies(st.got("out")); !slices.Equal(got, []string{"partial last line"}) {
 		t.Fatalf("delivered %q; the record released by Close must reach the sink before it closes", got)
+	}
+}
+
+// TestRollCanBeReopenedAfterClose: stubbornAppend and failover close a sink and open it again.
+func TestRollCanBeReopenedAfterClose(t *testing.T) {
+	st := newStore()
+	f := build(t, st, `n : feed | roll(100000) { capture("out") } ;`)
+	ctx := context.Background()
+	batch := []*event.Event{{Body: []byte("x")}}
+	for round := range 3 {
+		if err := f.Sink.Open(ctx); err != nil {
+			t.Fatalf("round %d: open: %v", round, err)
+		}
+		if err := f.Sink.Append(ctx, batch); err != nil {
+			t.Fatalf("round %d: append after reopening: %v", round, err)
+		}
+		if err := f.Sink.Close(ctx); err != nil {
+			t.Fatalf("round %d: close: %v", round, err)
+		}
+	}
+	if n := len(st.got("out")); n != 3 {
+		t.Fatalf("delivered %d events, want 3", n)
+	}
+}
+
+// TestStopIsBoundedWhileATimedRollIsStuck: the roll timer is stuck opening the next sub-sink
+// (a dead disk, a dead peer). Stop with a deadline must end the flow by that deadline.
+func TestStopIsBoundedWhileATimedRollIsStuck(t *testing.T) {
+	st := newStore()
+	f := build(t, st, `n : feed | roll(20, 5) { capture("out", blockOpensFrom=2) } ;`)
+	d := NewDriver(f, DriverOptions{CloseTimeout: time.Minute})
+	d.Start()
+	eventually(t, 5*time.Second, func() bool { return st.count(st.opens, "out") >= 2 },
+		func() string { return "the timer never tried to roll" })
+	st.feed <- []*event.Event{{Body: []byte("x")}} // taken by Next; its Append now waits on the stuck roll
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_ = d.Stop(ctx)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("stop took %v with a 300ms deadline", el)
+	}
+	select {
+	case <-d.Done():
+	default:
+		t.Fatal("driver still running after Stop returned")
+	}
+}
+
+// TestRollTimerFailuresReachTheFlow: what fails on the roll timer, a flush at close or a
+// plugin panic, is returned by the next Append instead of being lost or crashing the node.
+func TestRollTimerFailuresReachTheFlow(t *testing.T) {
+	for _, opt := range []string{"closeErr=true", "panicClose=true"} {
+		t.Run(opt, func(t *testing.T) {
+			st := newStore()
+			f := build(t, st, `n : feed | roll(20, 5) { capture("out", `+opt+`) } ;`)
+			d := NewDriver(f, DriverOptions{})
+			d.Start()
+			defer func() { _ = d.Stop(context.Background()) }()
+			eventually(t, 5*time.Second, func() bool { return st.count(st.closes, "out") >= 1 },
+				func() string { return "the timer never rolled" })
+			st.feed <- []*event.Event{{Body: []byte("x")}}
+			eventually(t, 5*time.Second, func() bool { return d.Status().State == StateError },
+				func() string { return "flow state " + d.Status().State.String() + ", want ERROR" })
+			err := d.Status().Err
+			if !strings.Contains(err.Error(), "an earlier roll failed") ||
+				!strings.Contains(err.Error(), map[string]string{"closeErr=true": "flush failed",
+					"panicClose=true": "exploded on close"}[opt]) {
+				t.Fatalf("error %v does not carry the roll failure", err)
+			}
+		})
 	}
 }

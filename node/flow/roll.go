@@ -2,9 +2,10 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,50 +21,75 @@ const RollTagAttr = "rolltag"
 // rollSink is `roll(ms[, checkms]{, trigger=...}) { sink }`: it builds and opens a fresh sub-sink,
 // tags the events it passes with the roll's tag, and every roll period (or when the size trigger
 // fires) closes the sub-sink and opens a new one. A timer goroutine rolls even when no events
-// come, so files are closed on time. Append and the timer take turns under a mutex.
+// come, so files are closed on time.
+//
+// Append and the timer take turns through a one-slot semaphore rather than a mutex, so that an
+// Append waiting for a slow roll still gives up when its ctx ends. What goes wrong on the timer
+// (a failed close of the previous sub-sink, a plugin panic) is kept and returned by the next
+// Append or by Close: the timer has nobody else to tell.
 type rollSink struct {
 	cfg     rollConfig
 	factory func() (plugin.Sink, error)
-	log     func(msg string, args ...any)
+	log     *slog.Logger
 
-	mu      sync.Mutex
+	sem     chan struct{} // one slot, held by whoever touches the fields below
 	cur     plugin.Sink
 	started time.Time
 	bytes   int64
 	tag     []byte
+	arena   event.Arena
 	scratch []*event.Event
 	closed  bool
+	pending error // from the timer, for the next Append or Close
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	stopTimer chan struct{}      // closed to make the timer exit
+	timerDone chan struct{}      // closed by the timer when it exits
+	cancelOps context.CancelFunc // cancels a roll in progress on the timer (Close's ctx ended)
 
 	rolls     *metrics.Counter
 	rollFails *metrics.Counter
 }
 
-func newRoll(bc *plugin.BuildContext, cfg rollConfig, factory func() (plugin.Sink, error)) *rollSink {
-	m := bc.Counters()
+// newRoll returns a roll sink whose counters are registered under name ("roll", "collector").
+func newRoll(bc *plugin.BuildContext, name string, cfg rollConfig, factory func() (plugin.Sink, error)) *rollSink {
+	m := bc.Counters().Sub(name)
 	return &rollSink{
 		cfg:       cfg,
 		factory:   factory,
-		log:       bc.Log().Warn,
+		log:       bc.Log(),
+		sem:       make(chan struct{}, 1),
 		rolls:     m.Counter("rolls"),
 		rollFails: m.Counter("rollfails"),
 	}
 }
 
-// Open opens the first sub-sink and starts the roll timer.
+func (r *rollSink) lock(ctx context.Context) error {
+	select {
+	case r.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("roll: %w", ctx.Err())
+	}
+}
+
+func (r *rollSink) unlock() { <-r.sem }
+
+// Open opens the first sub-sink and starts the roll timer. A closed roll sink can be opened
+// again, as stubbornAppend and failover do after a failure.
 func (r *rollSink) Open(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.lock(ctx); err != nil {
+		return err
+	}
+	defer r.unlock()
+	r.closed, r.pending = false, nil
 	if err := r.openLocked(ctx); err != nil {
 		return err
 	}
-	if r.cfg.every > 0 {
-		tctx, cancel := context.WithCancel(context.Background())
-		r.cancel = cancel
-		r.wg.Add(1)
-		go r.timer(tctx)
+	if r.cfg.every > 0 && r.timerDone == nil {
+		opCtx, cancel := context.WithCancel(context.Background())
+		r.cancelOps = cancel
+		r.stopTimer, r.timerDone = make(chan struct{}), make(chan struct{})
+		go r.timer(opCtx, r.stopTimer, r.timerDone)
 	}
 	return nil
 }
@@ -107,22 +133,27 @@ func (r *rollSink) due(now time.Time) bool {
 	return r.cfg.sizeBytes > 0 && r.bytes >= r.cfg.sizeBytes
 }
 
-func (r *rollSink) timer(ctx context.Context) {
-	defer r.wg.Done()
+// timer rolls on time. It runs plugin code outside the driver, so it guards against panics
+// itself and keeps what failed for the next Append or Close.
+func (r *rollSink) timer(ctx context.Context, stop, done chan struct{}) {
+	defer close(done)
 	t := time.NewTicker(r.cfg.check)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop:
 			return
 		case now := <-t.C:
-			r.mu.Lock()
+			if r.lock(ctx) != nil {
+				return
+			}
 			if !r.closed && (r.cur == nil || r.due(now)) {
-				if err := r.rollLocked(ctx); err != nil && ctx.Err() == nil {
-					r.log("roll failed; retrying at the next check", "err", err)
+				err := guard("roll", func() error { return r.rollLocked(ctx) })
+				if err != nil && r.pending == nil {
+					r.pending = err
 				}
 			}
-			r.mu.Unlock()
+			r.unlock()
 		}
 	}
 }
@@ -130,19 +161,26 @@ func (r *rollSink) timer(ctx context.Context) {
 // Append tags batch with the current roll tag and passes it to the current sub-sink, rolling
 // first if a trigger is due.
 func (r *rollSink) Append(ctx context.Context, batch []*event.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.lock(ctx); err != nil {
+		return err
+	}
+	defer r.unlock()
 	if r.closed {
 		return fmt.Errorf("roll: append after close")
+	}
+	if err := r.pending; err != nil {
+		r.pending = nil
+		return fmt.Errorf("roll: an earlier roll failed: %w", err)
 	}
 	if r.cur == nil || r.due(time.Now()) {
 		if err := r.rollLocked(ctx); err != nil {
 			return err
 		}
 	}
+	r.arena.Reset()
 	out := r.scratch[:0]
 	for _, e := range batch {
-		d := e.Derive()
+		d := r.arena.Derive(e)
 		d.DeleteAttr(RollTagAttr)
 		_ = d.SetAttr(RollTagAttr, r.tag)
 		out = append(out, d)
@@ -154,21 +192,30 @@ func (r *rollSink) Append(ctx context.Context, batch []*event.Event) error {
 	return err
 }
 
-// Close stops the timer and closes the current sub-sink.
+// Close stops the timer, letting a roll in progress finish unless ctx ends first, and closes
+// the current sub-sink. It returns what the timer could not report.
 func (r *rollSink) Close(ctx context.Context) error {
-	if r.cancel != nil {
-		r.cancel()
-		r.wg.Wait()
-		r.cancel = nil
+	if r.timerDone != nil {
+		close(r.stopTimer)
+		select {
+		case <-r.timerDone:
+		case <-ctx.Done():
+			r.cancelOps()
+			<-r.timerDone
+		}
+		r.cancelOps()
+		r.timerDone = nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// The timer has exited and Close never runs beside Append, so the slot is free.
+	r.sem <- struct{}{}
+	defer r.unlock()
 	r.closed = true
-	if r.cur == nil {
-		return nil
+	err := r.pending
+	r.pending = nil
+	if r.cur != nil {
+		err = errors.Join(err, r.cur.Close(ctx))
+		r.cur = nil
 	}
-	err := r.cur.Close(ctx)
-	r.cur = nil
 	return err
 }
 
