@@ -1,13 +1,11 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,11 @@ import (
 
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/flow"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// lockedBuffer is a bytes.Buffer safe for the flows writing and the test reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func parse(t *testing.T, text string) []*spec.NodeDef {
 	t.Helper()
@@ -53,7 +34,7 @@ func TestNodeRunsEveryLogicalNodeToItsEnd(t *testing.T) {
 	if err := os.WriteFile(in, []byte("a\nb\nc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &plugintest.Buffer{}
 	n := New(Config{Name: "phys", Stdout: out}, builtin.Registry())
 	err := n.Start(parse(t, fmt.Sprintf(`one : text(%q) | console(raw) ; two : asciisynth(50, 10) | counter("seen") ;`, in)))
 	if err != nil {

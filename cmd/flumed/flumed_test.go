@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flumego/flume/cmd/internal/cli"
+	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
 func flumed(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -92,24 +92,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader on different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNodeProcessStopsGracefullyOnSIGTERM runs a real flumed process that tails a file into
 // both the console and a buffered text file. Once the console shows every line, SIGTERM must
 // stop the process cleanly with every line flushed to the file too.
@@ -131,7 +113,7 @@ func TestNodeProcessStopsGracefullyOnSIGTERM(t *testing.T) {
 	if err := os.WriteFile(in, []byte(want.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr plugintest.Buffer
 	cmd := exec.Command(bin, "node", "-n", "proc", "--data-dir", filepath.Join(dir, "data"),
 		"-D", "flume.tail.pollperiod=20", "-c", fmt.Sprintf(`f : tail(%q) | [ console(raw), text(%q) ] ;`, in, out))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -146,13 +128,10 @@ func TestNodeProcessStopsGracefullyOnSIGTERM(t *testing.T) {
 			<-exited
 		}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for stdout.String() != want.String() {
-		if time.Now().After(deadline) {
-			t.Fatalf("console shows %d of %d bytes; stderr:\n%s", len(stdout.String()), want.Len(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	plugintest.Eventually(t, 20*time.Second, func() bool { return stdout.String() == want.String() },
+		func() string {
+			return fmt.Sprintf("console shows %d of %d bytes; stderr:\n%s", len(stdout.String()), want.Len(), stderr.String())
+		})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -183,24 +183,6 @@ func TestFormatsThroughTextSink(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the flow writing and the test reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestTailDeliversItsPartialLastLineWhenStopped: a line without its newline is held while the
 // file may still grow, and delivered when the flow stops, as classic tail did on close.
 func TestTailDeliversItsPartialLastLineWhenStopped(t *testing.T) {
@@ -212,7 +194,7 @@ func TestTailDeliversItsPartialLastLineWhenStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &plugintest.Buffer{}
 	f, err := flow.Build(&plugin.BuildContext{Registry: Registry(), Stdout: out,
 		Props: map[string]string{"flume.tail.pollperiod": "10"}}, defs[0])
 	if err != nil {
@@ -220,13 +202,8 @@ func TestTailDeliversItsPartialLastLineWhenStopped(t *testing.T) {
 	}
 	d := flow.NewDriver(f, flow.DriverOptions{})
 	d.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() != "complete line\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("console shows %q, want the complete line", out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	plugintest.Eventually(t, 10*time.Second, func() bool { return out.String() == "complete line\n" },
+		func() string { return fmt.Sprintf("console shows %q, want the complete line", out.String()) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.Stop(ctx); err != nil {

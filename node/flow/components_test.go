@@ -2,13 +2,11 @@ package flow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
@@ -43,14 +41,6 @@ func (s *store) count(m map[string]int, name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return m[name]
-}
-
-func bodies(evs []*event.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = string(e.Body)
-	}
-	return out
 }
 
 // seqSource emits bodies "0".."n-1" in batches of 7, reusing its batch memory as real sources do.
@@ -231,17 +221,3 @@ func build(t testing.TB, st *store, text string) *Flow {
 	}
 	return f
 }
-
-// eventually polls cond until it holds or the deadline passes, then fails with what msg says.
-func eventually(t testing.TB, d time.Duration, cond func() bool, msg func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: %s", d, msg())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-var errBoom = errors.New("boom")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -44,7 +45,7 @@ func TestDriverDeliversEveryEventInOrderThenGoesIdle(t *testing.T) {
 	if s.State != StateIdle || s.Err != nil {
 		t.Fatalf("state = %v, err = %v; want IDLE", s.State, s.Err)
 	}
-	if got := bodies(st.got("out")); !slices.Equal(got, seqBodies(100)) {
+	if got := plugintest.Bodies(st.got("out")); !slices.Equal(got, seqBodies(100)) {
 		t.Fatalf("delivered %v", got)
 	}
 	if s.Events != 100 || s.Batches != 15 {
@@ -102,7 +103,7 @@ func TestFailoverUsesBackupWhilePrimaryIsDown(t *testing.T) {
 	if s := runToEnd(t, f); s.State != StateIdle {
 		t.Fatalf("state %v err %v", s.State, s.Err)
 	}
-	if got := bodies(st.got("b")); !slices.Equal(got, seqBodies(50)) {
+	if got := plugintest.Bodies(st.got("b")); !slices.Equal(got, seqBodies(50)) {
 		t.Fatalf("backup got %v", got)
 	}
 	if len(st.got("p")) != 0 || len(st.got("c")) != 0 {
@@ -120,16 +121,16 @@ func TestFailoverReturnsToPrimaryAfterBackoff(t *testing.T) {
 		st.feed <- []*event.Event{{Body: []byte(body)}}
 	}
 	send("0") // fails on the primary, goes to the backup
-	eventually(t, 5*time.Second, func() bool { return len(st.got("b")) == 1 },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return len(st.got("b")) == 1 },
 		func() string { return fmt.Sprintf("backup has %d events", len(st.got("b"))) })
 	i := 1
-	eventually(t, 5*time.Second, func() bool {
+	plugintest.Eventually(t, 5*time.Second, func() bool {
 		send(strconv.Itoa(i))
 		i++
 		return len(st.got("p")) > 0
 	}, func() string { return "primary never used again after its backoff" })
 	// Every event goes to exactly one branch: none lost, none doubled.
-	eventually(t, 5*time.Second, func() bool { return len(st.got("p"))+len(st.got("b")) == i },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return len(st.got("p"))+len(st.got("b")) == i },
 		func() string {
 			return fmt.Sprintf("delivered %d events in all, sent %d", len(st.got("p"))+len(st.got("b")), i)
 		})
@@ -159,7 +160,7 @@ func TestStopIsGracefulAndClosesTheSink(t *testing.T) {
 	st := newStore()
 	d := NewDriver(build(t, st, `n : feed | capture("out") ;`), DriverOptions{})
 	d.Start()
-	eventually(t, 5*time.Second, func() bool { return d.Status().State == StateActive },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return d.Status().State == StateActive },
 		func() string { return "driver never became ACTIVE: " + d.Status().State.String() })
 	st.feed <- []*event.Event{{Body: []byte("x")}}
 	if err := d.Stop(context.Background()); err != nil {
@@ -187,10 +188,10 @@ func TestRollReopensSubSinkAndTagsEvents(t *testing.T) {
 	d.Start()
 	defer func() { _ = d.Stop(context.Background()) }()
 	st.feed <- []*event.Event{{Body: []byte("a")}}
-	eventually(t, 5*time.Second, func() bool { return st.count(st.opens, "out") >= 3 },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return st.count(st.opens, "out") >= 3 },
 		func() string { return fmt.Sprintf("sub-sink opened %d times", st.count(st.opens, "out")) })
 	st.feed <- []*event.Event{{Body: []byte("b")}}
-	eventually(t, 5*time.Second, func() bool { return len(st.got("out")) == 2 },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return len(st.got("out")) == 2 },
 		func() string { return "second event not delivered" })
 	got := st.got("out")
 	t1, ok1 := got[0].Attr(RollTagAttr)
@@ -296,12 +297,12 @@ func TestStopDeliversWhatTheSourceReleasesOnClose(t *testing.T) {
 	f.Source = &heldSource{closed: make(chan struct{})}
 	d := NewDriver(f, DriverOptions{})
 	d.Start()
-	eventually(t, 5*time.Second, func() bool { return d.Status().State == StateActive },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return d.Status().State == StateActive },
 		func() string { return "driver never became ACTIVE" })
 	if err := d.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := bodies(st.got("out")); !slices.Equal(got, []string{"partial last line"}) {
+	if got := plugintest.Bodies(st.got("out")); !slices.Equal(got, []string{"partial last line"}) {
 		t.Fatalf("delivered %q; the record released by Close must reach the sink before it closes", got)
 	}
 }
@@ -335,7 +336,7 @@ func TestStopIsBoundedWhileATimedRollIsStuck(t *testing.T) {
 	f := build(t, st, `n : feed | roll(20, 5) { capture("out", blockOpensFrom=2) } ;`)
 	d := NewDriver(f, DriverOptions{CloseTimeout: time.Minute})
 	d.Start()
-	eventually(t, 5*time.Second, func() bool { return st.count(st.opens, "out") >= 2 },
+	plugintest.Eventually(t, 5*time.Second, func() bool { return st.count(st.opens, "out") >= 2 },
 		func() string { return "the timer never tried to roll" })
 	st.feed <- []*event.Event{{Body: []byte("x")}} // taken by Next; its Append now waits on the stuck roll
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -362,10 +363,10 @@ func TestRollTimerFailuresReachTheFlow(t *testing.T) {
 			d := NewDriver(f, DriverOptions{})
 			d.Start()
 			defer func() { _ = d.Stop(context.Background()) }()
-			eventually(t, 5*time.Second, func() bool { return st.count(st.closes, "out") >= 1 },
+			plugintest.Eventually(t, 5*time.Second, func() bool { return st.count(st.closes, "out") >= 1 },
 				func() string { return "the timer never rolled" })
 			st.feed <- []*event.Event{{Body: []byte("x")}}
-			eventually(t, 5*time.Second, func() bool { return d.Status().State == StateError },
+			plugintest.Eventually(t, 5*time.Second, func() bool { return d.Status().State == StateError },
 				func() string { return "flow state " + d.Status().State.String() + ", want ERROR" })
 			err := d.Status().Err
 			if !strings.Contains(err.Error(), "an earlier roll failed") ||

@@ -1,0 +1,49 @@
+package plugintest
+
+import (
+	"context"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/flumego/flume/node/event"
+)
+
+type twoBatches struct{ n int }
+
+func (s *twoBatches) Next(context.Context) ([]*event.Event, error) {
+	s.n++
+	if s.n > 2 {
+		return nil, io.EOF
+	}
+	return []*event.Event{{Body: []byte{byte('a' + s.n)}}}, nil
+}
+
+func TestDrainAndCapture(t *testing.T) {
+	got := Drain(t, &twoBatches{}, time.Second)
+	if !slices.Equal(Bodies(got), []string{"b", "c"}) {
+		t.Fatalf("drained %q", Bodies(got))
+	}
+	c := &Capture{FailAppends: 1}
+	ctx := context.Background()
+	if err := c.Append(ctx, got); err == nil {
+		t.Fatal("first append should fail")
+	}
+	if err := c.Append(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	got[0].Body[0] = 'x' // the capture keeps clones
+	if !slices.Equal(Bodies(c.Events()), []string{"b", "c"}) {
+		t.Fatalf("captured %q", Bodies(c.Events()))
+	}
+	if _, appends, _ := c.Counts(); appends != 2 {
+		t.Fatalf("appends = %d", appends)
+	}
+}
+
+func TestEventuallyAndBuffer(t *testing.T) {
+	var b Buffer
+	go func() { _, _ = b.Write([]byte("done")) }()
+	Eventually(t, 5*time.Second, func() bool { return b.String() == "done" }, nil)
+}
