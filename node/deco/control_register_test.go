@@ -9,28 +9,28 @@ import (
 	"github.com/flumego/flume/node/spec"
 )
 
-// ctlNames are the control decorators, with arguments that build them.
-var ctlNames = []*spec.Call{
-	ctlCall("nullDeco"),
-	ctlCall("lazyOpen"),
-	ctlCall("insistentOpen"),
-	ctlCall("insistentAppend"),
-	ctlCall("stubbornAppend"),
-	ctlCall("intervalSampler", ctlInt(2)),
-	ctlCall("probSampler", ctlFloat(0.5)),
-	ctlCall("reservoirSampler", ctlInt(2)),
-	ctlCall("delay", ctlInt(0)),
-	ctlCall("mult"),
-	ctlCall("flakeyAppend", ctlInt(0)),
-	ctlCall("intervalFlakeyAppend", ctlInt(100)),
-	ctlCall("intervalDroppyAppend", ctlInt(100)),
-	ctlCall("choke", ctlStr("c")),
+// controlCalls are the control decorators, with arguments that build them.
+var controlCalls = []*spec.Call{
+	newCall("nullDeco"),
+	newCall("lazyOpen"),
+	newCall("insistentOpen"),
+	newCall("insistentAppend"),
+	newCall("stubbornAppend"),
+	newCall("intervalSampler", argInt(2)),
+	newCall("probSampler", argFloat(0.5)),
+	newCall("reservoirSampler", argInt(2)),
+	newCall("delay", argInt(0)),
+	newCall("mult"),
+	newCall("flakeyAppend", argInt(0)),
+	newCall("intervalFlakeyAppend", argInt(100)),
+	newCall("intervalDroppyAppend", argInt(100)),
+	newCall("choke", argStr("c")),
 }
 
 func TestControlRegistered(t *testing.T) {
 	r := plugin.NewRegistry()
 	registerControl(r)
-	for _, c := range ctlNames {
+	for _, c := range controlCalls {
 		e, ok := r.Lookup(plugin.KindDecorator, c.Name)
 		if !ok {
 			t.Fatalf("decorator %s is not registered", c.Name)
@@ -39,8 +39,8 @@ func TestControlRegistered(t *testing.T) {
 			t.Fatalf("decorator %s: doc %q, usage %q", c.Name, e.Doc, e.Usage())
 		}
 	}
-	if got := len(r.Entries(plugin.KindDecorator)); got != len(ctlNames) {
-		t.Fatalf("%d decorators registered, want %d", got, len(ctlNames))
+	if got := len(r.Entries(plugin.KindDecorator)); got != len(controlCalls) {
+		t.Fatalf("%d decorators registered, want %d", got, len(controlCalls))
 	}
 	e, _ := r.Lookup(plugin.KindDecorator, "insistentOpen")
 	if want := "insistentOpen([max=60000[, init=1000[, cumulativeMax=unbounded]]])"; e.Usage() != want {
@@ -52,10 +52,10 @@ func TestControlRegistered(t *testing.T) {
 // through a full life cycle.
 func TestControlLifecycle(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range ctlNames {
+	for _, c := range controlCalls {
 		t.Run(c.Name, func(t *testing.T) {
-			unopened := &ctlSink{}
-			s := ctlBuild(t, ctlBC(), c, unopened)
+			unopened := &testSink{}
+			s := mustBuildCall(t, testBC(), c, unopened)
 			for range 2 {
 				if err := s.Close(ctx); err != nil {
 					t.Fatalf("Close without Open: %v", err)
@@ -65,10 +65,10 @@ func TestControlLifecycle(t *testing.T) {
 				t.Fatalf("Close without Open appended to the sink")
 			}
 
-			sink := &ctlSink{}
-			s = ctlBuild(t, ctlBC(), c, sink)
-			ctlOpen(t, s)
-			ctlAppendAll(t, s, ctlEvents("e", 4), 4)
+			sink := &testSink{}
+			s = mustBuildCall(t, testBC(), c, sink)
+			mustOpen(t, s)
+			appendAll(t, s, numbered("e", 4), 4)
 			for range 2 {
 				if err := s.Close(ctx); err != nil {
 					t.Fatalf("Close: %v", err)
@@ -91,32 +91,34 @@ func TestControlBadArguments(t *testing.T) {
 		want string // in the message
 		col  int    // of the error
 	}{
-		{ctlCall("intervalSampler"), "missing argument n", 1},
-		{ctlCall("intervalSampler", ctlInt(0)), "argument n: must be 1 or more", 10},
-		{ctlCall("intervalSampler", ctlStr("x")), "argument n", 10},
-		{ctlCall("probSampler", ctlFloat(1.5)), "argument prob: must be between 0 and 1", 10},
-		{ctlCall("probSampler", ctlFloat(-0.1)), "argument prob", 10},
-		{ctlCall("reservoirSampler", ctlInt(0)), "argument k", 10},
-		{ctlCall("mult", ctlInt(0)), "argument n", 10},
-		{ctlCall("flakeyAppend", ctlInt(2)), "argument prob", 10},
-		{ctlCall("flakeyAppend"), "missing argument prob", 1},
-		{ctlCall("intervalFlakeyAppend", ctlInt(0)), "argument n", 10},
-		{ctlCall("intervalDroppyAppend", ctlInt(-1)), "argument n", 10},
-		{ctlCall("insistentOpen", ctlInt(0)), "argument max: must be a positive", 10},
-		{ctlCall("insistentOpen", ctlInt(10), ctlInt(0)), "argument init", 20},
-		{ctlCall("insistentOpen", ctlInt(10), ctlInt(1), ctlInt(-5)), "argument cumulativeMax", 30},
-		{ctlCall("insistentOpen", ctlInt(1), ctlInt(1), ctlInt(1), ctlInt(1)), "too many arguments", 40},
-		{ctlCall("insistentAppend", ctlInt(0)), "argument maxSingle", 10},
-		{ctlCall("delay", ctlStr("soon")), "argument ms", 10},
-		{ctlCall("choke"), "missing argument", 1},
-		{ctlCall("choke", ctlStr("")), "argument chokeId: must not be empty", 10},
-		{ctlCall("stubbornAppend", ctlInt(1)), "too many arguments", 10},
+		{newCall("intervalSampler"), "missing argument n", 1},
+		{newCall("intervalSampler", argInt(0)), "argument n: must be 1 or more", 10},
+		{newCall("intervalSampler", argStr("x")), "argument n", 10},
+		{newCall("probSampler", argFloat(1.5)), "argument prob: must be between 0 and 1", 10},
+		{newCall("probSampler", argFloat(-0.1)), "argument prob", 10},
+		{newCall("reservoirSampler", argInt(0)), "argument k", 10},
+		{newCall("reservoirSampler", argInt(1<<20+1)), "argument k: must be at most 1048576, got 1048577", 10},
+		{newCall("mult", argInt(0)), "argument n", 10},
+		{newCall("mult", argInt(1<<16+1)), "argument n: must be at most 65536", 10},
+		{newCall("flakeyAppend", argInt(2)), "argument prob", 10},
+		{newCall("flakeyAppend"), "missing argument prob", 1},
+		{newCall("intervalFlakeyAppend", argInt(0)), "argument n", 10},
+		{newCall("intervalDroppyAppend", argInt(-1)), "argument n", 10},
+		{newCall("insistentOpen", argInt(0)), "argument max: must be a positive", 10},
+		{newCall("insistentOpen", argInt(10), argInt(0)), "argument init", 20},
+		{newCall("insistentOpen", argInt(10), argInt(1), argInt(-5)), "argument cumulativeMax", 30},
+		{newCall("insistentOpen", argInt(1), argInt(1), argInt(1), argInt(1)), "too many arguments", 40},
+		{newCall("insistentAppend", argInt(0)), "argument maxSingle", 10},
+		{newCall("delay", argStr("soon")), "argument ms", 10},
+		{newCall("choke"), "missing argument", 1},
+		{newCall("choke", argStr("")), "argument chokeId: must not be empty", 10},
+		{newCall("stubbornAppend", argInt(1)), "too many arguments", 10},
 	}
 	r := plugin.NewRegistry()
 	registerControl(r)
 	for _, tt := range tests {
 		t.Run(spec.FormatValue(spec.Value{Kind: spec.KindFunc, Func: tt.call}), func(t *testing.T) {
-			_, err := r.BuildDecorator(ctlBC(), tt.call, &ctlSink{})
+			_, err := r.BuildDecorator(testBC(), tt.call, &testSink{})
 			if err == nil {
 				t.Fatal("built, want an error")
 			}
@@ -126,6 +128,11 @@ func TestControlBadArguments(t *testing.T) {
 			}
 			if e := errs[0]; e.Line != 1 || e.Col != tt.col || !strings.Contains(e.Msg, tt.want) {
 				t.Fatalf("error = %v, want %q at 1:%d", err, tt.want, tt.col)
+			}
+			// Range errors of the builders end with the usage, as binding errors do.
+			entry, _ := r.Lookup(plugin.KindDecorator, tt.call.Name)
+			if usage := "; usage: " + entry.Usage(); !strings.HasSuffix(errs[0].Msg, usage) {
+				t.Fatalf("error = %v, want it to end with %q", err, usage)
 			}
 		})
 	}
@@ -145,12 +152,12 @@ func TestBackoffProperties(t *testing.T) {
 		{"classic spelling wins", map[string]string{PropInsistentInit: "5", PropInsistentInitFixed: "6"},
 			nil, [3]int64{5, 60000, 0}},
 		{"arguments win", map[string]string{PropInsistentInit: "5", PropBackoffMax: "7"},
-			[]spec.Value{ctlInt(70), ctlInt(50), ctlStr("2s")}, [3]int64{50, 70, 2000}},
+			[]spec.Value{argInt(70), argInt(50), argStr("2s")}, [3]int64{50, 70, 2000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bc := &plugin.BuildContext{Props: tt.props}
-			s := ctlBuild(t, bc, ctlCall("insistentOpen", tt.args...), &ctlSink{})
+			s := mustBuildCall(t, bc, newCall("insistentOpen", tt.args...), &testSink{})
 			b := s.(*insistentOpen).r.backoff
 			got := [3]int64{b.Initial.Milliseconds(), b.Max.Milliseconds(), b.CumulativeMax.Milliseconds()}
 			if got != tt.want {
@@ -161,8 +168,8 @@ func TestBackoffProperties(t *testing.T) {
 }
 
 func BenchmarkInsistentAppendPassThrough(b *testing.B) {
-	s := ctlBuild(b, ctlBC(), ctlCall("insistentAppend"), ctlNopSink{})
-	batch := ctlEvents("e", 100)
+	s := mustBuildCall(b, testBC(), newCall("insistentAppend"), discardSink{})
+	batch := numbered("e", 100)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -173,8 +180,8 @@ func BenchmarkInsistentAppendPassThrough(b *testing.B) {
 }
 
 func BenchmarkMult(b *testing.B) {
-	s := ctlBuild(b, ctlBC(), ctlCall("mult", ctlInt(2)), ctlNopSink{})
-	batch := ctlEvents("e", 100)
+	s := mustBuildCall(b, testBC(), newCall("mult", argInt(2)), discardSink{})
+	batch := numbered("e", 100)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -11,8 +11,8 @@ import (
 	"github.com/flumego/flume/node/spec"
 )
 
-// ctlBackoff is a backoff short enough for tests.
-func ctlBackoff() retry.Backoff {
+// shortBackoff is a backoff short enough for tests.
+func shortBackoff() retry.Backoff {
 	return retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}
 }
 
@@ -34,19 +34,19 @@ func TestInsistentOpen(t *testing.T) {
 			wantErr: permanent, wantOpens: 1},
 		// Waits 1, 2, 2 ms add up to 5; the next 2 would pass the cap of 5.
 		{name: "gives up at the cumulative cap", args: []int64{2, 1, 5}, openFails: 100,
-			wantErr: errCtlOpen, wantOpens: 4, retries: 3, giveups: 1},
+			wantErr: errOpenRefused, wantOpens: 4, retries: 3, giveups: 1},
 		{name: "arguments override properties", args: []int64{1, 1, 3}, openFails: 100,
-			wantErr: errCtlOpen, wantOpens: 4, retries: 3, giveups: 1},
+			wantErr: errOpenRefused, wantOpens: 4, retries: 3, giveups: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := ctlBC()
-			sink := &ctlSink{openFails: tt.openFails, openErr: tt.openErr}
+			bc := testBC()
+			sink := &testSink{openFails: tt.openFails, openErr: tt.openErr}
 			var args []spec.Value
 			for _, a := range tt.args {
-				args = append(args, ctlInt(a))
+				args = append(args, argInt(a))
 			}
-			s := ctlBuild(t, bc, ctlCall("insistentOpen", args...), sink)
+			s := mustBuildCall(t, bc, newCall("insistentOpen", args...), sink)
 			err := s.Open(context.Background())
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Open = %v, want nil", err)
@@ -60,10 +60,10 @@ func TestInsistentOpen(t *testing.T) {
 			if opens, _, _ := sink.counts(); opens != tt.wantOpens {
 				t.Fatalf("sink opened %d times, want %d", opens, tt.wantOpens)
 			}
-			if got := ctlCounter(bc, "insistentOpen.retries"); got != tt.retries {
+			if got := counter(bc, "insistentOpen.retries"); got != tt.retries {
 				t.Fatalf("retries = %d, want %d", got, tt.retries)
 			}
-			if got := ctlCounter(bc, "insistentOpen.giveups"); got != tt.giveups {
+			if got := counter(bc, "insistentOpen.giveups"); got != tt.giveups {
 				t.Fatalf("giveups = %d, want %d", got, tt.giveups)
 			}
 			if err := s.Close(context.Background()); err != nil {
@@ -74,25 +74,27 @@ func TestInsistentOpen(t *testing.T) {
 }
 
 func TestInsistentOpenStopsOnCancel(t *testing.T) {
-	bc := ctlBC()
+	bc := testBC()
 	bc.Props[PropInsistentInit] = "3600000" // an hour: only the cancel can end the wait
 	bc.Props[PropBackoffMax] = "3600000"
-	sink := &ctlSink{openFails: 1 << 30}
-	s := ctlBuild(t, bc, ctlCall("insistentOpen"), sink)
+	sink := &testSink{openFails: 1 << 30}
+	s := mustBuildCall(t, bc, newCall("insistentOpen"), sink)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Open(ctx) }()
-	ctlPoll(t, 5*time.Second, "the first open attempt", func() bool {
-		opens, _, _ := sink.counts()
-		return opens >= 1
+	poll(t, 5*time.Second, func() error {
+		if opens, _, _ := sink.counts(); opens < 1 {
+			return errors.New("no open attempt yet")
+		}
+		return nil
 	})
 	start := time.Now()
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, errCtlOpen) {
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, errOpenRefused) {
 			t.Fatalf("Open = %v, want context.Canceled and the last open error", err)
 		}
 		if el := time.Since(start); el > time.Second {
@@ -119,19 +121,19 @@ func TestInsistentAppend(t *testing.T) {
 		{name: "permanent error returned at once", appendFails: 4, appendErr: permanent,
 			wantErr: permanent, wantAppends: 1},
 		{name: "gives up at the cumulative cap", args: []int64{2, 1, 5}, appendFails: 100,
-			wantErr: errCtlAppend, wantAppends: 4, retries: 3},
+			wantErr: errAppendRefused, wantAppends: 4, retries: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := ctlBC()
-			sink := &ctlSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
+			bc := testBC()
+			sink := &testSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
 			var args []spec.Value
 			for _, a := range tt.args {
-				args = append(args, ctlInt(a))
+				args = append(args, argInt(a))
 			}
-			s := ctlBuild(t, bc, ctlCall("insistentAppend", args...), sink)
-			ctlOpen(t, s)
-			err := s.Append(context.Background(), ctlEvents("e", 3))
+			s := mustBuildCall(t, bc, newCall("insistentAppend", args...), sink)
+			mustOpen(t, s)
+			err := s.Append(context.Background(), numbered("e", 3))
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Append = %v, want nil", err)
 			}
@@ -142,9 +144,9 @@ func TestInsistentAppend(t *testing.T) {
 				t.Fatalf("sink got %d appends, want %d", appends, tt.wantAppends)
 			}
 			if tt.wantErr == nil {
-				ctlEqual(t, "delivered", sink.bodies(), []string{"e0", "e1", "e2"})
+				equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1", "e2"})
 			}
-			if got := ctlCounter(bc, "insistentAppend.retries"); got != tt.retries {
+			if got := counter(bc, "insistentAppend.retries"); got != tt.retries {
 				t.Fatalf("retries = %d, want %d", got, tt.retries)
 			}
 		})
@@ -154,32 +156,34 @@ func TestInsistentAppend(t *testing.T) {
 func TestInsistentAppendResetsBetweenBatches(t *testing.T) {
 	// A cap of 5 ms allows 3 retries per Append; two Appends that each need 3 retries both
 	// succeed only if the second starts with a fresh budget.
-	bc := ctlBC()
-	sink := &ctlSink{appendFails: 3}
-	s := ctlBuild(t, bc, ctlCall("insistentAppend", ctlInt(2), ctlInt(1), ctlInt(5)), sink)
-	ctlOpen(t, s)
-	ctlAppendAll(t, s, ctlEvents("a", 1), 1)
+	bc := testBC()
+	sink := &testSink{appendFails: 3}
+	s := mustBuildCall(t, bc, newCall("insistentAppend", argInt(2), argInt(1), argInt(5)), sink)
+	mustOpen(t, s)
+	appendAll(t, s, numbered("a", 1), 1)
 	sink.mu.Lock()
 	sink.appendFails = 3
 	sink.mu.Unlock()
-	ctlAppendAll(t, s, ctlEvents("b", 1), 1)
-	ctlEqual(t, "delivered", sink.bodies(), []string{"a0", "b0"})
+	appendAll(t, s, numbered("b", 1), 1)
+	equalStrings(t, "delivered", sink.bodies(), []string{"a0", "b0"})
 }
 
 func TestInsistentAppendStopsOnCancel(t *testing.T) {
-	bc := ctlBC()
+	bc := testBC()
 	bc.Props[PropInsistentInit] = "3600000"
 	bc.Props[PropBackoffMax] = "3600000"
-	sink := &ctlSink{appendFails: 1 << 30}
-	s := ctlBuild(t, bc, ctlCall("insistentAppend"), sink)
-	ctlOpen(t, s)
+	sink := &testSink{appendFails: 1 << 30}
+	s := mustBuildCall(t, bc, newCall("insistentAppend"), sink)
+	mustOpen(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.Append(ctx, ctlEvents("e", 1)) }()
-	ctlPoll(t, 5*time.Second, "the first append attempt", func() bool {
-		_, appends, _ := sink.counts()
-		return appends >= 1
+	go func() { done <- s.Append(ctx, numbered("e", 1)) }()
+	poll(t, 5*time.Second, func() error {
+		if _, appends, _ := sink.counts(); appends < 1 {
+			return errors.New("no append attempt yet")
+		}
+		return nil
 	})
 	cancel()
 	select {
@@ -208,18 +212,18 @@ func TestStubbornAppend(t *testing.T) {
 		{name: "no failure", wantOpens: 1, delivered: []string{"e0", "e1"}},
 		{name: "one failure is recovered by a reopen", appendFails: 1, wantOpens: 2, wantCloses: 1,
 			delivered: []string{"e0", "e1"}, failures: 1, recovers: 1},
-		{name: "a second failure is returned", appendFails: 2, wantErr: errCtlAppend,
+		{name: "a second failure is returned", appendFails: 2, wantErr: errAppendRefused,
 			wantOpens: 2, wantCloses: 1, failures: 1},
 		{name: "a permanent failure is not retried", appendFails: 1, appendErr: permanent,
 			wantErr: permanent, wantOpens: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := ctlBC()
-			sink := &ctlSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
-			s := ctlBuild(t, bc, ctlCall("stubbornAppend"), sink)
-			ctlOpen(t, s)
-			err := s.Append(context.Background(), ctlEvents("e", 2))
+			bc := testBC()
+			sink := &testSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
+			s := mustBuildCall(t, bc, newCall("stubbornAppend"), sink)
+			mustOpen(t, s)
+			err := s.Append(context.Background(), numbered("e", 2))
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Append = %v, want nil", err)
 			}
@@ -231,11 +235,11 @@ func TestStubbornAppend(t *testing.T) {
 				t.Fatalf("sink opened %d and closed %d times, want %d and %d",
 					opens, closes, tt.wantOpens, tt.wantCloses)
 			}
-			ctlEqual(t, "delivered", sink.bodies(), tt.delivered)
-			if got := ctlCounter(bc, "stubbornAppend.failures"); got != tt.failures {
+			equalStrings(t, "delivered", sink.bodies(), tt.delivered)
+			if got := counter(bc, "stubbornAppend.failures"); got != tt.failures {
 				t.Fatalf("failures = %d, want %d", got, tt.failures)
 			}
-			if got := ctlCounter(bc, "stubbornAppend.recovers"); got != tt.recovers {
+			if got := counter(bc, "stubbornAppend.recovers"); got != tt.recovers {
 				t.Fatalf("recovers = %d, want %d", got, tt.recovers)
 			}
 		})
@@ -243,14 +247,14 @@ func TestStubbornAppend(t *testing.T) {
 }
 
 func TestStubbornAppendReopenFails(t *testing.T) {
-	sink := &ctlSink{appendFails: 1}
-	s := ctlBuild(t, ctlBC(), ctlCall("stubbornAppend"), sink)
-	ctlOpen(t, s)
+	sink := &testSink{appendFails: 1}
+	s := mustBuildCall(t, testBC(), newCall("stubbornAppend"), sink)
+	mustOpen(t, s)
 	sink.mu.Lock()
 	sink.openFails = 1
 	sink.mu.Unlock()
-	err := s.Append(context.Background(), ctlEvents("e", 1))
-	if !errors.Is(err, errCtlOpen) {
+	err := s.Append(context.Background(), numbered("e", 1))
+	if !errors.Is(err, errOpenRefused) {
 		t.Fatalf("Append = %v, want the reopen error", err)
 	}
 }
@@ -258,13 +262,13 @@ func TestStubbornAppendReopenFails(t *testing.T) {
 func TestLazyOpen(t *testing.T) {
 	ctx := context.Background()
 	t.Run("opens on first append", func(t *testing.T) {
-		sink := &ctlSink{}
-		s := ctlBuild(t, ctlBC(), ctlCall("lazyOpen"), sink)
-		ctlOpen(t, s)
+		sink := &testSink{}
+		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		mustOpen(t, s)
 		if opens, _, _ := sink.counts(); opens != 0 {
 			t.Fatalf("sink opened %d times before any append", opens)
 		}
-		ctlAppendAll(t, s, ctlEvents("e", 3), 1)
+		appendAll(t, s, numbered("e", 3), 1)
 		if opens, appends, _ := sink.counts(); opens != 1 || appends != 3 {
 			t.Fatalf("opens, appends = %d, %d; want 1, 3", opens, appends)
 		}
@@ -278,9 +282,9 @@ func TestLazyOpen(t *testing.T) {
 		}
 	})
 	t.Run("never opened is never closed", func(t *testing.T) {
-		sink := &ctlSink{}
-		s := ctlBuild(t, ctlBC(), ctlCall("lazyOpen"), sink)
-		ctlOpen(t, s)
+		sink := &testSink{}
+		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		mustOpen(t, s)
 		if err := s.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -289,14 +293,14 @@ func TestLazyOpen(t *testing.T) {
 		}
 	})
 	t.Run("failed open is retried by the next append", func(t *testing.T) {
-		sink := &ctlSink{openFails: 1}
-		s := ctlBuild(t, ctlBC(), ctlCall("lazyOpen"), sink)
-		ctlOpen(t, s)
-		if err := s.Append(ctx, ctlEvents("e", 1)); !errors.Is(err, errCtlOpen) {
+		sink := &testSink{openFails: 1}
+		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		mustOpen(t, s)
+		if err := s.Append(ctx, numbered("e", 1)); !errors.Is(err, errOpenRefused) {
 			t.Fatalf("first Append = %v, want the open error", err)
 		}
-		ctlAppendAll(t, s, ctlEvents("f", 1), 1)
-		ctlEqual(t, "delivered", sink.bodies(), []string{"f0"})
+		appendAll(t, s, numbered("f", 1), 1)
+		equalStrings(t, "delivered", sink.bodies(), []string{"f0"})
 		if err := s.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -307,13 +311,13 @@ func TestLazyOpen(t *testing.T) {
 // insistentAppend stubbornAppend insistentOpen rides out a sink that fails its appends and
 // then its reopens.
 func TestRetryStackRidesOutOutage(t *testing.T) {
-	bc := ctlBC()
-	sink := &ctlSink{appendFails: 1}
-	s := NewInsistentAppend(bc, NewStubbornAppend(bc, NewInsistentOpen(bc, sink, ctlBackoff())), ctlBackoff())
-	ctlOpen(t, s)
+	bc := testBC()
+	sink := &testSink{appendFails: 1}
+	s := NewInsistentAppend(bc, NewStubbornAppend(bc, NewInsistentOpen(bc, sink, shortBackoff())), shortBackoff())
+	mustOpen(t, s)
 	sink.mu.Lock()
 	sink.appendFails, sink.openFails = 3, 3
 	sink.mu.Unlock()
-	ctlAppendAll(t, s, ctlEvents("e", 2), 2)
-	ctlEqual(t, "delivered", sink.bodies(), []string{"e0", "e1"})
+	appendAll(t, s, numbered("e", 2), 2)
+	equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1"})
 }

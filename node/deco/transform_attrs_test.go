@@ -25,11 +25,11 @@ func runAttrCases(t *testing.T, cases []attrCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := xfRun(t, xfBC(), tc.deco, []*event.Event{tc.in})
+			got := runThrough(t, testBC(), tc.deco, []*event.Event{tc.in})
 			if len(got) != 1 {
 				t.Fatalf("got %d events, want 1", len(got))
 			}
-			if a := xfAttrs(got[0]); !maps.Equal(a, tc.attrs) {
+			if a := attrsOf(got[0]); !maps.Equal(a, tc.attrs) {
 				t.Errorf("attributes %v, want %v", a, tc.attrs)
 			}
 			want := tc.body
@@ -48,22 +48,22 @@ func runAttrCases(t *testing.T, cases []attrCase) {
 
 func TestValue(t *testing.T) {
 	runAttrCases(t, []attrCase{
-		{"constant", `value("dc", "east")`, xfEvent("line", "k", "v"),
+		{"constant", `value("dc", "east")`, eventOf("line", "k", "v"),
 			map[string]string{"k": "v", "dc": "east"}, ""},
-		{"escapes kept without escape", `value("dc", "%{host}")`, xfEvent("line"),
+		{"escapes kept without escape", `value("dc", "%{host}")`, eventOf("line"),
 			map[string]string{"dc": "%{host}"}, ""},
-		{"escape", `value("where", "%{host}/%{k}/%Y", escape=true)`, xfEvent("line", "k", "v"),
-			map[string]string{"k": "v", "where": "web-1/v/" + event.Expand("%Y", xfEvent(""))}, ""},
-		{"escape of literal text", `value("pct", "100%%", escape=true)`, xfEvent("line"),
+		{"escape", `value("where", "%{host}/%{k}/%Y", escape=true)`, eventOf("line", "k", "v"),
+			map[string]string{"k": "v", "where": "web-1/v/" + event.Expand("%Y", eventOf(""))}, ""},
+		{"escape of literal text", `value("pct", "100%%", escape=true)`, eventOf("line"),
 			map[string]string{"pct": "100%"}, ""},
-		{"escape given as a string", `value("b", "%{body}", escape="true")`, xfEvent("line"),
+		{"escape given as a string", `value("b", "%{body}", escape="true")`, eventOf("line"),
 			map[string]string{"b": "line"}, ""},
 	})
 }
 
 func TestValueEscapePerEvent(t *testing.T) {
-	in := []*event.Event{xfEvent("a", "n", "1"), xfEvent("b", "n", "2"), xfEvent("c", "n", "3")}
-	got := xfRun(t, xfBC(), `value("copy", "%{n}-%{body}", escape=true)`, in[:2], in[2:])
+	in := []*event.Event{eventOf("a", "n", "1"), eventOf("b", "n", "2"), eventOf("c", "n", "3")}
+	got := runThrough(t, testBC(), `value("copy", "%{n}-%{body}", escape=true)`, in[:2], in[2:])
 	for i, want := range []string{"1-a", "2-b", "3-c"} {
 		if v, _ := got[i].Attr("copy"); string(v) != want {
 			t.Errorf("event %d: copy = %q, want %q", i, v, want)
@@ -83,13 +83,13 @@ func TestSetExistingAttributeFails(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.deco, func(t *testing.T) {
-			sink := &xfSink{}
-			d := xfBuild(t, xfBC(), tc.deco, sink)
+			sink := &testSink{}
+			d := mustBuild(t, testBC(), tc.deco, sink)
 			if err := d.Open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			batch := []*event.Event{xfEvent("line"), xfEvent("line", "dc", "east", "dday", "1", "when", "2010")}
-			err := xfAppend(t, d, batch...)
+			batch := []*event.Event{eventOf("line"), eventOf("line", "dc", "east", "dday", "1", "when", "2010")}
+			err := appendChecked(t, d, batch...)
 			if !errors.Is(err, event.ErrAttrExists) || !strings.Contains(err.Error(), `"`+tc.attr+`"`) {
 				t.Fatalf("Append = %v, want an error naming attribute %q", err, tc.attr)
 			}
@@ -108,7 +108,7 @@ func TestSetExistingAttributeFails(t *testing.T) {
 }
 
 func TestMaskSelect(t *testing.T) {
-	in := func() *event.Event { return xfEvent("line", "a", "1", "b", "2", "c", "3") }
+	in := func() *event.Event { return eventOf("line", "a", "1", "b", "2", "c", "3") }
 	runAttrCases(t, []attrCase{
 		{"mask one", `mask("b")`, in(), map[string]string{"a": "1", "c": "3"}, ""},
 		{"mask several", `mask("a", "c", "zz")`, in(), map[string]string{"b": "2"}, ""},
@@ -122,14 +122,14 @@ func TestMaskSelect(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	runAttrCases(t, []attrCase{
-		{"escapes", `format("%{host} [%{priority}] %{body} k=%{k}")`, xfEvent("msg", "k", "v"),
+		{"escapes", `format("%{host} [%{priority}] %{body} k=%{k}")`, eventOf("msg", "k", "v"),
 			map[string]string{"k": "v"}, "web-1 [WARN] msg k=v"},
-		{"literal", `format("constant")`, xfEvent("msg"), map[string]string{}, "constant"},
+		{"literal", `format("constant")`, eventOf("msg"), map[string]string{}, "constant"},
 	})
 }
 
 func TestFormatEmptyPattern(t *testing.T) {
-	got := xfRun(t, xfBC(), `format("")`, []*event.Event{xfEvent("msg")})
+	got := runThrough(t, testBC(), `format("")`, []*event.Event{eventOf("msg")})
 	if len(got) != 1 || len(got[0].Body) != 0 {
 		t.Fatalf("got %v, want one event with an empty body", got)
 	}
@@ -137,22 +137,22 @@ func TestFormatEmptyPattern(t *testing.T) {
 
 func TestDigest(t *testing.T) {
 	runAttrCases(t, []attrCase{
-		{"md5 base64", `digest("MD5", "sum", base64=true)`, xfEvent("hello"),
+		{"md5 base64", `digest("MD5", "sum", base64=true)`, eventOf("hello"),
 			map[string]string{"sum": "XUFAKrxLKna5cZ2REBfFkg=="}, ""},
-		{"md5 raw", `digest("md5", "sum")`, xfEvent("hello"),
+		{"md5 raw", `digest("md5", "sum")`, eventOf("hello"),
 			map[string]string{"sum": "\x5d\x41\x40\x2a\xbc\x4b\x2a\x76\xb9\x71\x9d\x91\x10\x17\xc5\x92"}, ""},
-		{"sha-1", `digest("SHA-1", "sum", base64=true)`, xfEvent("hello"),
+		{"sha-1", `digest("SHA-1", "sum", base64=true)`, eventOf("hello"),
 			map[string]string{"sum": "qvTGHdzF6KLavt4PO0gs2a6pQ00="}, ""},
-		{"sha-256", `digest("SHA-256", "sum", base64=true)`, xfEvent("hello"),
+		{"sha-256", `digest("SHA-256", "sum", base64=true)`, eventOf("hello"),
 			map[string]string{"sum": "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="}, ""},
-		{"sha-512 of empty body", `digest("SHA-512", "sum", base64=true)`, xfEvent(""),
+		{"sha-512 of empty body", `digest("SHA-512", "sum", base64=true)`, eventOf(""),
 			map[string]string{"sum": "z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="}, ""},
 	})
 }
 
 func TestDigestPerEvent(t *testing.T) {
-	got := xfRun(t, xfBC(), `digest("MD5", "sum", base64=true)`,
-		[]*event.Event{xfEvent("hello"), xfEvent("")})
+	got := runThrough(t, testBC(), `digest("MD5", "sum", base64=true)`,
+		[]*event.Event{eventOf("hello"), eventOf("")})
 	want := []string{"XUFAKrxLKna5cZ2REBfFkg==", "1B2M2Y8AsgTpgAmY7PhCfg=="}
 	for i := range want {
 		if v, _ := got[i].Attr("sum"); string(v) != want[i] {
@@ -188,7 +188,7 @@ func TestBuildErrors(t *testing.T) {
 		{`exDate("d", "HH 'h")`, `1:13: exDate: argument pattern: invalid date pattern "HH 'h": quote at offset 3 is not closed`},
 		{`exDate("", "yyyy")`, `1:8: exDate: argument attr: attribute name must not be empty`},
 		{`exDate("d", "yyyy", "p", "sometimes")`, `1:26: exDate: argument padding: want a boolean`},
-		{`batch(0)`, `1:7: batch: argument n: must be between 1 and 1048576, got 0`},
+		{`batch(0)`, `1:7: batch: argument n: must be between 1 and 1048576, got 0; usage: batch(n[, maxLatencyMs=0])`},
 		{`batch(2000000)`, `1:7: batch: argument n: must be between 1 and 1048576, got 2000000`},
 		{`batch(10, "-5")`, `1:11: batch: argument maxLatencyMs: want a duration (milliseconds or "10s"), got string "-5"`},
 		{`batch("-5")`, `1:7: batch: argument n: must be between 1 and 1048576, got -5`},
@@ -199,12 +199,19 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.deco, func(t *testing.T) {
-			s, err := xfTry(xfBC(), tc.deco, &xfSink{})
+			s, err := tryBuild(testBC(), tc.deco, &testSink{})
 			if err == nil {
 				t.Fatalf("built %T, want an error", s)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error\n  %v\ndoes not contain\n  %s", err, tc.want)
+			}
+			name, _, _ := strings.Cut(strings.TrimLeft(tc.deco, " "), "(")
+			r := plugin.NewRegistry()
+			registerTransforms(r)
+			entry, _ := r.Lookup(plugin.KindDecorator, name)
+			if usage := "; usage: " + entry.Usage(); !strings.HasSuffix(err.Error(), usage) {
+				t.Errorf("error\n  %v\ndoes not end with\n  %s", err, usage)
 			}
 		})
 	}
@@ -255,19 +262,19 @@ func TestLifecycle(t *testing.T) {
 	for _, text := range decos {
 		t.Run(text, func(t *testing.T) {
 			ctx := context.Background()
-			unopened := &xfSink{}
-			d := xfBuild(t, xfBC(), text, unopened)
+			unopened := &testSink{}
+			d := mustBuild(t, testBC(), text, unopened)
 			for range 2 {
 				if err := d.Close(ctx); err != nil {
 					t.Fatalf("Close without Open: %v", err)
 				}
 			}
-			sink := &xfSink{}
-			d = xfBuild(t, xfBC(), text, sink)
+			sink := &testSink{}
+			d = mustBuild(t, testBC(), text, sink)
 			if err := d.Open(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := xfAppend(t, d, xfEvent("2010,x", "a", "2010")); err != nil {
+			if err := appendChecked(t, d, eventOf("2010,x", "a", "2010")); err != nil {
 				t.Fatal(err)
 			}
 			for range 2 {
@@ -275,8 +282,8 @@ func TestLifecycle(t *testing.T) {
 					t.Fatalf("Close: %v", err)
 				}
 			}
-			if sink.opens != 1 || sink.closes < 1 {
-				t.Errorf("next sink opened %d times and closed %d times, want 1 and at least 1", sink.opens, sink.closes)
+			if opens, _, closes := sink.counts(); opens != 1 || closes < 1 {
+				t.Errorf("next sink opened %d times and closed %d times, want 1 and at least 1", opens, closes)
 			}
 			if len(sink.events()) == 0 {
 				t.Error("nothing reached the next sink")
@@ -287,9 +294,9 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	bc := xfBC()
-	xfRun(t, bc, `mask("a")`, []*event.Event{xfEvent("1"), xfEvent("2")}, []*event.Event{xfEvent("3")})
-	if in, out := xfCounter(bc, "mask.events_in"), xfCounter(bc, "mask.events_out"); in != 3 || out != 3 {
+	bc := testBC()
+	runThrough(t, bc, `mask("a")`, []*event.Event{eventOf("1"), eventOf("2")}, []*event.Event{eventOf("3")})
+	if in, out := counter(bc, "mask.events_in"), counter(bc, "mask.events_out"); in != 3 || out != 3 {
 		t.Errorf("events_in %d, events_out %d, want 3 and 3", in, out)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,49 +12,6 @@ import (
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 )
-
-// xfVaried returns n events that exercise the encoding: binary bodies, attributes, all
-// priorities, distinct timestamps and hosts.
-func xfVaried(n int) []*event.Event {
-	out := make([]*event.Event, n)
-	for i := range out {
-		e := &event.Event{
-			Body:      []byte{byte(i), 0, 0xff, '\n', byte(i >> 8)},
-			Timestamp: 1_280_404_805_000_000_000 + int64(i)*1_000_003,
-			Priority:  event.Priority(i % 6),
-			Host:      "host-" + strconv.Itoa(i%3),
-		}
-		if i%2 == 0 {
-			_ = e.SetAttr("seq", []byte(strconv.Itoa(i)))
-			_ = e.SetAttr("bin", []byte{0, byte(i)})
-		}
-		out[i] = e
-	}
-	return out
-}
-
-// chunks splits evs into batches of at most size events.
-func chunks(evs []*event.Event, size int) [][]*event.Event {
-	var out [][]*event.Event
-	for len(evs) > 0 {
-		k := min(size, len(evs))
-		out = append(out, evs[:k])
-		evs = evs[k:]
-	}
-	return out
-}
-
-func sameEvents(t *testing.T, got, want []*event.Event) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d events, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !event.Equal(got[i], want[i]) {
-			t.Fatalf("event %d: got %+v, want %+v", i, got[i], want[i])
-		}
-	}
-}
 
 func TestBatchUnbatchRoundTrip(t *testing.T) {
 	cases := []struct{ n, events, per int }{
@@ -67,8 +23,8 @@ func TestBatchUnbatchRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("batch(%d)/%d events in batches of %d", tc.n, tc.events, tc.per), func(t *testing.T) {
-			in := xfVaried(tc.events)
-			aggs := xfRun(t, xfBC(), fmt.Sprintf("batch(%d)", tc.n), chunks(in, tc.per)...)
+			in := variedEvents(tc.events)
+			aggs := runThrough(t, testBC(), fmt.Sprintf("batch(%d)", tc.n), chunks(in, tc.per)...)
 			if want := (tc.events + tc.n - 1) / tc.n; len(aggs) != want {
 				t.Fatalf("got %d aggregates, want %d", len(aggs), want)
 			}
@@ -82,22 +38,22 @@ func TestBatchUnbatchRoundTrip(t *testing.T) {
 					t.Errorf("aggregate %d: body %q and %d attributes, want empty and 2", i, a.Body, a.NumAttrs())
 				}
 			}
-			sameEvents(t, xfRun(t, xfBC(), "unbatch", chunks(aggs, 2)...), in)
+			sameEvents(t, runThrough(t, testBC(), "unbatch", chunks(aggs, 2)...), in)
 		})
 	}
 }
 
 func TestUnbatchPassesOtherEventsThrough(t *testing.T) {
-	in := xfVaried(4)
-	aggs := xfRun(t, xfBC(), "batch(2)", in)
-	plain := xfEvent("plain", "batchSize", "only one of the two attributes")
-	bc := xfBC()
-	got := xfRun(t, bc, "unbatch", []*event.Event{plain, aggs[0], xfEvent("between"), aggs[1]})
-	sameEvents(t, got, []*event.Event{plain, in[0], in[1], xfEvent("between"), in[2], in[3]})
-	if n := xfCounter(bc, "unbatch.passthrough"); n != 2 {
+	in := variedEvents(4)
+	aggs := runThrough(t, testBC(), "batch(2)", in)
+	plain := eventOf("plain", "batchSize", "only one of the two attributes")
+	bc := testBC()
+	got := runThrough(t, bc, "unbatch", []*event.Event{plain, aggs[0], eventOf("between"), aggs[1]})
+	sameEvents(t, got, []*event.Event{plain, in[0], in[1], eventOf("between"), in[2], in[3]})
+	if n := counter(bc, "unbatch.passthrough"); n != 2 {
 		t.Errorf("passthrough = %d, want 2", n)
 	}
-	if n := xfCounter(bc, "unbatch.batches"); n != 2 {
+	if n := counter(bc, "unbatch.batches"); n != 2 {
 		t.Errorf("batches = %d, want 2", n)
 	}
 }
@@ -105,53 +61,53 @@ func TestUnbatchPassesOtherEventsThrough(t *testing.T) {
 func TestBatchEncodesOnArrival(t *testing.T) {
 	// A source may reuse the memory of a batch once Append returns: the aggregate must
 	// hold what the events were when they were appended.
-	sink := &xfSink{}
-	d := xfBuild(t, xfBC(), "batch(2)", sink)
+	sink := &testSink{}
+	d := mustBuild(t, testBC(), "batch(2)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte("first")
-	if err := xfAppend(t, d, &event.Event{Body: body}); err != nil {
+	if err := appendChecked(t, d, &event.Event{Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	copy(body, "XXXXX")
-	if err := xfAppend(t, d, &event.Event{Body: []byte("second")}); err != nil {
+	if err := appendChecked(t, d, &event.Event{Body: []byte("second")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := xfRun(t, xfBC(), "unbatch", sink.events())
+	got := runThrough(t, testBC(), "unbatch", sink.events())
 	if len(got) != 2 || string(got[0].Body) != "first" {
 		t.Fatalf("unbatched %v, want first and second", got)
 	}
 }
 
 func TestBatchLatencyFlush(t *testing.T) {
-	bc := xfBC()
-	sink := &xfSink{}
-	d := xfBuild(t, bc, "batch(100, 20)", sink)
+	bc := testBC()
+	sink := &testSink{}
+	d := mustBuild(t, bc, "batch(100, 20)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := xfVaried(3)
-	if err := xfAppend(t, d, in...); err != nil {
+	in := variedEvents(3)
+	if err := appendChecked(t, d, in...); err != nil {
 		t.Fatal(err)
 	}
-	xfPoll(t, 5*time.Second, func() error {
+	poll(t, 5*time.Second, func() error {
 		if n := len(sink.events()); n != 1 {
 			return fmt.Errorf("%d aggregates sent", n)
 		}
 		return nil
 	})
 	// A second partial batch is timed from its own first event.
-	more := xfVaried(5)[3:]
-	if err := xfAppend(t, d, more...); err != nil {
+	more := variedEvents(5)[3:]
+	if err := appendChecked(t, d, more...); err != nil {
 		t.Fatal(err)
 	}
-	xfPoll(t, 5*time.Second, func() error {
+	poll(t, 5*time.Second, func() error {
 		if n := len(sink.events()); n != 2 {
 			return fmt.Errorf("%d aggregates sent", n)
 		}
@@ -161,22 +117,22 @@ func TestBatchLatencyFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink.checkContract(t)
-	if n := xfCounter(bc, "batch.timed_flushes"); n != 2 {
+	if n := counter(bc, "batch.timed_flushes"); n != 2 {
 		t.Errorf("timed_flushes = %d, want 2", n)
 	}
-	sameEvents(t, xfRun(t, xfBC(), "unbatch", sink.events()), append(in, more...))
+	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), append(in, more...))
 }
 
 func TestBatchLatencyRacesAppends(t *testing.T) {
 	// Appends and the timer flush share the buffer and the next sink; under -race this
 	// checks that they take turns, and the sink checks it never sees two Appends at once.
-	sink := &xfSink{}
-	d := xfBuild(t, xfBC(), "batch(7, 1)", sink)
+	sink := &testSink{}
+	d := mustBuild(t, testBC(), "batch(7, 1)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := xfVaried(300)
+	in := variedEvents(300)
 	for _, b := range chunks(in, 3) {
 		if err := d.Append(ctx, b); err != nil {
 			t.Fatal(err)
@@ -186,20 +142,20 @@ func TestBatchLatencyRacesAppends(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink.checkContract(t)
-	sameEvents(t, xfRun(t, xfBC(), "unbatch", sink.events()), in)
+	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
 }
 
 func TestBatchRetriesRefusedAggregate(t *testing.T) {
-	bc := xfBC()
-	sink := &xfSink{}
-	d := xfBuild(t, bc, "batch(2)", sink)
+	bc := testBC()
+	sink := &testSink{}
+	d := mustBuild(t, bc, "batch(2)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := xfVaried(5)
+	in := variedEvents(5)
 	sink.refuse(1)
-	if err := d.Append(ctx, in[:2]); !errors.Is(err, errXFRefused) {
+	if err := d.Append(ctx, in[:2]); !errors.Is(err, errAppendRefused) {
 		t.Fatalf("Append = %v, want the sink's refusal", err)
 	}
 	// The refused aggregate goes first, then the new events.
@@ -211,41 +167,41 @@ func TestBatchRetriesRefusedAggregate(t *testing.T) {
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sameEvents(t, xfRun(t, xfBC(), "unbatch", sink.events()), in)
-	if n := xfCounter(bc, "batch.batches"); n != 3 {
+	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
+	if n := counter(bc, "batch.batches"); n != 3 {
 		t.Errorf("batches = %d, want 3", n)
 	}
-	if in, out := xfCounter(bc, "batch.events_in"), xfCounter(bc, "batch.events_out"); in != 5 || out != 5 {
+	if in, out := counter(bc, "batch.events_in"), counter(bc, "batch.events_out"); in != 5 || out != 5 {
 		t.Errorf("events_in %d, events_out %d, want 5 and 5", in, out)
 	}
 }
 
 func TestBatchCloseReportsUnsentEvents(t *testing.T) {
-	bc := xfBC()
-	sink := &xfSink{}
-	d := xfBuild(t, bc, "batch(10)", sink)
+	bc := testBC()
+	sink := &testSink{}
+	d := mustBuild(t, bc, "batch(10)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Append(ctx, xfVaried(3)); err != nil {
+	if err := d.Append(ctx, variedEvents(3)); err != nil {
 		t.Fatal(err)
 	}
 	sink.refuse(1)
 	err := d.Close(ctx)
-	if !errors.Is(err, errXFRefused) {
+	if !errors.Is(err, errAppendRefused) {
 		t.Fatalf("Close = %v, want the sink's refusal", err)
 	}
-	if n := xfCounter(bc, "batch.drops"); n != 3 {
+	if n := counter(bc, "batch.drops"); n != 3 {
 		t.Errorf("drops = %d, want 3", n)
 	}
-	if sink.closes != 1 {
-		t.Errorf("next sink closed %d times, want 1 even though the flush failed", sink.closes)
+	if _, _, closes := sink.counts(); closes != 1 {
+		t.Errorf("next sink closed %d times, want 1 even though the flush failed", closes)
 	}
 }
 
 func TestUnbatchCorrupt(t *testing.T) {
-	good := xfRun(t, xfBC(), "batch(2)", xfVaried(2))[0]
+	good := runThrough(t, testBC(), "batch(2)", variedEvents(2))[0]
 	data, _ := good.Attr(AttrBatchData)
 	agg := func(size []byte, data []byte) *event.Event {
 		e := &event.Event{}
@@ -268,12 +224,12 @@ func TestUnbatchCorrupt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &xfSink{}
-			d := xfBuild(t, xfBC(), "unbatch", sink)
+			sink := &testSink{}
+			d := mustBuild(t, testBC(), "unbatch", sink)
 			if err := d.Open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			err := xfAppend(t, d, xfEvent("before"), tc.e)
+			err := appendChecked(t, d, eventOf("before"), tc.e)
 			if !errors.Is(err, ErrBadAggregate) || !plugin.IsPermanent(err) {
 				t.Fatalf("Append = %v, want a permanent ErrBadAggregate", err)
 			}
@@ -285,4 +241,206 @@ func TestUnbatchCorrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockUntilDone makes sink's Appends block until their context is done, and returns a channel
+// that receives once per Append that started blocking.
+func blockUntilDone(sink *testSink) <-chan struct{} {
+	entered := make(chan struct{}, 16)
+	sink.onAppend = func(ctx context.Context, _ []*event.Event) error {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return entered
+}
+
+// A timed flush stuck in the next sink (a retry loop) must not hold up a stop: the driver's
+// Append gives up when its context ends, and Close returns within its own.
+func TestBatchStuckTimedFlushDoesNotBlockStop(t *testing.T) {
+	bc := testBC()
+	sink := &testSink{}
+	entered := blockUntilDone(sink)
+	d := mustBuild(t, bc, "batch(100, 5)", sink)
+	mustOpen(t, d)
+	if err := d.Append(context.Background(), variedEvents(2)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered: // the timed flush is in the next sink, and stays there
+	case <-time.After(5 * time.Second):
+		t.Fatal("no timed flush within 5s")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := returnsWithin(t, 5*time.Second, func() error { return d.Append(ctx, variedEvents(1)) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Append = %v, want its context's deadline", err)
+	}
+
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelClose()
+	start := time.Now()
+	err = returnsWithin(t, 5*time.Second, func() error { return d.Close(closeCtx) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want the last flush to fail with Close's deadline", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Close took %v with a context of 100ms", el)
+	}
+	if n := counter(bc, "batch.drops"); n != 2 {
+		t.Errorf("drops = %d, want the 2 events that never got through", n)
+	}
+	if _, _, closes := sink.counts(); closes != 1 {
+		t.Errorf("next sink closed %d times, want 1", closes)
+	}
+	sink.checkContract(t)
+}
+
+// Close with a context already expired returns at once, even with a timed flush in progress.
+func TestBatchCloseExpiredContext(t *testing.T) {
+	sink := &testSink{}
+	entered := blockUntilDone(sink)
+	d := mustBuild(t, testBC(), "batch(100, 5)", sink)
+	mustOpen(t, d)
+	if err := d.Append(context.Background(), variedEvents(1)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := returnsWithin(t, 2*time.Second, func() error { return d.Close(ctx) })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close = %v, want context.Canceled from the last flush", err)
+	}
+}
+
+// Close lets a timed flush in progress finish while its own context lasts.
+func TestBatchCloseWaitsForTimedFlush(t *testing.T) {
+	sink := &testSink{}
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var interrupted error
+	sink.onAppend = func(ctx context.Context, _ []*event.Event) error {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			interrupted = ctx.Err() // read after Close returns, which orders the write
+			return ctx.Err()
+		}
+	}
+	d := mustBuild(t, testBC(), "batch(100, 5)", sink)
+	mustOpen(t, d)
+	in := variedEvents(3)
+	if err := d.Append(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close = %v before the timed flush in progress returned", err)
+	case <-time.After(50 * time.Millisecond): // Close had the time to interrupt the flush
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if interrupted != nil {
+		t.Fatalf("Close cancelled the timed flush: %v", interrupted)
+	}
+	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
+}
+
+// A panic in the next sink during a timed flush, where no caller can recover it, becomes a
+// permanent error with the stack, returned by the next Append or, failing that, by Close.
+func TestBatchTimedFlushPanic(t *testing.T) {
+	for _, reportedBy := range []string{"Append", "Close"} {
+		t.Run(reportedBy, func(t *testing.T) {
+			bc := testBC()
+			sink := &testSink{onAppend: func(context.Context, []*event.Event) error {
+				panic("sink bug")
+			}}
+			d := mustBuild(t, bc, "batch(100, 5)", sink)
+			mustOpen(t, d)
+			if err := d.Append(context.Background(), variedEvents(2)); err != nil {
+				t.Fatal(err)
+			}
+			poll(t, 5*time.Second, func() error {
+				if _, appends, _ := sink.counts(); appends == 0 {
+					return errors.New("no timed flush yet")
+				}
+				return nil
+			})
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrPanicked) || !plugin.IsPermanent(err) {
+					t.Fatalf("%s = %v, want a permanent ErrPanicked", what, err)
+				}
+				if !strings.Contains(err.Error(), "sink bug") || !strings.Contains(err.Error(), "goroutine") {
+					t.Fatalf("%s = %v, want the panic value and its stack", what, err)
+				}
+			}
+			if reportedBy == "Append" {
+				// The Append waits for the timed flush to release the batch.
+				check("Append", d.Append(context.Background(), variedEvents(1)))
+				check("second Append", d.Append(context.Background(), variedEvents(1)))
+				if err := d.Close(context.Background()); err != nil {
+					t.Fatalf("Close = %v, want nil: an Append reported the panic", err)
+				}
+			} else {
+				check("Close", d.Close(context.Background()))
+			}
+			if n := counter(bc, "batch.drops"); n != 2 {
+				t.Errorf("drops = %d, want the 2 pending events", n)
+			}
+			if _, _, closes := sink.counts(); closes != 1 {
+				t.Errorf("next sink closed %d times, want 1", closes)
+			}
+		})
+	}
+}
+
+// An aggregate is sent once its encodings reach the byte limit, whatever n says.
+func TestBatchByteLimit(t *testing.T) {
+	sink := &testSink{}
+	d := mustBuild(t, testBC(), "batch(1000)", sink)
+	bd := d.(*batchDeco)
+	if bd.maxBytes != event.MaxSizeLimit {
+		t.Fatalf("byte limit = %d, want event.MaxSizeLimit", bd.maxBytes)
+	}
+	one := len(event.AppendBinary(nil, eventOf(strings.Repeat("x", 100))))
+	bd.maxBytes = 3 * one // every third event fills an aggregate
+	mustOpen(t, d)
+	in := make([]*event.Event, 10)
+	for i := range in {
+		in[i] = eventOf(strings.Repeat("x", 100))
+	}
+	appendAll(t, d, in, 4)
+	if n := len(sink.events()); n != 3 {
+		t.Fatalf("%d aggregates sent before Close, want 3 of 3 events", n)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	aggs := sink.events()
+	for i, a := range aggs {
+		size, _ := a.Attr(AttrBatchSize)
+		data, _ := a.Attr(AttrBatchData)
+		if want := min(3, len(in)-3*i); int(binary.BigEndian.Uint32(size)) != want || len(data) != want*one {
+			t.Errorf("aggregate %d: %d events in %d bytes, want %d in %d",
+				i, binary.BigEndian.Uint32(size), len(data), want, want*one)
+		}
+	}
+	sameEvents(t, runThrough(t, testBC(), "unbatch", aggs), in)
 }

@@ -8,18 +8,11 @@ import (
 	"github.com/flumego/flume/node/event"
 )
 
-// xfDiscard is a sink that drops everything, so benchmarks measure the decorator alone.
-type xfDiscard struct{}
-
-func (xfDiscard) Open(context.Context) error                   { return nil }
-func (xfDiscard) Append(context.Context, []*event.Event) error { return nil }
-func (xfDiscard) Close(context.Context) error                  { return nil }
-
 // benchLines returns n events shaped like access-log lines.
 func benchLines(n int) []*event.Event {
 	out := make([]*event.Event, n)
 	for i := range out {
-		e := xfEvent(fmt.Sprintf(`10.0.%d.%d - - [29/Jul/2010:12:00:05 -0700] "GET /item/%d HTTP/1.1" 200 %d`,
+		e := eventOf(fmt.Sprintf(`10.0.%d.%d - - [29/Jul/2010:12:00:05 -0700] "GET /item/%d HTTP/1.1" 200 %d`,
 			i%250, i%7, i, 1000+i), "tailSrcFile", "/var/log/httpd/access_log")
 		out[i] = e
 	}
@@ -30,7 +23,7 @@ func benchLines(n int) []*event.Event {
 // allocs/op are per event.
 func benchPerEvent(b *testing.B, text string, in []*event.Event) {
 	b.Helper()
-	d := xfBuild(b, xfBC(), text, xfDiscard{})
+	d := mustBuild(b, testBC(), text, discardSink{})
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		b.Fatal(err)
@@ -52,7 +45,7 @@ func benchPerEvent(b *testing.B, text string, in []*event.Event) {
 // ns/op and allocs/op are per event carried.
 func benchAggregates(b *testing.B, text string, aggs []*event.Event, per int) {
 	b.Helper()
-	d := xfBuild(b, xfBC(), text, xfDiscard{})
+	d := mustBuild(b, testBC(), text, discardSink{})
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		b.Fatal(err)
@@ -95,7 +88,7 @@ func BenchmarkBatch(b *testing.B) {
 }
 
 func BenchmarkUnbatch(b *testing.B) {
-	aggs := xfRun(b, xfBC(), "batch(100)", benchLines(1000))
+	aggs := runThrough(b, testBC(), "batch(100)", benchLines(1000))
 	benchAggregates(b, "unbatch", aggs, 100)
 }
 
@@ -104,6 +97,6 @@ func BenchmarkGzip(b *testing.B) {
 }
 
 func BenchmarkGunzip(b *testing.B) {
-	zipped := xfRun(b, xfBC(), "gzip", benchLines(100))
+	zipped := runThrough(b, testBC(), "gzip", benchLines(100))
 	benchAggregates(b, "gunzip", zipped, 1)
 }

@@ -27,7 +27,7 @@ func TestRegex(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%d/%s", tc.idx, tc.body), func(t *testing.T) {
-			got := xfRun(t, xfBC(), fmt.Sprintf(re, tc.idx), []*event.Event{xfEvent(tc.body)})
+			got := runThrough(t, testBC(), fmt.Sprintf(re, tc.idx), []*event.Event{eventOf(tc.body)})
 			if v, ok := got[0].Attr("x"); !ok || string(v) != tc.want {
 				t.Errorf("x = %q (set: %v), want %q", v, ok, tc.want)
 			}
@@ -36,7 +36,7 @@ func TestRegex(t *testing.T) {
 }
 
 func TestRegexGroupNotInMatch(t *testing.T) {
-	got := xfRun(t, xfBC(), `regex("(a)|(b)", 1, "x")`, []*event.Event{xfEvent("b")})
+	got := runThrough(t, testBC(), `regex("(a)|(b)", 1, "x")`, []*event.Event{eventOf("b")})
 	if v, ok := got[0].Attr("x"); !ok || len(v) != 0 {
 		t.Errorf("x = %q (set: %v), want set to \"\"", v, ok)
 	}
@@ -65,8 +65,8 @@ func TestRegexAll(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := xfRun(t, xfBC(), tc.deco, []*event.Event{xfEvent(tc.body)})
-			if a := xfAttrs(got[0]); !maps.Equal(a, tc.want) {
+			got := runThrough(t, testBC(), tc.deco, []*event.Event{eventOf(tc.body)})
+			if a := attrsOf(got[0]); !maps.Equal(a, tc.want) {
 				t.Errorf("attributes %v, want %v", a, tc.want)
 			}
 		})
@@ -98,7 +98,7 @@ func TestSplit(t *testing.T) {
 			}
 			deco := fmt.Sprintf("split(%q, %d, \"f\")", tc.regex, idx)
 			t.Run(deco+"/"+tc.body, func(t *testing.T) {
-				got := xfRun(t, xfBC(), deco, []*event.Event{xfEvent(tc.body)})
+				got := runThrough(t, testBC(), deco, []*event.Event{eventOf(tc.body)})
 				if v, ok := got[0].Attr("f"); !ok || string(v) != want {
 					t.Errorf("f = %q (set: %v), want %q", v, ok, want)
 				}
@@ -133,14 +133,14 @@ func TestExDate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &xfSink{}
-			d := xfBuild(t, xfBC(), tc.deco, sink)
+			sink := &testSink{}
+			d := mustBuild(t, testBC(), tc.deco, sink)
 			d.(*exDateDeco).loc = time.UTC // the node's zone, fixed for the test
 			ctx := context.Background()
 			if err := d.Open(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := xfAppend(t, d, xfEvent("line", "d", tc.value)); err != nil {
+			if err := appendChecked(t, d, eventOf("line", "d", tc.value)); err != nil {
 				t.Fatal(err)
 			}
 			if err := d.Close(ctx); err != nil {
@@ -149,7 +149,7 @@ func TestExDate(t *testing.T) {
 			got := sink.events()
 			want := maps.Clone(tc.want)
 			want["d"] = tc.value
-			if a := xfAttrs(got[0]); !maps.Equal(a, want) {
+			if a := attrsOf(got[0]); !maps.Equal(a, want) {
 				t.Errorf("attributes %v, want %v", a, want)
 			}
 		})
@@ -157,14 +157,14 @@ func TestExDate(t *testing.T) {
 }
 
 func TestExDatePassesUnparsedEventsOn(t *testing.T) {
-	bc := xfBC()
+	bc := testBC()
 	in := []*event.Event{
-		xfEvent("no attribute"),
-		xfEvent("empty attribute", "d", ""),
-		xfEvent("not a date", "d", "yesterday"),
-		xfEvent("a date", "d", "2010-07-29"),
+		eventOf("no attribute"),
+		eventOf("empty attribute", "d", ""),
+		eventOf("not a date", "d", "yesterday"),
+		eventOf("a date", "d", "2010-07-29"),
 	}
-	got := xfRun(t, bc, `exDate("d", "yyyy-MM-dd")`, in)
+	got := runThrough(t, bc, `exDate("d", "yyyy-MM-dd")`, in)
 	if len(got) != len(in) {
 		t.Fatalf("got %d events, want %d", len(got), len(in))
 	}
@@ -176,10 +176,10 @@ func TestExDatePassesUnparsedEventsOn(t *testing.T) {
 	if v, _ := got[3].Attr("dateyear"); string(v) != "2010" {
 		t.Errorf("dateyear = %q, want 2010", v)
 	}
-	if n := xfCounter(bc, "exDate.missing"); n != 2 {
+	if n := counter(bc, "exDate.missing"); n != 2 {
 		t.Errorf("missing = %d, want 2", n)
 	}
-	if n := xfCounter(bc, "exDate.unparsed"); n != 1 {
+	if n := counter(bc, "exDate.unparsed"); n != 1 {
 		t.Errorf("unparsed = %d, want 1", n)
 	}
 }
@@ -187,14 +187,14 @@ func TestExDatePassesUnparsedEventsOn(t *testing.T) {
 // TestExtractedValuesSurviveSourceReuse checks that what a sink keeps does not change when
 // the source reuses the memory of a delivered batch: the sink's clone copies the values.
 func TestExtractedValuesSurviveSourceReuse(t *testing.T) {
-	sink := &xfSink{}
-	d := xfBuild(t, xfBC(), `regex("id=(\\w+)", 1, "id")`, sink)
+	sink := &testSink{}
+	d := mustBuild(t, testBC(), `regex("id=(\\w+)", 1, "id")`, sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte("id=abc")
-	if err := xfAppend(t, d, &event.Event{Body: body}); err != nil {
+	if err := appendChecked(t, d, &event.Event{Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	copy(body, "id=XYZ")

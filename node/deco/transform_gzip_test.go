@@ -14,10 +14,10 @@ import (
 )
 
 func TestGzipGunzipRoundTrip(t *testing.T) {
-	in := xfVaried(20)
-	in = append(in, xfEvent(strings.Repeat("a compressible line ", 500), "k", "v"))
-	bc := xfBC()
-	zipped := xfRun(t, bc, "gzip", chunks(in, 6)...)
+	in := variedEvents(20)
+	in = append(in, eventOf(strings.Repeat("a compressible line ", 500), "k", "v"))
+	bc := testBC()
+	zipped := runThrough(t, bc, "gzip", chunks(in, 6)...)
 	if len(zipped) != len(in) {
 		t.Fatalf("gzip gave %d events for %d", len(zipped), len(in))
 	}
@@ -33,8 +33,8 @@ func TestGzipGunzipRoundTrip(t *testing.T) {
 	if len(last) > 1000 {
 		t.Errorf("a 10000-byte repetitive body gzipped to %d bytes", len(last))
 	}
-	if xfCounter(bc, "gzip.bytes_in") <= xfCounter(bc, "gzip.bytes_out") {
-		t.Errorf("bytes_in %d not above bytes_out %d", xfCounter(bc, "gzip.bytes_in"), xfCounter(bc, "gzip.bytes_out"))
+	if counter(bc, "gzip.bytes_in") <= counter(bc, "gzip.bytes_out") {
+		t.Errorf("bytes_in %d not above bytes_out %d", counter(bc, "gzip.bytes_in"), counter(bc, "gzip.bytes_out"))
 	}
 	// The gzipped events are standard gzip streams.
 	zr, err := gzip.NewReader(bytes.NewReader(last))
@@ -42,25 +42,25 @@ func TestGzipGunzipRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	zr.Close()
-	sameEvents(t, xfRun(t, xfBC(), "gunzip", chunks(zipped, 4)...), in)
+	sameEvents(t, runThrough(t, testBC(), "gunzip", chunks(zipped, 4)...), in)
 }
 
 func TestBatchGzipStack(t *testing.T) {
 	// The classic wire-saving stack: batch, then gzip the aggregate; reversed at the far end.
-	in := xfVaried(50)
-	aggs := xfRun(t, xfBC(), "batch(16)", chunks(in, 10)...)
-	zipped := xfRun(t, xfBC(), "gzip", aggs)
-	unzipped := xfRun(t, xfBC(), "gunzip", zipped)
-	sameEvents(t, xfRun(t, xfBC(), "unbatch", unzipped), in)
+	in := variedEvents(50)
+	aggs := runThrough(t, testBC(), "batch(16)", chunks(in, 10)...)
+	zipped := runThrough(t, testBC(), "gzip", aggs)
+	unzipped := runThrough(t, testBC(), "gunzip", zipped)
+	sameEvents(t, runThrough(t, testBC(), "unbatch", unzipped), in)
 }
 
 func TestGunzipPassesOtherEventsThrough(t *testing.T) {
-	in := xfVaried(2)
-	zipped := xfRun(t, xfBC(), "gzip", in)
-	bc := xfBC()
-	got := xfRun(t, bc, "gunzip", []*event.Event{xfEvent("plain", "k", "v"), zipped[0], zipped[1]})
-	sameEvents(t, got, []*event.Event{xfEvent("plain", "k", "v"), in[0], in[1]})
-	if n := xfCounter(bc, "gunzip.passthrough"); n != 1 {
+	in := variedEvents(2)
+	zipped := runThrough(t, testBC(), "gzip", in)
+	bc := testBC()
+	got := runThrough(t, bc, "gunzip", []*event.Event{eventOf("plain", "k", "v"), zipped[0], zipped[1]})
+	sameEvents(t, got, []*event.Event{eventOf("plain", "k", "v"), in[0], in[1]})
+	if n := counter(bc, "gunzip.passthrough"); n != 1 {
 		t.Errorf("passthrough = %d, want 1", n)
 	}
 }
@@ -73,7 +73,7 @@ func TestGunzipCorrupt(t *testing.T) {
 		_ = w.Close()
 		return buf.Bytes()
 	}
-	one := event.AppendBinary(nil, xfEvent("one"))
+	one := event.AppendBinary(nil, eventOf("one"))
 	good := gz(one)
 	cases := []struct {
 		name string
@@ -89,14 +89,14 @@ func TestGunzipCorrupt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &xfSink{}
-			d := xfBuild(t, xfBC(), "gunzip", sink)
+			sink := &testSink{}
+			d := mustBuild(t, testBC(), "gunzip", sink)
 			if err := d.Open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			e := &event.Event{}
 			_ = e.SetAttr(AttrGzip, tc.z)
-			err := xfAppend(t, d, xfEvent("before"), e)
+			err := appendChecked(t, d, eventOf("before"), e)
 			if !errors.Is(err, ErrBadAggregate) || !plugin.IsPermanent(err) {
 				t.Fatalf("Append = %v, want a permanent ErrBadAggregate", err)
 			}
@@ -107,8 +107,8 @@ func TestGunzipCorrupt(t *testing.T) {
 				t.Errorf("%d events passed on from a failed batch", n)
 			}
 			// The decorator recovers: the next good event goes through.
-			z := xfRun(t, xfBC(), "gzip", []*event.Event{xfEvent("after")})
-			if err := xfAppend(t, d, z...); err != nil {
+			z := runThrough(t, testBC(), "gzip", []*event.Event{eventOf("after")})
+			if err := appendChecked(t, d, z...); err != nil {
 				t.Fatalf("Append after a corrupt event: %v", err)
 			}
 			if got := sink.events(); len(got) != 1 || string(got[0].Body) != "after" {
