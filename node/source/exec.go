@@ -57,7 +57,9 @@ var (
 //
 // The command runs in a process group of its own. Close terminates the group (SIGTERM, then
 // SIGKILL after a grace period, which also takes children that outlive the command), closes
-// the pipes and reaps the command: no process, zombie or goroutine is left behind.
+// the pipes and reaps the command: no process, zombie or goroutine is left behind. What the
+// command wrote until then is read (up to drainGrace and holdLimit per stream) and returned by
+// the calls to Next that follow Close, before io.EOF.
 type execSource struct {
 	cmdline   string
 	argv      []string
@@ -75,11 +77,11 @@ type execSource struct {
 	batch  []*event.Event
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the supervisor
-	closed chan struct{}
-	once   sync.Once
+	closed bool
 
-	errMu  sync.Mutex
-	runErr error // why the runs ended early (a restart that failed)
+	mu     sync.Mutex
+	held   []*event.Event // what the readers read but could not queue once stopping
+	runErr error          // why the runs ended early (a restart that failed)
 }
 
 func buildExec(bc *plugin.BuildContext, args *spec.Args) (plugin.Source, error) {
@@ -116,12 +118,14 @@ func newExec(bc *plugin.BuildContext, args *spec.Args, aggregate, restart bool, 
 		ctr:       record.NewCounters(bc.Counters().Sub(args.Name())),
 		log:       bc.Log(),
 		attrCmd:   []byte(cmdline),
-		closed:    make(chan struct{}),
 	}, nil
 }
 
 // Open starts the command. A command that cannot be found or started is an error naming it.
 func (s *execSource) Open(context.Context) error {
+	if s.closed {
+		return ErrClosed
+	}
 	if s.out != nil {
 		return nil
 	}
@@ -143,23 +147,25 @@ func (s *execSource) Open(context.Context) error {
 	return nil
 }
 
-// Next returns what the command has written, waiting for at least one event. It returns
-// io.EOF once the command's runs are over and everything was returned.
+// Next returns what the command has written, waiting for at least one event. Once the runs are
+// over (the command ended, or Close stopped it) it returns what is queued, then what the
+// readers held back, then io.EOF (or why a restart failed).
 func (s *execSource) Next(ctx context.Context) ([]*event.Event, error) {
 	if s.out == nil {
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // what is queued stays queued
 	}
 	s.batch = s.batch[:0]
 	select {
 	case e, ok := <-s.out:
 		if !ok {
-			return nil, s.endErr()
+			return s.takeHeld()
 		}
 		s.batch = append(s.batch, e)
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.closed:
-		return nil, io.EOF
 	}
 more:
 	for len(s.batch) < record.MaxBatch {
@@ -177,23 +183,44 @@ more:
 	return s.batch, nil
 }
 
-func (s *execSource) endErr() error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	if s.runErr != nil {
-		return s.runErr
+// hold keeps events a stream reader could not queue because the source was stopping.
+func (s *execSource) hold(evs []*event.Event) {
+	if len(evs) == 0 {
+		return
 	}
-	return io.EOF
+	s.mu.Lock()
+	s.held = append(s.held, evs...)
+	s.mu.Unlock()
 }
 
-// Close terminates the command and its process group and waits until all is reaped.
-func (s *execSource) Close(context.Context) error {
-	s.once.Do(func() {
-		close(s.closed)
-		if s.cancel != nil {
-			s.cancel()
-			s.wg.Wait()
+// takeHeld returns the next batch of held events, or the error that ends the source.
+func (s *execSource) takeHeld() ([]*event.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.held) == 0 {
+		s.held = nil
+		if s.runErr != nil {
+			return nil, s.runErr
 		}
-	})
+		return nil, io.EOF
+	}
+	n := min(len(s.held), record.MaxBatch)
+	b := s.held[:n:n]
+	s.held = s.held[n:]
+	s.ctr.Add(b)
+	return b, nil
+}
+
+// Close terminates the command and its process group and waits until all is reaped and what
+// the command wrote is read. Next then returns what is left.
+func (s *execSource) Close(context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
 	return nil
 }

@@ -12,12 +12,22 @@ import (
 	"github.com/flumego/flume/node/source/internal/record"
 )
 
-// killGrace is how long a terminated command has to exit after SIGTERM before its process
-// group gets SIGKILL.
-const killGrace = time.Second
-
-// aggregateChunk is the read size of aggregate mode.
-const aggregateChunk = 32 << 10
+const (
+	// killGrace is how long a terminated command has to exit after SIGTERM before its
+	// process group gets SIGKILL.
+	killGrace = time.Second
+	// drainGrace is how long the readers of a stopped command have to read what it wrote
+	// before the pipes are closed under them. Once the group is killed the pipes end at once,
+	// unless a process that left the group holds them.
+	drainGrace = 500 * time.Millisecond
+	// holdLimit bounds what a reader keeps per stream once the source is stopping and Next no
+	// longer takes events: beyond it, the reader stops reading. A held event costs its body
+	// and heldOverhead for the event itself.
+	holdLimit    = 4 << 20
+	heldOverhead = 256
+	// aggregateChunk is the read size of aggregate mode.
+	aggregateChunk = 32 << 10
+)
 
 // proc is one run of the command.
 type proc struct {
@@ -69,9 +79,9 @@ func (s *execSource) supervise(ctx context.Context, p *proc) {
 		}
 		var err error
 		if p, err = s.start(); err != nil {
-			s.errMu.Lock()
+			s.mu.Lock()
 			s.runErr = fmt.Errorf("exec %q: restart: %w", s.cmdline, err)
-			s.errMu.Unlock()
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -103,10 +113,18 @@ func (s *execSource) runOnce(ctx context.Context, p *proc) {
 	select {
 	case <-readersDone:
 	case <-ctx.Done():
-		signalGroup(p.cmd.Process, sigKill)
-		p.stdout.Close() // unblocks a reader whose pipe some escaped process still holds
-		p.stderr.Close()
-		<-readersDone
+		signalGroup(p.cmd.Process, sigKill) // children it left running hold the pipes
+		t := time.NewTimer(drainGrace)
+		select {
+		case <-readersDone:
+		case <-t.C:
+			// A process outside the group holds a pipe: closing our ends unblocks the
+			// readers, which keep what they read.
+			p.stdout.Close()
+			p.stderr.Close()
+			<-readersDone
+		}
+		t.Stop()
 	}
 	p.stdout.Close()
 	p.stderr.Close()
@@ -132,24 +150,48 @@ func terminate(p *proc, exited <-chan error) error {
 	}
 }
 
-// readStream turns one output stream of the command into events.
-func (s *execSource) readStream(ctx context.Context, done *sync.WaitGroup, f *os.File, tag string) {
-	defer done.Done()
-	attrTag := []byte(tag)
-	emit := func(body []byte) bool {
-		e := event.New(body)
-		_ = e.SetAttr(AttrProcSource, attrTag)
-		_ = e.SetAttr(AttrExecCmd, s.attrCmd)
-		_ = e.SetAttr(AttrService, []byte("exec"))
+// emitter hands the events of one stream to Next. While the source runs it queues them, waiting
+// for Next. Once the source is stopping (ctx is done) nothing takes from the queue until Close
+// returns, so rather than wait it holds the event, and every later one too, so that the stream
+// keeps its order: Next returns the held events after the queue.
+type emitter struct {
+	s         *execSource
+	ctx       context.Context
+	tag       []byte
+	holding   bool
+	held      []*event.Event
+	heldBytes int
+}
+
+// emit makes an event of body (which it keeps) and queues or holds it.
+func (w *emitter) emit(body []byte) {
+	e := event.New(body)
+	_ = e.SetAttr(AttrProcSource, w.tag)
+	_ = e.SetAttr(AttrExecCmd, w.s.attrCmd)
+	_ = e.SetAttr(AttrService, []byte("exec"))
+	if !w.holding {
 		select {
-		case s.out <- e:
-			return true
-		case <-ctx.Done():
-			return false
+		case w.s.out <- e:
+			return
+		case <-w.ctx.Done():
+			w.holding = true
 		}
 	}
+	w.held = append(w.held, e)
+	w.heldBytes += len(body) + heldOverhead
+}
+
+// full reports whether the emitter holds as much as it may: the reader reads no more.
+func (w *emitter) full() bool { return w.heldBytes >= holdLimit }
+
+// readStream turns one output stream of the command into events. It reads until the stream
+// ends; what it read but could not queue once the source was stopping goes to s.held.
+func (s *execSource) readStream(ctx context.Context, done *sync.WaitGroup, f *os.File, tag string) {
+	defer done.Done()
+	w := &emitter{s: s, ctx: ctx, tag: []byte(tag)}
+	defer func() { s.hold(w.held) }()
 	if s.aggregate {
-		s.readAggregate(f, emit)
+		s.readAggregate(f, w)
 		return
 	}
 	buf := record.NewBuffer(record.Lines(), s.max, s.policy)
@@ -159,23 +201,24 @@ func (s *execSource) readStream(ctx context.Context, done *sync.WaitGroup, f *os
 			if !ok {
 				break
 			}
-			if !emit(append([]byte(nil), rec...)) {
-				return
-			}
+			w.emit(append([]byte(nil), rec...))
 		}
 		s.ctr.Oversize(buf)
+		if w.full() {
+			break
+		}
 		if _, err := buf.Fill(f.Read); err != nil {
 			break // io.EOF, or the pipe closed by Close
 		}
 	}
 	if rec, ok := buf.Remainder(); ok {
-		emit(append([]byte(nil), rec...))
+		w.emit(append([]byte(nil), rec...))
 	}
 	s.ctr.Oversize(buf)
 }
 
 // readAggregate makes one event of everything f gives.
-func (s *execSource) readAggregate(f *os.File, emit func([]byte) bool) {
+func (s *execSource) readAggregate(f *os.File, w *emitter) {
 	var (
 		all   []byte
 		over  bool
@@ -201,6 +244,6 @@ func (s *execSource) readAggregate(f *os.File, emit func([]byte) bool) {
 		s.ctr.Truncated.Inc()
 	}
 	if len(all) > 0 {
-		emit(all)
+		w.emit(all)
 	}
 }

@@ -20,11 +20,14 @@ var stdinSig = spec.Signature{Name: "stdin", Params: []spec.Param{record.Oversiz
 //
 // A read from a pipe or a terminal blocks and cannot be cancelled, so reads run on a helper
 // goroutine, one at a time, into the free end of the buffer; Next waits for the result, ctx,
-// or Close. A read left pending by a cancelled Next is collected by the next Next.
+// or a Close from another goroutine. A read left pending by a cancelled Next is collected by
+// the next Next.
 //
 // Close closes the input when it can (an io.Closer other than os.Stdin) and waits for the
-// helper. The process's own standard input is not closed: a read of it in progress when the
-// source closes ends at the next input or EOF, and what it read is dropped.
+// helper. Next then treats the input as ended: it returns the complete lines buffered (with
+// those of a read that completed at Close), then the held partial last line, then io.EOF.
+// The process's own standard input is not closed: a read of it in progress when the source
+// closes ends at the next input or EOF, and what it reads is dropped.
 type stdinSource struct {
 	in     io.Reader
 	host   string
@@ -103,10 +106,14 @@ func (s *stdinSource) reader() {
 	}
 }
 
-// Next returns the buffered lines, waiting for input when there are none.
+// Next returns the buffered lines, waiting for input when there are none. It returns ctx.Err()
+// as soon as ctx is done, keeping what is buffered and any read in progress for a later call.
 func (s *stdinSource) Next(ctx context.Context) ([]*event.Event, error) {
 	if !s.opened {
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	b := s.batch
 	b.Reset()
@@ -139,14 +146,16 @@ func (s *stdinSource) Next(ctx context.Context) ([]*event.Event, error) {
 	return b.Events(), nil
 }
 
-// read gets one more read into the buffer. It returns io.EOF once closed, ctx's error when ctx
-// ends first, or the input's error.
+// read gets one more read into the buffer. Once the source is closed it collects a read that
+// completed and marks the input ended. It returns ctx's error when ctx ends first, or the
+// input's error.
 func (s *stdinSource) read(ctx context.Context) error {
 	s.mu.Lock()
 	select {
 	case <-s.closed:
 		s.mu.Unlock()
-		return io.EOF
+		s.collectAtClose()
+		return nil
 	default:
 	}
 	if !s.reading {
@@ -169,8 +178,34 @@ func (s *stdinSource) read(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.closed:
-		return io.EOF
+		s.collectAtClose()
+		return nil
 	}
+}
+
+// collectAtClose takes the result of a read that completed before the helper stopped, and
+// marks the input ended: what is buffered is all there will be. The error of that read (most
+// likely the input closed under it) is of no interest now. It acts once: after it, Next
+// consumes the buffer, and a read that completes later could only garble it.
+func (s *stdinSource) collectAtClose() {
+	if s.eof {
+		return
+	}
+	s.mu.Lock()
+	reading := s.reading
+	s.mu.Unlock()
+	if reading {
+		select {
+		case r := <-s.resps:
+			s.mu.Lock()
+			s.reading = false
+			s.mu.Unlock()
+			s.buf.Wrote(r.n)
+		default:
+			// Still blocked in a read of os.Stdin: what it reads is dropped.
+		}
+	}
+	s.eof = true
 }
 
 // Close stops the helper; see the type's comment for a read of os.Stdin in progress.

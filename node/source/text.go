@@ -26,6 +26,9 @@ var textSig = spec.Signature{Name: "text", Params: []spec.Param{
 // textSource is `text("file"[, format])`: one event per '\n'-terminated line of the file, then
 // io.EOF. A last line without '\n' is an event too. A '\r' before the '\n' is dropped, as
 // classic's readLine did.
+//
+// Close ends the input where it was read to: Next then returns the lines still buffered, and
+// the line the read buffer ends in as it stands (as tail does at Close), then io.EOF.
 type textSource struct {
 	path   string
 	host   string
@@ -92,12 +95,13 @@ func (s *textSource) Open(context.Context) error {
 	return nil
 }
 
-// Next returns the lines that are buffered, reading more only when none is.
+// Next returns the lines that are buffered, reading more only when none is. It returns
+// ctx.Err() as soon as ctx is done, keeping what is buffered.
 func (s *textSource) Next(ctx context.Context) ([]*event.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.f == nil {
+	if s.buf == nil {
 		return nil, ErrClosed
 	}
 	now := time.Now().UnixNano()
@@ -111,11 +115,16 @@ func (s *textSource) Next(ctx context.Context) ([]*event.Event, error) {
 		if b.Len() > 0 {
 			break // reading more would overwrite the lines of this batch
 		}
-		if s.eof {
-			if rec, ok := s.buf.Remainder(); ok {
+		if s.eof || s.f == nil {
+			// At the end of the file the unterminated last line is a record; closed in the
+			// middle of the file, what the buffer ends in is a fragment, and is not delivered.
+			if rec, ok := s.buf.Remainder(); ok && s.eof {
 				b.Add(trimCR(rec), now)
 			}
 			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // a long line without '\n' takes many reads
 		}
 		if _, err := s.buf.Fill(s.f.Read); err == io.EOF {
 			s.eof = true
@@ -130,7 +139,8 @@ func (s *textSource) Next(ctx context.Context) ([]*event.Event, error) {
 	return b.Events(), nil
 }
 
-// Close closes the file. It is safe without Open and twice.
+// Close closes the file; what is buffered is all Next returns from now on. It is safe without
+// Open and twice.
 func (s *textSource) Close(context.Context) error {
 	if s.f == nil {
 		return nil

@@ -65,6 +65,15 @@ func (c *cursor) rewind() error {
 	return nil
 }
 
+// atEnd reports whether everything in the file has been read.
+func (c *cursor) atEnd() bool {
+	if c.f == nil {
+		return false
+	}
+	fi, err := c.f.Stat()
+	return err == nil && c.off >= fi.Size()
+}
+
 // close closes the file, if one is open.
 func (c *cursor) close() error {
 	if c.f == nil {

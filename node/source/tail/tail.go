@@ -63,7 +63,8 @@ var (
 	ErrIsDir = errors.New("is a directory")
 )
 
-// Source is the tail source. Next and Close may run at the same time: Close unblocks Next.
+// Source is the tail source. The driver calls Next and Close from one goroutine; Close also
+// unblocks a Next in progress, so that a Close from another goroutine is safe as well.
 type Source struct {
 	path         string
 	startFromEnd bool
@@ -81,7 +82,7 @@ type Source struct {
 	once   sync.Once
 	opened bool
 	done   bool           // the file is released; what was held is in final
-	final  []*event.Event // the record held at Close, owned, returned by one last Next
+	final  []*event.Event // the records buffered at Close, owned, returned by the last Nexts
 	cur    cursor
 	buf    *record.Buffer
 	batch  *record.Batch
@@ -156,9 +157,10 @@ func (s *Source) Open(context.Context) error {
 	return nil
 }
 
-// Next returns the records appended to the file, waiting for some. It returns only when it
-// has events, when ctx ends (ctx.Err()), or when the source is closed: then it returns the
-// held unterminated record, if any, and io.EOF after that.
+// Next returns the records appended to the file, waiting for some. It returns when it has
+// events, when ctx ends (ctx.Err(), at once, even while the file has more to read: what is
+// buffered stays for a later call), or when the source is closed: then it returns the records
+// that were buffered and the held unterminated record, if any, and io.EOF after that.
 func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,6 +168,10 @@ func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 		return nil, ErrNotOpen
 	}
 	for {
+		// Every pass reads at most once, so a stop is seen between reads.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		select {
 		case <-s.closed:
 			s.finish()
@@ -243,8 +249,13 @@ func (s *Source) finish() {
 	for rec, ok := s.buf.Next(); ok; rec, ok = s.buf.Next() {
 		keep(rec)
 	}
-	if rec, ok := s.buf.Remainder(); ok {
-		keep(rec)
+	// An unterminated record is the file's last line only if everything was read: then it is
+	// delivered, as classic tail did on close. Stopped in the middle of a file, the buffer
+	// merely ends where a read ended, and that fragment is not a record: it stays unread.
+	if s.cur.atEnd() {
+		if rec, ok := s.buf.Remainder(); ok {
+			keep(rec)
+		}
 	}
 	s.ctr.Oversize(s.buf)
 	if err := s.cur.close(); err != nil {
@@ -253,19 +264,22 @@ func (s *Source) finish() {
 	s.buf, s.batch = nil, nil
 }
 
-// takeFinal returns the held records once, then io.EOF.
+// takeFinal returns the held records, a batch at a time, then io.EOF.
 func (s *Source) takeFinal() ([]*event.Event, error) {
-	if f := s.final; f != nil {
+	if len(s.final) == 0 {
 		s.final = nil
-		s.ctr.Add(f)
-		return f, nil
+		return nil, io.EOF
 	}
-	return nil, io.EOF
+	n := min(len(s.final), record.MaxBatch)
+	f := s.final[:n:n]
+	s.final = s.final[n:]
+	s.ctr.Add(f)
+	return f, nil
 }
 
-// Close stops the source. A Next in progress returns the held unterminated record (or
-// io.EOF); if none is in progress, the next call to Next returns it. Safe without Open and
-// twice.
+// Close stops the source and releases the file. The calls to Next that follow return what was
+// buffered: the complete records, then the unterminated one, then io.EOF. A Next in progress
+// in another goroutine returns them in the same way. Safe without Open and twice.
 func (s *Source) Close(context.Context) error {
 	s.once.Do(func() { close(s.closed) })
 	s.mu.Lock()
