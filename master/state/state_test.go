@@ -1,0 +1,329 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+var clock int64
+
+func cmd(argv string, op func(*flumev1.Command)) *flumev1.Command {
+	clock += 1000
+	c := &flumev1.Command{Time: clock, Origin: "test", Argv: strings.Fields(argv)}
+	op(c)
+	return c
+}
+
+func config(node, flow, src, snk string) *flumev1.Command {
+	return cmd("config "+node, func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_SetConfigs{SetConfigs: &flumev1.SetConfigs{Configs: []*flumev1.NodeConfig{
+			{Node: node, Flow: flow, Source: src, Sink: snk}}}}
+	})
+}
+
+func mapNode(phys, logical string) *flumev1.Command {
+	return cmd("map "+phys+" "+logical, func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_MapNode{MapNode: &flumev1.MapNode{Physical: phys, Logical: logical}}
+	})
+}
+
+func unmap(phys, logical string) *flumev1.Command {
+	return cmd("unmap "+phys+" "+logical, func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{Physical: phys, Logical: logical}}
+	})
+}
+
+func applyOK(t *testing.T, s *State, c *flumev1.Command) *flumev1.CommandRecord {
+	t.Helper()
+	rec := s.Apply(c)
+	if rec.GetState() != flumev1.CommandState_COMMAND_STATE_SUCCEEDED {
+		t.Fatalf("%v: %v %s", c.GetArgv(), rec.GetState(), rec.GetMessage())
+	}
+	return rec
+}
+
+func TestConfigVersionsGrowAndDefaultFlow(t *testing.T) {
+	s := New()
+	applyOK(t, s, config("agentA", "", `tail("/var/log/a")`, "console"))
+	applyOK(t, s, config("agentB", "web", "null", "null"))
+	applyOK(t, s, config("agentA", "", `tail("/var/log/a2")`, "console"))
+	a, _ := s.Config("agentA")
+	b, _ := s.Config("agentB")
+	if a.GetVersion() != 3 || b.GetVersion() != 2 || s.ConfigVersion() != 3 {
+		t.Fatalf("versions a=%d b=%d global=%d, want 3 2 3", a.GetVersion(), b.GetVersion(), s.ConfigVersion())
+	}
+	if a.GetConfig().GetFlow() != DefaultFlow || b.GetConfig().GetFlow() != "web" {
+		t.Fatalf("flows %q %q", a.GetConfig().GetFlow(), b.GetConfig().GetFlow())
+	}
+	if a.GetConfig().GetSource() != `tail("/var/log/a2")` || a.GetTime() != clock {
+		t.Fatalf("agentA = %v", a)
+	}
+}
+
+func TestMultiConfigIsOneVersion(t *testing.T) {
+	s := New()
+	rec := applyOK(t, s, cmd("multiconfig", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_SetConfigs{SetConfigs: &flumev1.SetConfigs{Configs: []*flumev1.NodeConfig{
+			{Node: "a", Source: "null", Sink: "null"}, {Node: "b", Source: "null", Sink: "console"}}}}
+	}))
+	a, _ := s.Config("a")
+	b, _ := s.Config("b")
+	if a.GetVersion() != 1 || b.GetVersion() != 1 || rec.GetMessage() != "version 1" {
+		t.Fatalf("versions %d %d, message %q", a.GetVersion(), b.GetVersion(), rec.GetMessage())
+	}
+}
+
+func TestMappingRules(t *testing.T) {
+	s := New()
+	applyOK(t, s, mapNode("host1", "agentA"))
+	if rec := s.Apply(mapNode("host1", "agentA")); rec.GetMessage() != "already mapped" {
+		t.Fatalf("mapping twice to the same node: %v", rec)
+	}
+	rec := s.Apply(mapNode("host2", "agentA"))
+	if rec.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED ||
+		rec.GetMessage() != "logical node agentA is mapped to physical node host1; unmap it first" {
+		t.Fatalf("mapping elsewhere: %v", rec)
+	}
+	if p, _ := s.PhysicalOf("agentA"); p != "host1" {
+		t.Fatalf("a failed map moved agentA to %s", p)
+	}
+	if rec := s.Apply(unmap("host2", "agentA")); rec.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED {
+		t.Fatalf("unmap from the wrong node succeeded: %v", rec)
+	}
+	applyOK(t, s, mapNode("host1", "agentB"))
+	if got := s.LogicalOn("host1"); strings.Join(got, ",") != "agentA,agentB" {
+		t.Fatalf("LogicalOn(host1) = %v", got)
+	}
+	applyOK(t, s, unmap("host1", "agentA"))
+	applyOK(t, s, mapNode("host2", "agentA"))
+	applyOK(t, s, cmd("unmapAll", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{All: true}}
+	}))
+	if len(s.Mappings()) != 0 {
+		t.Fatalf("mappings after unmapAll: %v", s.Mappings())
+	}
+}
+
+func TestUnknownLogicalNodesAreRefused(t *testing.T) {
+	s := New()
+	for _, c := range []*flumev1.Command{
+		cmd("unconfig ghost", func(c *flumev1.Command) {
+			c.Op = &flumev1.Command_Unconfig{Unconfig: &flumev1.Unconfig{Nodes: []string{"ghost"}}}
+		}),
+		cmd("decommission ghost", func(c *flumev1.Command) {
+			c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: []string{"ghost"}}}
+		}),
+		cmd("refresh ghost", func(c *flumev1.Command) {
+			c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{Nodes: []string{"ghost"}}}
+		}),
+	} {
+		rec := s.Apply(c)
+		if rec.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED || !strings.Contains(rec.GetMessage(), "ghost") {
+			t.Fatalf("%v: %v", c.GetArgv(), rec)
+		}
+	}
+	if s.ConfigVersion() != 0 {
+		t.Fatalf("failed commands gave out version %d", s.ConfigVersion())
+	}
+}
+
+func TestUnconfigRefreshDecommission(t *testing.T) {
+	s := New()
+	applyOK(t, s, config("a", "web", "tail(\"/x\")", "console"))
+	applyOK(t, s, config("b", "", "null", "null"))
+	applyOK(t, s, mapNode("h", "a"))
+	applyOK(t, s, cmd("unconfig a", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_Unconfig{Unconfig: &flumev1.Unconfig{Nodes: []string{"a"}}}
+	}))
+	a, _ := s.Config("a")
+	if a.GetConfig().GetSource() != "null" || a.GetConfig().GetSink() != "null" || a.GetVersion() != 3 {
+		t.Fatalf("after unconfig: %v", a)
+	}
+	applyOK(t, s, cmd("refreshAll", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{All: true}}
+	}))
+	a, _ = s.Config("a")
+	b, _ := s.Config("b")
+	if a.GetVersion() != 4 || b.GetVersion() != 4 {
+		t.Fatalf("after refreshAll: %d %d", a.GetVersion(), b.GetVersion())
+	}
+	applyOK(t, s, cmd("decommission a", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: []string{"a"}}}
+	}))
+	if _, ok := s.Config("a"); ok {
+		t.Fatal("decommissioned node still configured")
+	}
+	if _, ok := s.PhysicalOf("a"); ok {
+		t.Fatal("decommissioned node still mapped")
+	}
+}
+
+func TestChokesAndHosts(t *testing.T) {
+	s := New()
+	set := func(phys, id string, kbps int64) *flumev1.CommandRecord {
+		return s.Apply(cmd("setChokeLimit", func(c *flumev1.Command) {
+			c.Op = &flumev1.Command_SetChokeLimit{SetChokeLimit: &flumev1.SetChokeLimit{Physical: phys, ChokeId: id, LimitKbps: kbps}}
+		}))
+	}
+	set("h1", "web", 100)
+	set("h1", "db", 50)
+	set("h2", "web", 10)
+	set("h1", "db", 0)
+	if rec := set("h1", "web", -1); rec.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED {
+		t.Fatalf("negative limit accepted: %v", rec)
+	}
+	if got := s.Chokes("h1"); len(got) != 1 || got["web"] != 100 {
+		t.Fatalf("Chokes(h1) = %v", got)
+	}
+	s.Apply(cmd("", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: "h1", Host: "10.0.0.1"}}
+	}))
+	if h, _ := s.Host("h1"); h != "10.0.0.1" {
+		t.Fatalf("Host(h1) = %q", h)
+	}
+}
+
+func TestFailedCommandChangesOnlyTheHistory(t *testing.T) {
+	s := New()
+	applyOK(t, s, config("a", "", "null", "null"))
+	applyOK(t, s, mapNode("h1", "a"))
+	before := withoutHistory(t, s)
+	rec := s.Apply(cmd("config dup", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_SetConfigs{SetConfigs: &flumev1.SetConfigs{Configs: []*flumev1.NodeConfig{
+			{Node: "x", Source: "null", Sink: "null"}, {Node: "x", Source: "null", Sink: "null"}}}}
+	}))
+	if rec.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED {
+		t.Fatalf("a command configuring a node twice succeeded: %v", rec)
+	}
+	if !bytes.Equal(before, withoutHistory(t, s)) {
+		t.Fatal("a failed command changed the state")
+	}
+	if got, ok := s.Command(rec.GetId()); !ok || got.GetState() != flumev1.CommandState_COMMAND_STATE_FAILED {
+		t.Fatalf("Command(%d) = %v, %v", rec.GetId(), got, ok)
+	}
+}
+
+func withoutHistory(t *testing.T, s *State) []byte {
+	t.Helper()
+	m := s.ToProto()
+	m.History, m.CommandId = nil, 0
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// randomLog returns n commands of every kind over a few names, some of which fail.
+func randomLog(seed uint64, n int) []*flumev1.Command {
+	r := rand.New(rand.NewPCG(seed, seed))
+	name := func(prefix string) string { return fmt.Sprintf("%s%d", prefix, r.IntN(6)) }
+	var log []*flumev1.Command
+	for range n {
+		switch r.IntN(9) {
+		case 0, 1:
+			log = append(log, config(name("n"), []string{"", "web", "db"}[r.IntN(3)], "null", name("s")))
+		case 2:
+			log = append(log, mapNode(name("h"), name("n")))
+		case 3:
+			log = append(log, unmap(name("h"), name("n")))
+		case 4:
+			log = append(log, cmd("unconfig", func(c *flumev1.Command) {
+				c.Op = &flumev1.Command_Unconfig{Unconfig: &flumev1.Unconfig{Nodes: []string{name("n")}}}
+			}))
+		case 5:
+			log = append(log, cmd("refresh", func(c *flumev1.Command) {
+				c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{All: r.IntN(2) == 0, Nodes: []string{name("n")}}}
+			}))
+		case 6:
+			log = append(log, cmd("decommission", func(c *flumev1.Command) {
+				c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: []string{name("n")}}}
+			}))
+		case 7:
+			log = append(log, cmd("setChokeLimit", func(c *flumev1.Command) {
+				c.Op = &flumev1.Command_SetChokeLimit{SetChokeLimit: &flumev1.SetChokeLimit{
+					Physical: name("h"), ChokeId: name("c"), LimitKbps: int64(r.IntN(3))}}
+			}))
+		default:
+			log = append(log, cmd("host", func(c *flumev1.Command) {
+				c.Op = &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: name("h"), Host: name("10.0.0.")}}
+			}))
+		}
+	}
+	return log
+}
+
+func marshal(t *testing.T, s *State) []byte {
+	t.Helper()
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestApplyIsDeterministicAndSnapshotsRestoreExactly applies a random log to two states, with
+// a snapshot and restore in the middle of one of them, and compares their encodings.
+func TestApplyIsDeterministicAndSnapshotsRestoreExactly(t *testing.T) {
+	for seed := range uint64(20) {
+		log := randomLog(seed, 1500)
+		a, b := New(), New()
+		for i, c := range log {
+			a.Apply(proto.CloneOf(c))
+			b.Apply(proto.CloneOf(c))
+			if i == len(log)/2 {
+				restored, err := Unmarshal(marshal(t, b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(marshal(t, restored), marshal(t, b)) {
+					t.Fatalf("seed %d: restore differs from the snapshot", seed)
+				}
+				b = restored
+			}
+		}
+		if !bytes.Equal(marshal(t, a), marshal(t, b)) {
+			t.Fatalf("seed %d: states diverged after the same log", seed)
+		}
+		if len(a.History()) != MaxHistory {
+			t.Fatalf("history holds %d records, want the last %d", len(a.History()), MaxHistory)
+		}
+		if h := a.History(); h[len(h)-1].GetId() != uint64(len(log)) {
+			t.Fatalf("last command id %d, want %d", h[len(h)-1].GetId(), len(log))
+		}
+	}
+}
+
+func TestUnknownOperations(t *testing.T) {
+	s := New()
+	if rec := s.Apply(&flumev1.Command{Ignorable: true, Argv: []string{"future"}}); rec != nil {
+		t.Fatalf("an ignorable unknown command was recorded: %v", rec)
+	}
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "does not know") {
+			t.Fatalf("recover() = %v; want a panic for an unknown command that cannot be ignored", p)
+		}
+	}()
+	s.Apply(&flumev1.Command{Argv: []string{"future"}})
+}
+
+func TestNewerSnapshotIsRefused(t *testing.T) {
+	b, err := proto.Marshal(&flumev1.MasterState{Format: snapshotFormat + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unmarshal(b); !errors.Is(err, ErrSnapshotFormat) {
+		t.Fatalf("Unmarshal of a newer format: %v", err)
+	}
+	if _, err := Unmarshal([]byte{0xff, 0xff}); err == nil {
+		t.Fatal("garbage unmarshalled")
+	}
+}
