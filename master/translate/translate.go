@@ -1,0 +1,285 @@
+// Package translate turns the configurations users submit into the ones nodes run, as classic
+// Flume's master did (REFERENCE.md §5.5), from replicated inputs only, so that every master
+// computes the same result:
+//
+//   - logicalSource and autoCollectorSource become collectorSource(port), with a port chosen per
+//     host from flume.collector.event.port up, kept once chosen;
+//   - logicalSink("L") becomes rpcSink("host", port) of L's collector source;
+//   - autoE2EChain, autoDFOChain and autoBEChain become agentE2EChain, agentDFOChain and
+//     agentBEChain over up to three collectors of the agent's flow, chosen by consistent
+//     hashing of the agent's name, so load spreads and losing a collector moves only its agents.
+//
+// Unlike classic Flume, which turned translations off with more than one master, this works
+// with any number of masters: every input is replicated.
+package translate
+
+import (
+	"cmp"
+	"crypto/md5"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/flumego/flume/node/spec"
+)
+
+// DefaultBasePort is the first port given to collector sources (flume.collector.event.port).
+const DefaultBasePort = 35853
+
+// ChainLength is the number of collectors in an automatic chain.
+const ChainLength = 3
+
+// Config is a logical node's configuration as submitted.
+type Config struct {
+	Flow, Source, Sink string
+}
+
+// Input is everything translations depend on.
+type Input struct {
+	Configs  map[string]Config // by logical node
+	Physical map[string]string // logical node -> physical node
+	Hosts    map[string]string // physical node -> host
+	// Ports are the ports given to collector sources before; they are kept while valid.
+	Ports    map[string]int
+	BasePort int
+}
+
+// Node is a translated configuration.
+type Node struct {
+	Source, Sink string
+}
+
+// Output is the translation of every configured logical node, and the collector ports in force.
+type Output struct {
+	Nodes map[string]Node
+	Ports map[string]int
+}
+
+// collector is a logical node whose source the master places: it has an address once mapped
+// onto a physical node whose host is known.
+type collector struct {
+	name, flow, host string
+	port             int
+	auto             bool // autoCollectorSource: it joins the automatic chains of its flow
+}
+
+func (c collector) addr() string { return net.JoinHostPort(c.host, strconv.Itoa(c.port)) }
+
+// Translate computes the translated configuration of every logical node of in.
+func Translate(in Input) Output {
+	base := cmp.Or(in.BasePort, DefaultBasePort)
+	names := slices.Sorted(maps.Keys(in.Configs))
+	cols := collectors(in, names, base)
+	rings := map[string]*ring{}
+	for _, c := range cols {
+		if c.auto && c.host != "" {
+			if rings[c.flow] == nil {
+				rings[c.flow] = &ring{}
+			}
+			rings[c.flow].add(c.name)
+		}
+	}
+	out := Output{Nodes: make(map[string]Node, len(names)), Ports: make(map[string]int)}
+	for _, c := range cols {
+		if c.host != "" {
+			out.Ports[c.name] = c.port
+		}
+	}
+	for _, name := range names {
+		cfg := in.Configs[name]
+		t := &translator{cols: cols, ring: rings[cfg.Flow], agent: name}
+		out.Nodes[name] = Node{Source: t.source(cfg.Source), Sink: t.sink(cfg.Sink)}
+	}
+	return out
+}
+
+// collectors finds the logical nodes with a master-placed source and gives each mapped one a
+// port: the port it had if it is still free on its host, else the lowest free one from base.
+// Nodes are handled in name order, those keeping a port first, so the result is deterministic.
+func collectors(in Input, names []string, base int) map[string]collector {
+	cols := map[string]collector{}
+	for _, name := range names {
+		src, err := spec.ParseSource(in.Configs[name].Source)
+		if err != nil || (src.Name != "logicalSource" && src.Name != "autoCollectorSource") {
+			continue
+		}
+		c := collector{name: name, flow: in.Configs[name].Flow, auto: src.Name == "autoCollectorSource"}
+		if phys, ok := in.Physical[name]; ok {
+			c.host = in.Hosts[phys]
+		}
+		cols[name] = c
+	}
+	used := map[string]map[int]bool{} // host -> ports taken
+	take := func(c *collector, port int) {
+		if used[c.host] == nil {
+			used[c.host] = map[int]bool{}
+		}
+		used[c.host][port] = true
+		c.port = port
+	}
+	for _, name := range names { // keep the ports already given
+		c, ok := cols[name]
+		if !ok || c.host == "" {
+			continue
+		}
+		if p, had := in.Ports[name]; had && !used[c.host][p] {
+			take(&c, p)
+			cols[name] = c
+		}
+	}
+	for _, name := range names { // then give the others the lowest free port
+		c, ok := cols[name]
+		if !ok || c.host == "" || c.port != 0 {
+			continue
+		}
+		p := base
+		for used[c.host][p] {
+			p++
+		}
+		take(&c, p)
+		cols[name] = c
+	}
+	return cols
+}
+
+// translator rewrites the specs of one logical node.
+type translator struct {
+	cols  map[string]collector
+	ring  *ring
+	agent string
+}
+
+func str(s string) spec.Value { return spec.Value{Kind: spec.KindString, Str: s} }
+
+func failCall(msg string) *spec.Call {
+	return &spec.Call{Name: "fail", Args: []spec.Value{str(msg)}}
+}
+
+func (t *translator) source(text string) string {
+	src, err := spec.ParseSource(text)
+	if err != nil {
+		return spec.FormatCall(failCall("source does not parse: " + err.Error()))
+	}
+	if src.Name != "logicalSource" && src.Name != "autoCollectorSource" {
+		return spec.FormatCall(src)
+	}
+	c := t.cols[t.agent]
+	if c.host == "" {
+		return spec.FormatCall(failCall("logical node not mapped to physical node yet"))
+	}
+	return spec.FormatCall(&spec.Call{Name: "collectorSource", Args: []spec.Value{{Kind: spec.KindInt, Int: int64(c.port)}}})
+}
+
+func (t *translator) sink(text string) string {
+	s, err := spec.ParseSink(text)
+	if err != nil {
+		return spec.FormatSink(&spec.SinkCall{Call: failCall("sink does not parse: " + err.Error())})
+	}
+	return spec.FormatSink(t.rewrite(s))
+}
+
+var autoChains = map[string]string{
+	"autoE2EChain": "agentE2EChain",
+	"autoDFOChain": "agentDFOChain",
+	"autoBEChain":  "agentBEChain",
+}
+
+// rewrite replaces the translated sinks anywhere in the sink expression.
+func (t *translator) rewrite(s spec.Sink) spec.Sink {
+	switch s := s.(type) {
+	case *spec.SinkCall:
+		return &spec.SinkCall{Call: t.call(s.Call)}
+	case *spec.Decorated:
+		return &spec.Decorated{Pos: s.Pos, Deco: s.Deco, Sink: t.rewrite(s.Sink)}
+	case *spec.FanOut:
+		return &spec.FanOut{Pos: s.Pos, Sinks: t.rewriteAll(s.Sinks)}
+	case *spec.Failover:
+		return &spec.Failover{Pos: s.Pos, Sinks: t.rewriteAll(s.Sinks)}
+	case *spec.Roll:
+		return &spec.Roll{Pos: s.Pos, Args: s.Args, Sink: t.rewrite(s.Sink)}
+	case *spec.Collector:
+		return &spec.Collector{Pos: s.Pos, Args: s.Args, Sink: t.rewrite(s.Sink)}
+	}
+	return s
+}
+
+func (t *translator) rewriteAll(sinks []spec.Sink) []spec.Sink {
+	out := make([]spec.Sink, len(sinks))
+	for i, s := range sinks {
+		out[i] = t.rewrite(s)
+	}
+	return out
+}
+
+func (t *translator) call(c *spec.Call) *spec.Call {
+	if agent, ok := autoChains[c.Name]; ok {
+		var addrs []spec.Value
+		if t.ring != nil {
+			for _, name := range t.ring.pick(t.agent, ChainLength) {
+				addrs = append(addrs, str(t.cols[name].addr()))
+			}
+		}
+		if len(addrs) == 0 {
+			return failCall("no collectors")
+		}
+		return &spec.Call{Pos: c.Pos, Name: agent, Args: addrs, Kwargs: c.Kwargs}
+	}
+	if c.Name == "logicalSink" && len(c.Args) == 1 && c.Args[0].Kind == spec.KindString {
+		target, ok := t.cols[c.Args[0].Str]
+		if !ok || target.host == "" {
+			return failCall(fmt.Sprintf("logicalSink(%q): logical node not mapped to physical node yet", c.Args[0].Str))
+		}
+		return &spec.Call{Pos: c.Pos, Name: "rpcSink", Args: []spec.Value{str(target.host), {Kind: spec.KindInt, Int: int64(target.port)}}}
+	}
+	return c
+}
+
+// ring is a consistent hash ring over collector names, 150 points per collector, as classic
+// ConsistentHashFailoverChainManager had.
+type ring struct {
+	points []point
+	sorted bool
+}
+
+type point struct {
+	hash uint64
+	name string
+}
+
+const replicas = 150
+
+func hash64(s string) uint64 {
+	sum := md5.Sum([]byte(s))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+func (r *ring) add(name string) {
+	for i := range replicas {
+		r.points = append(r.points, point{hash64(name + "-" + strconv.Itoa(i)), name})
+	}
+	r.sorted = false
+}
+
+// pick returns up to n distinct collectors for key, primary first: those at the first points
+// clockwise from the key's hash.
+func (r *ring) pick(key string, n int) []string {
+	if !r.sorted {
+		slices.SortFunc(r.points, func(a, b point) int {
+			return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.name, b.name))
+		})
+		r.sorted = true
+	}
+	h := hash64(key)
+	start, _ := slices.BinarySearchFunc(r.points, h, func(p point, h uint64) int { return cmp.Compare(p.hash, h) })
+	var out []string
+	for i := 0; i < len(r.points) && len(out) < n; i++ {
+		p := r.points[(start+i)%len(r.points)]
+		if !slices.Contains(out, p.name) {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}

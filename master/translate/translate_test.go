@@ -1,0 +1,139 @@
+package translate
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"testing"
+)
+
+func input() Input {
+	return Input{
+		Configs: map[string]Config{
+			"c1":      {Flow: "web", Source: "autoCollectorSource", Sink: `collectorSink("/data/web/", "c1-")`},
+			"c2":      {Flow: "web", Source: "autoCollectorSource", Sink: "null"},
+			"c3":      {Flow: "web", Source: "autoCollectorSource", Sink: "null"},
+			"dbcol":   {Flow: "db", Source: "autoCollectorSource", Sink: "null"},
+			"named":   {Flow: "web", Source: "logicalSource", Sink: "null"},
+			"agentA":  {Flow: "web", Source: `tail("/var/log/a")`, Sink: "autoE2EChain"},
+			"agentD":  {Flow: "db", Source: `tail("/var/log/d")`, Sink: `batch(10) [console, < autoBEChain ? null >]`},
+			"lonely":  {Flow: "empty", Source: "null", Sink: "autoDFOChain"},
+			"toNamed": {Flow: "x", Source: "null", Sink: `logicalSink("named")`},
+			"toGhost": {Flow: "x", Source: "null", Sink: `logicalSink("ghost")`},
+		},
+		Physical: map[string]string{"c1": "h1", "c2": "h1", "c3": "h2", "dbcol": "h2", "named": "h3"},
+		Hosts:    map[string]string{"h1": "10.0.0.1", "h2": "10.0.0.2", "h3": "10.0.0.3"},
+	}
+}
+
+func TestTranslations(t *testing.T) {
+	out := Translate(input())
+	want := map[string]Node{
+		"c1":      {`collectorSource(35853)`, `collectorSink("/data/web/", "c1-")`},
+		"c2":      {`collectorSource(35854)`, `null`},
+		"c3":      {`collectorSource(35853)`, `null`},
+		"dbcol":   {`collectorSource(35854)`, `null`},
+		"named":   {`collectorSource(35853)`, `null`},
+		"agentD":  {`tail("/var/log/d")`, `batch(10) [console, < agentBEChain("10.0.0.2:35854") ? null >]`},
+		"lonely":  {`null`, `fail("no collectors")`},
+		"toNamed": {`null`, `rpcSink("10.0.0.3", 35853)`},
+		"toGhost": {`null`, `fail("logicalSink(\"ghost\"): logical node not mapped to physical node yet")`},
+	}
+	for name, w := range want {
+		if got := out.Nodes[name]; got != w {
+			t.Errorf("%s = %+v\n   want %+v", name, got, w)
+		}
+	}
+	// agentA's chain: the three web collectors, in an order of its own, the logicalSource one
+	// excluded (only autoCollectorSource joins automatic chains).
+	re := regexp.MustCompile(`^agentE2EChain\("10\.0\.0\.[12]:3585[34]", "10\.0\.0\.[12]:3585[34]", "10\.0\.0\.[12]:3585[34]"\)$`)
+	if got := out.Nodes["agentA"]; !re.MatchString(got.Sink) {
+		t.Errorf("agentA sink %q is not a chain of the three web collectors", got.Sink)
+	}
+}
+
+func TestUnmappedCollectorFailsAndIsNoChainMember(t *testing.T) {
+	in := input()
+	delete(in.Physical, "c1")
+	delete(in.Physical, "c2")
+	delete(in.Physical, "c3")
+	out := Translate(in)
+	if got := out.Nodes["c1"].Source; got != `fail("logical node not mapped to physical node yet")` {
+		t.Fatalf("unmapped collector source = %s", got)
+	}
+	if got := out.Nodes["agentA"].Sink; got != `fail("no collectors")` {
+		t.Fatalf("agent with no mapped collector: %s", got)
+	}
+}
+
+func TestCollectorPortsAreKept(t *testing.T) {
+	in := input()
+	first := Translate(in)
+	// A new collector on h1 whose name sorts first must not take c1's or c2's port.
+	in.Configs["a0"] = Config{Flow: "web", Source: "autoCollectorSource", Sink: "null"}
+	in.Physical["a0"] = "h1"
+	in.Ports = first.Ports
+	second := Translate(in)
+	for _, name := range []string{"c1", "c2", "c3", "dbcol", "named"} {
+		if second.Ports[name] != first.Ports[name] {
+			t.Errorf("%s moved from port %d to %d", name, first.Ports[name], second.Ports[name])
+		}
+	}
+	if second.Ports["a0"] != 35855 {
+		t.Errorf("new collector on h1 got port %d, want the lowest free one, 35855", second.Ports["a0"])
+	}
+}
+
+func TestTranslationIsDeterministic(t *testing.T) {
+	a, b := Translate(input()), Translate(input())
+	if !maps.Equal(a.Nodes, b.Nodes) || !maps.Equal(a.Ports, b.Ports) {
+		t.Fatal("two translations of the same input differ")
+	}
+}
+
+// TestChainsSpreadAndMoveLittle checks the two reasons for consistent hashing: primaries spread
+// over the collectors, and removing a collector changes only the chains that contained it.
+func TestChainsSpreadAndMoveLittle(t *testing.T) {
+	r := &ring{}
+	for i := range 5 {
+		r.add(fmt.Sprintf("col%d", i))
+	}
+	primaries := map[string]int{}
+	before := map[string][]string{}
+	for i := range 1000 {
+		agent := fmt.Sprintf("agent%d", i)
+		before[agent] = r.pick(agent, 3)
+		primaries[before[agent][0]]++
+	}
+	for col, n := range primaries {
+		if n < 120 || n > 280 {
+			t.Errorf("%s is the primary of %d of 1000 agents; want about 200", col, n)
+		}
+	}
+	smaller := &ring{}
+	for i := range 5 {
+		if i != 2 {
+			smaller.add(fmt.Sprintf("col%d", i))
+		}
+	}
+	moved := 0
+	for agent, chain := range before {
+		after := smaller.pick(agent, 3)
+		hadRemoved := false
+		for _, c := range chain {
+			hadRemoved = hadRemoved || c == "col2"
+		}
+		if !hadRemoved && fmt.Sprint(after) != fmt.Sprint(chain) {
+			t.Fatalf("%s's chain %v changed to %v although it did not use the removed collector", agent, chain, after)
+		}
+		if hadRemoved {
+			moved++
+			if after[0] != chain[0] && chain[0] != "col2" {
+				t.Fatalf("%s lost its primary %s although only a backup was removed", agent, chain[0])
+			}
+		}
+	}
+	if moved == 0 || moved > 800 {
+		t.Fatalf("%d chains changed", moved)
+	}
+}
