@@ -126,5 +126,9 @@ func (s *State) ToProto() *flumev1.MasterState {
 	for _, p := range slices.Sorted(maps.Keys(s.hosts)) {
 		m.Hosts = append(m.Hosts, &flumev1.NodeHost{Physical: p, Host: s.hosts[p]})
 	}
+	m.Translated = s.AllTranslated()
+	for _, n := range slices.Sorted(maps.Keys(s.ports)) {
+		m.Ports = append(m.Ports, &flumev1.CollectorPort{Node: n, Port: int32(s.ports[n])})
+	}
 	return m
 }

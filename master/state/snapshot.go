@@ -57,5 +57,11 @@ func FromProto(m *flumev1.MasterState) (*State, error) {
 	for _, r := range m.GetHistory() {
 		s.history = append(s.history, proto.CloneOf(r))
 	}
+	for _, t := range m.GetTranslated() {
+		s.translated[t.GetNode()] = proto.CloneOf(t)
+	}
+	for _, p := range m.GetPorts() {
+		s.ports[p.GetNode()] = int(p.GetPort())
+	}
 	return s, nil
 }

@@ -36,6 +36,8 @@ type State struct {
 	chokes        map[chokeKey]int64
 	hosts         map[string]string // physical -> host
 	history       []*flumev1.CommandRecord
+	translated    map[string]*flumev1.TranslatedConfig // by logical node
+	ports         map[string]int                       // collector ports, by logical node
 }
 
 type chokeKey struct{ physical, id string }
@@ -43,10 +45,12 @@ type chokeKey struct{ physical, id string }
 // New returns an empty state.
 func New() *State {
 	return &State{
-		configs:  make(map[string]*flumev1.StoredConfig),
-		mappings: make(map[string]string),
-		chokes:   make(map[chokeKey]int64),
-		hosts:    make(map[string]string),
+		configs:    make(map[string]*flumev1.StoredConfig),
+		mappings:   make(map[string]string),
+		chokes:     make(map[chokeKey]int64),
+		hosts:      make(map[string]string),
+		translated: make(map[string]*flumev1.TranslatedConfig),
+		ports:      make(map[string]int),
 	}
 }
 
@@ -103,6 +107,7 @@ func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
 		rec.Message = err.Error()
 	} else {
 		rec.Message = note
+		s.retranslate()
 	}
 	s.history = append(s.history, rec)
 	if over := len(s.history) - MaxHistory; over > 0 {

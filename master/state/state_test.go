@@ -327,3 +327,48 @@ func TestNewerSnapshotIsRefused(t *testing.T) {
 		t.Fatal("garbage unmarshalled")
 	}
 }
+
+func TestTranslatedVersionsFollowWhatNodesRun(t *testing.T) {
+	s := New()
+	applyOK(t, s, config("agent", "web", `tail("/x")`, "autoE2EChain"))
+	applyOK(t, s, config("col", "web", "autoCollectorSource", "null"))
+	tr, _ := s.Translated("agent")
+	if tr.GetSink() != `fail("no collectors")` || tr.GetVersion() != 1 {
+		t.Fatalf("before the collector is placed: %v", tr)
+	}
+	applyOK(t, s, mapNode("h1", "col")) // no host known yet: nothing changes for the agent
+	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 1 {
+		t.Fatalf("agent version moved to %d without a change in what it runs", tr2.GetVersion())
+	}
+	applyOK(t, s, cmd("host h1", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: "h1", Host: "10.0.0.1"}}
+	}))
+	tr, _ = s.Translated("agent")
+	col, _ := s.Translated("col")
+	if tr.GetSink() != `agentE2EChain("10.0.0.1:35853")` || col.GetSource() != "collectorSource(35853)" {
+		t.Fatalf("after the host is known: agent %v, collector %v", tr, col)
+	}
+	if tr.GetVersion() != 3 || col.GetVersion() != 3 || tr.GetSubmittedVersion() != 1 {
+		t.Fatalf("versions: agent %d (submitted %d), collector %d; want one new shared version 3",
+			tr.GetVersion(), tr.GetSubmittedVersion(), col.GetVersion())
+	}
+	applyOK(t, s, cmd("noop", func(c *flumev1.Command) { c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}} }))
+	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 3 {
+		t.Fatal("a noop changed a version")
+	}
+	applyOK(t, s, cmd("refresh agent", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{Nodes: []string{"agent"}}}
+	}))
+	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 4 {
+		t.Fatalf("refresh left the agent at version %d", tr2.GetVersion())
+	}
+	applyOK(t, s, cmd("decommission col", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: []string{"col"}}}
+	}))
+	if _, ok := s.Translated("col"); ok {
+		t.Fatal("a decommissioned node keeps a translated configuration")
+	}
+	if tr2, _ := s.Translated("agent"); tr2.GetSink() != `fail("no collectors")` || tr2.GetVersion() != 5 {
+		t.Fatalf("after the collector left: %v", tr2)
+	}
+}

@@ -1202,6 +1202,155 @@ func (x *NodeHost) GetHost() string {
 	return ""
 }
 
+// TranslatedConfig is the configuration a logical node runs: its submitted configuration with
+// the master's translations applied (logical sources and sinks resolved, automatic chains
+// chosen). Its version grows whenever what the node must run changes.
+type TranslatedConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The logical node.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The flow.
+	Flow string `protobuf:"bytes,2,opt,name=flow,proto3" json:"flow,omitempty"`
+	// The translated source spec.
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// The translated sink spec.
+	Sink string `protobuf:"bytes,4,opt,name=sink,proto3" json:"sink,omitempty"`
+	// The version nodes compare: it grows when the submitted configuration or its translation
+	// changes.
+	Version uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// The version of the submitted configuration this was translated from.
+	SubmittedVersion uint64 `protobuf:"varint,6,opt,name=submitted_version,json=submittedVersion,proto3" json:"submitted_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TranslatedConfig) Reset() {
+	*x = TranslatedConfig{}
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TranslatedConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TranslatedConfig) ProtoMessage() {}
+
+func (x *TranslatedConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TranslatedConfig.ProtoReflect.Descriptor instead.
+func (*TranslatedConfig) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TranslatedConfig) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *TranslatedConfig) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *TranslatedConfig) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *TranslatedConfig) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+func (x *TranslatedConfig) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TranslatedConfig) GetSubmittedVersion() uint64 {
+	if x != nil {
+		return x.SubmittedVersion
+	}
+	return 0
+}
+
+// CollectorPort is the port given to the collector source of a logical node.
+type CollectorPort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The logical node.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The port on its physical node's host.
+	Port          int32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectorPort) Reset() {
+	*x = CollectorPort{}
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectorPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectorPort) ProtoMessage() {}
+
+func (x *CollectorPort) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectorPort.ProtoReflect.Descriptor instead.
+func (*CollectorPort) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CollectorPort) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *CollectorPort) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
 // MasterState is the whole replicated state, as a snapshot stores it. Lists are sorted by
 // their keys so that equal states encode to equal bytes.
 type MasterState struct {
@@ -1221,14 +1370,18 @@ type MasterState struct {
 	// Reported hosts, sorted by physical node.
 	Hosts []*NodeHost `protobuf:"bytes,7,rep,name=hosts,proto3" json:"hosts,omitempty"`
 	// The most recent commands, oldest first.
-	History       []*CommandRecord `protobuf:"bytes,8,rep,name=history,proto3" json:"history,omitempty"`
+	History []*CommandRecord `protobuf:"bytes,8,rep,name=history,proto3" json:"history,omitempty"`
+	// Translated configurations, sorted by node.
+	Translated []*TranslatedConfig `protobuf:"bytes,9,rep,name=translated,proto3" json:"translated,omitempty"`
+	// Collector ports, sorted by node.
+	Ports         []*CollectorPort `protobuf:"bytes,10,rep,name=ports,proto3" json:"ports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterState) Reset() {
 	*x = MasterState{}
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1393,7 @@ func (x *MasterState) String() string {
 func (*MasterState) ProtoMessage() {}
 
 func (x *MasterState) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1406,7 @@ func (x *MasterState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterState.ProtoReflect.Descriptor instead.
 func (*MasterState) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MasterState) GetFormat() uint32 {
@@ -1308,6 +1461,20 @@ func (x *MasterState) GetHosts() []*NodeHost {
 func (x *MasterState) GetHistory() []*CommandRecord {
 	if x != nil {
 		return x.History
+	}
+	return nil
+}
+
+func (x *MasterState) GetTranslated() []*TranslatedConfig {
+	if x != nil {
+		return x.Translated
+	}
+	return nil
+}
+
+func (x *MasterState) GetPorts() []*CollectorPort {
+	if x != nil {
+		return x.Ports
 	}
 	return nil
 }
@@ -1389,7 +1556,17 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"limit_kbps\x18\x03 \x01(\x03R\tlimitKbps\":\n" +
 	"\bNodeHost\x12\x1a\n" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x12\n" +
-	"\x04host\x18\x02 \x01(\tR\x04host\"\xd7\x02\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\"\xad\x01\n" +
+	"\x10TranslatedConfig\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
+	"\x04flow\x18\x02 \x01(\tR\x04flow\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x12\n" +
+	"\x04sink\x18\x04 \x01(\tR\x04sink\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\x12+\n" +
+	"\x11submitted_version\x18\x06 \x01(\x04R\x10submittedVersion\"7\n" +
+	"\rCollectorPort\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\"\xc2\x03\n" +
 	"\vMasterState\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12%\n" +
 	"\x0econfig_version\x18\x02 \x01(\x04R\rconfigVersion\x12\x1d\n" +
@@ -1399,7 +1576,12 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\bmappings\x18\x05 \x03(\v2\x11.flume.v1.MappingR\bmappings\x12,\n" +
 	"\x06chokes\x18\x06 \x03(\v2\x14.flume.v1.ChokeLimitR\x06chokes\x12(\n" +
 	"\x05hosts\x18\a \x03(\v2\x12.flume.v1.NodeHostR\x05hosts\x121\n" +
-	"\ahistory\x18\b \x03(\v2\x17.flume.v1.CommandRecordR\ahistory*\x99\x01\n" +
+	"\ahistory\x18\b \x03(\v2\x17.flume.v1.CommandRecordR\ahistory\x12:\n" +
+	"\n" +
+	"translated\x18\t \x03(\v2\x1a.flume.v1.TranslatedConfigR\n" +
+	"translated\x12-\n" +
+	"\x05ports\x18\n" +
+	" \x03(\v2\x17.flume.v1.CollectorPortR\x05ports*\x99\x01\n" +
 	"\fCommandState\x12\x1d\n" +
 	"\x19COMMAND_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COMMAND_STATE_QUEUED\x10\x01\x12\x19\n" +
@@ -1420,26 +1602,28 @@ func file_flume_v1_master_proto_rawDescGZIP() []byte {
 }
 
 var file_flume_v1_master_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_flume_v1_master_proto_goTypes = []any{
-	(CommandState)(0),     // 0: flume.v1.CommandState
-	(*Command)(nil),       // 1: flume.v1.Command
-	(*NodeConfig)(nil),    // 2: flume.v1.NodeConfig
-	(*SetConfigs)(nil),    // 3: flume.v1.SetConfigs
-	(*Unconfig)(nil),      // 4: flume.v1.Unconfig
-	(*MapNode)(nil),       // 5: flume.v1.MapNode
-	(*UnmapNode)(nil),     // 6: flume.v1.UnmapNode
-	(*Decommission)(nil),  // 7: flume.v1.Decommission
-	(*Refresh)(nil),       // 8: flume.v1.Refresh
-	(*SetChokeLimit)(nil), // 9: flume.v1.SetChokeLimit
-	(*SetNodeHost)(nil),   // 10: flume.v1.SetNodeHost
-	(*Noop)(nil),          // 11: flume.v1.Noop
-	(*CommandRecord)(nil), // 12: flume.v1.CommandRecord
-	(*Mapping)(nil),       // 13: flume.v1.Mapping
-	(*StoredConfig)(nil),  // 14: flume.v1.StoredConfig
-	(*ChokeLimit)(nil),    // 15: flume.v1.ChokeLimit
-	(*NodeHost)(nil),      // 16: flume.v1.NodeHost
-	(*MasterState)(nil),   // 17: flume.v1.MasterState
+	(CommandState)(0),        // 0: flume.v1.CommandState
+	(*Command)(nil),          // 1: flume.v1.Command
+	(*NodeConfig)(nil),       // 2: flume.v1.NodeConfig
+	(*SetConfigs)(nil),       // 3: flume.v1.SetConfigs
+	(*Unconfig)(nil),         // 4: flume.v1.Unconfig
+	(*MapNode)(nil),          // 5: flume.v1.MapNode
+	(*UnmapNode)(nil),        // 6: flume.v1.UnmapNode
+	(*Decommission)(nil),     // 7: flume.v1.Decommission
+	(*Refresh)(nil),          // 8: flume.v1.Refresh
+	(*SetChokeLimit)(nil),    // 9: flume.v1.SetChokeLimit
+	(*SetNodeHost)(nil),      // 10: flume.v1.SetNodeHost
+	(*Noop)(nil),             // 11: flume.v1.Noop
+	(*CommandRecord)(nil),    // 12: flume.v1.CommandRecord
+	(*Mapping)(nil),          // 13: flume.v1.Mapping
+	(*StoredConfig)(nil),     // 14: flume.v1.StoredConfig
+	(*ChokeLimit)(nil),       // 15: flume.v1.ChokeLimit
+	(*NodeHost)(nil),         // 16: flume.v1.NodeHost
+	(*TranslatedConfig)(nil), // 17: flume.v1.TranslatedConfig
+	(*CollectorPort)(nil),    // 18: flume.v1.CollectorPort
+	(*MasterState)(nil),      // 19: flume.v1.MasterState
 }
 var file_flume_v1_master_proto_depIdxs = []int32{
 	3,  // 0: flume.v1.Command.set_configs:type_name -> flume.v1.SetConfigs
@@ -1459,11 +1643,13 @@ var file_flume_v1_master_proto_depIdxs = []int32{
 	15, // 14: flume.v1.MasterState.chokes:type_name -> flume.v1.ChokeLimit
 	16, // 15: flume.v1.MasterState.hosts:type_name -> flume.v1.NodeHost
 	12, // 16: flume.v1.MasterState.history:type_name -> flume.v1.CommandRecord
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	17, // 17: flume.v1.MasterState.translated:type_name -> flume.v1.TranslatedConfig
+	18, // 18: flume.v1.MasterState.ports:type_name -> flume.v1.CollectorPort
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_master_proto_init() }
@@ -1488,7 +1674,7 @@ func file_flume_v1_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_master_proto_rawDesc), len(file_flume_v1_master_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,70 @@
+package state
+
+import (
+	"maps"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flumego/flume/master/translate"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// retranslate recomputes the translated configuration of every logical node after a command
+// changed the state. A node whose submitted configuration got a new version takes that version;
+// a node whose translation alone changed (a collector came or went, a host changed) takes one
+// new version shared by all such nodes of this command. Versions therefore only grow, and a
+// node restarts its flow exactly when what it must run changes.
+func (s *State) retranslate() {
+	in := translate.Input{
+		Configs:  make(map[string]translate.Config, len(s.configs)),
+		Physical: s.mappings,
+		Hosts:    s.hosts,
+		Ports:    s.ports,
+	}
+	for n, c := range s.configs {
+		in.Configs[n] = translate.Config{Flow: c.GetConfig().GetFlow(), Source: c.GetConfig().GetSource(), Sink: c.GetConfig().GetSink()}
+	}
+	out := translate.Translate(in)
+	s.ports = out.Ports
+	var bumped uint64 // the version shared by nodes whose translation alone changed
+	for _, n := range slices.Sorted(maps.Keys(s.configs)) {
+		c, t := s.configs[n], out.Nodes[n]
+		old := s.translated[n]
+		if old != nil && old.GetSubmittedVersion() == c.GetVersion() && old.GetSource() == t.Source && old.GetSink() == t.Sink {
+			continue
+		}
+		v := c.GetVersion()
+		if old != nil && old.GetSubmittedVersion() == c.GetVersion() {
+			if bumped == 0 {
+				bumped = s.nextVersion()
+			}
+			v = bumped
+		}
+		s.translated[n] = &flumev1.TranslatedConfig{Node: n, Flow: c.GetConfig().GetFlow(),
+			Source: t.Source, Sink: t.Sink, Version: v, SubmittedVersion: c.GetVersion()}
+	}
+	for n := range s.translated {
+		if _, ok := s.configs[n]; !ok {
+			delete(s.translated, n)
+		}
+	}
+}
+
+// Translated returns the configuration logical node name runs, if it has one.
+func (s *State) Translated(name string) (*flumev1.TranslatedConfig, bool) {
+	t, ok := s.translated[name]
+	if !ok {
+		return nil, false
+	}
+	return proto.CloneOf(t), true
+}
+
+// AllTranslated returns every translated configuration, sorted by logical node.
+func (s *State) AllTranslated() []*flumev1.TranslatedConfig {
+	out := make([]*flumev1.TranslatedConfig, 0, len(s.translated))
+	for _, n := range slices.Sorted(maps.Keys(s.translated)) {
+		out = append(out, proto.CloneOf(s.translated[n]))
+	}
+	return out
+}
