@@ -1,0 +1,204 @@
+// Package master is the Flume master: it turns admin commands into replicated commands, keeps
+// the replicated state through Raft, and serves nodes and admins.
+package master
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flumego/flume/master/state"
+	"github.com/flumego/flume/node/flow"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/spec"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// ErrUsage is wrapped by the error for a command line that is not a valid command.
+var ErrUsage = errors.New("bad command")
+
+// commandUsage is the usage of every command that changes the state, as the classic shell
+// documents them (REFERENCE.md §6.3).
+var commandUsage = map[string]string{
+	"config":        "config <logical> [<flow>] '<source>' '<sink>'",
+	"multiconfig":   "multiconfig '<name : source | sink ; ...>'",
+	"unconfig":      "unconfig <logical>",
+	"refresh":       "refresh <logical>",
+	"refreshAll":    "refreshAll",
+	"updateAll":     "updateAll",
+	"map":           "map <physical> <logical>",
+	"spawn":         "spawn <physical> <logical>  (old name of map)",
+	"unmap":         "unmap <physical> <logical>",
+	"unmapAll":      "unmapAll",
+	"decommission":  "decommission <logical>",
+	"setChokeLimit": "setChokeLimit <physical> <chokeId> <KB/s>",
+	"noop":          "noop [<delayMillis>]",
+}
+
+// CommandNames returns the names of the commands that change the state, sorted.
+func CommandNames() []string {
+	names := make([]string, 0, len(commandUsage))
+	for n := range commandUsage {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func usageErr(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s; usage: %s", ErrUsage, name, fmt.Sprintf(format, args...), commandUsage[name])
+}
+
+// ParseCommand turns a command line into the replicated command that carries it out. Every spec
+// it holds is parsed and built against reg (without opening anything), so a bad config is
+// refused here, with the place of each error, and never reaches the state. The command's time
+// and origin are left for the caller.
+func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("%w: empty command", ErrUsage)
+	}
+	name, args := argv[0], argv[1:]
+	c := &flumev1.Command{Argv: append([]string(nil), argv...)}
+	nargs := func(ok bool) error {
+		if !ok {
+			return usageErr(name, "%d arguments", len(args))
+		}
+		return nil
+	}
+	var err error
+	switch name {
+	case "config":
+		err = nargs(len(args) == 3 || len(args) == 4)
+		if err == nil {
+			var nc *flumev1.NodeConfig
+			nc, err = parseConfig(args, reg)
+			c.Op = &flumev1.Command_SetConfigs{SetConfigs: &flumev1.SetConfigs{Configs: []*flumev1.NodeConfig{nc}}}
+		}
+	case "multiconfig":
+		err = nargs(len(args) == 1)
+		if err == nil {
+			var cfgs []*flumev1.NodeConfig
+			cfgs, err = ParseSpecFile(args[0], "multiconfig", reg)
+			c.Op = &flumev1.Command_SetConfigs{SetConfigs: &flumev1.SetConfigs{Configs: cfgs}}
+		}
+	case "unconfig":
+		err = nargs(len(args) == 1)
+		c.Op = &flumev1.Command_Unconfig{Unconfig: &flumev1.Unconfig{Nodes: args}}
+	case "refresh":
+		err = nargs(len(args) == 1)
+		c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{Nodes: args}}
+	case "refreshAll", "updateAll":
+		err = nargs(len(args) == 0)
+		c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{All: true}}
+	case "map", "spawn":
+		err = nargs(len(args) == 2)
+		if err == nil {
+			c.Op = &flumev1.Command_MapNode{MapNode: &flumev1.MapNode{Physical: args[0], Logical: args[1]}}
+		}
+	case "unmap":
+		err = nargs(len(args) == 2)
+		if err == nil {
+			c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{Physical: args[0], Logical: args[1]}}
+		}
+	case "unmapAll":
+		err = nargs(len(args) == 0)
+		c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{All: true}}
+	case "decommission":
+		err = nargs(len(args) == 1)
+		c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: args}}
+	case "setChokeLimit":
+		err = nargs(len(args) == 3)
+		if err == nil {
+			var kbps int64
+			kbps, err = strconv.ParseInt(args[2], 10, 64)
+			if err != nil || kbps < 0 {
+				err = usageErr(name, "limit %q is not a whole number of KB/s", args[2])
+			}
+			c.Op = &flumev1.Command_SetChokeLimit{SetChokeLimit: &flumev1.SetChokeLimit{Physical: args[0], ChokeId: args[1], LimitKbps: kbps}}
+		}
+	case "noop":
+		err = nargs(len(args) <= 1)
+		if err == nil && len(args) == 1 {
+			if ms, perr := strconv.ParseInt(args[0], 10, 64); perr != nil || ms < 0 {
+				err = usageErr(name, "delay %q is not a whole number of milliseconds", args[0])
+			}
+		}
+		c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}}
+	default:
+		msg := fmt.Sprintf("unknown command %q", name)
+		if s := spec.Suggest(name, CommandNames()); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrUsage, msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseConfig checks `config <logical> [<flow>] <source> <sink>` and returns it with the
+// specs in canonical form.
+func parseConfig(args []string, reg *plugin.Registry) (*flumev1.NodeConfig, error) {
+	nc := &flumev1.NodeConfig{Node: args[0], Flow: state.DefaultFlow}
+	if len(args) == 4 {
+		nc.Flow, args = args[1], append(args[:1:1], args[2:]...)
+	}
+	if err := checkName(nc.Node); err != nil {
+		return nil, err
+	}
+	src, err := spec.ParseSource(args[1])
+	var errs spec.ErrorList
+	if err != nil {
+		errs = append(errs, spec.Errors(spec.WithFile(err, "source"))...)
+	}
+	snk, err := spec.ParseSink(args[2])
+	if err != nil {
+		errs = append(errs, spec.Errors(spec.WithFile(err, "sink"))...)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, spec.Errors(spec.WithFile(flow.Validate(reg, src, nil), "source"))...)
+		errs = append(errs, spec.Errors(spec.WithFile(flow.Validate(reg, nil, snk), "sink"))...)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config %s: %w", nc.Node, errs)
+	}
+	nc.Source, nc.Sink = spec.FormatCall(src), spec.FormatSink(snk)
+	return nc, nil
+}
+
+// ParseSpecFile checks spec text of `name : source | sink ;` definitions (multiconfig, load)
+// and returns their configurations in the default flow. label names the text in errors.
+func ParseSpecFile(text, label string, reg *plugin.Registry) ([]*flumev1.NodeConfig, error) {
+	defs, err := spec.ParseNodes(text)
+	errs := spec.ErrorList(spec.Errors(err))
+	seen := map[string]bool{}
+	var cfgs []*flumev1.NodeConfig
+	for _, d := range defs {
+		if seen[d.Name] {
+			errs = append(errs, spec.Errorf(d.Pos, "logical node %q is defined twice", d.Name))
+			continue
+		}
+		seen[d.Name] = true
+		errs = append(errs, spec.Errors(flow.Validate(reg, d.Source, d.Sink))...)
+		cfgs = append(cfgs, &flumev1.NodeConfig{Node: d.Name, Flow: state.DefaultFlow,
+			Source: spec.FormatCall(d.Source), Sink: spec.FormatSink(d.Sink)})
+	}
+	if len(errs) > 0 {
+		return nil, spec.WithFile(errs, label)
+	}
+	if len(cfgs) == 0 {
+		return nil, fmt.Errorf("%s: no logical node defined; want 'name : source | sink ;'", label)
+	}
+	return cfgs, nil
+}
+
+// checkName refuses logical node names that could not be written in a spec file.
+func checkName(name string) error {
+	if _, err := spec.ParseNodes(name + " : null | null ;"); err != nil || strings.TrimSpace(name) != name || name == "" {
+		return fmt.Errorf("%w: %q is not a valid logical node name: it must start with a letter and hold only letters, digits, '.', '-' and '_'", ErrUsage, name)
+	}
+	return nil
+}
