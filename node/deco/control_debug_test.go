@@ -10,13 +10,14 @@ import (
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
 func TestDelay(t *testing.T) {
 	t.Run("waits before each batch", func(t *testing.T) {
 		sink := &testSink{}
-		s := mustBuildCall(t, testBC(), newCall("delay", argInt(30)), sink)
+		s := mustBuildCall(t, testEnv(), newCall("delay", argInt(30)), sink)
 		mustOpen(t, s)
 		start := time.Now()
 		appendAll(t, s, numbered("e", 4), 2)
@@ -26,7 +27,7 @@ func TestDelay(t *testing.T) {
 		equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1", "e2", "e3"})
 	})
 	t.Run("string durations", func(t *testing.T) {
-		s := mustBuildCall(t, testBC(), newCall("delay", argStr("20ms")), &testSink{})
+		s := mustBuildCall(t, testEnv(), newCall("delay", argStr("20ms")), &testSink{})
 		mustOpen(t, s)
 		start := time.Now()
 		appendAll(t, s, numbered("e", 1), 1)
@@ -36,13 +37,13 @@ func TestDelay(t *testing.T) {
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		sink := &testSink{}
-		s := mustBuildCall(t, testBC(), newCall("delay", argStr("1h")), sink)
+		s := mustBuildCall(t, testEnv(), newCall("delay", argStr("1h")), sink)
 		mustOpen(t, s)
 		ctx, cancel := context.WithCancel(context.Background())
-		err := returnsWithin(t, 5*time.Second, func() error {
+		err := plugintest.Go(func() error {
 			time.AfterFunc(10*time.Millisecond, cancel)
 			return s.Append(ctx, numbered("e", 1))
-		})
+		}).Wait(t, 5*time.Second)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Append = %v, want context.Canceled", err)
 		}
@@ -64,7 +65,7 @@ func TestMult(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(len(tt.want)), func(t *testing.T) {
 			sink := &testSink{}
-			s := mustBuildCall(t, testBC(), newCall("mult", tt.args...), sink)
+			s := mustBuildCall(t, testEnv(), newCall("mult", tt.args...), sink)
 			mustOpen(t, s)
 			in := numbered("e", 2)
 			in[0].SetAttr("a", []byte("1"))
@@ -84,7 +85,7 @@ func TestMult(t *testing.T) {
 func TestMultLargeN(t *testing.T) {
 	const n = 2500
 	sink := &testSink{}
-	s := mustBuildCall(t, testBC(), newCall("mult", argInt(n)), sink)
+	s := mustBuildCall(t, testEnv(), newCall("mult", argInt(n)), sink)
 	mustOpen(t, s)
 	appendAll(t, s, numbered("e", 3), 3)
 	total := 0
@@ -110,7 +111,7 @@ func TestMultLargeN(t *testing.T) {
 // A failed sub-batch stops mult: the rest of the copies are not sent.
 func TestMultStopsOnFailure(t *testing.T) {
 	sink := &testSink{}
-	s := mustBuildCall(t, testBC(), newCall("mult", argInt(maxMultBatch)), sink)
+	s := mustBuildCall(t, testEnv(), newCall("mult", argInt(maxMultBatch)), sink)
 	mustOpen(t, s)
 	sink.mu.Lock()
 	sink.onAppend = func(context.Context, []*event.Event) error {
@@ -138,9 +139,9 @@ func TestFlakeyAppend(t *testing.T) {
 	// pattern appends 40 single-event batches and returns which failed.
 	pattern := func(t *testing.T, args ...spec.Value) string {
 		t.Helper()
-		bc := testBC()
+		env := testEnv()
 		sink := &testSink{}
-		s := mustBuildCall(t, bc, newCall("flakeyAppend", args...), sink)
+		s := mustBuildCall(t, env, newCall("flakeyAppend", args...), sink)
 		mustOpen(t, s)
 		var b []byte
 		fails := 0
@@ -156,7 +157,7 @@ func TestFlakeyAppend(t *testing.T) {
 				t.Fatalf("Append = %v, want nil or a transient ErrInjected", err)
 			}
 		}
-		if got := counter(bc, "flakeyAppend.failures"); got != int64(fails) {
+		if got := env.Counter("flakeyAppend.failures"); got != int64(fails) {
 			t.Fatalf("failures = %d, want %d", got, fails)
 		}
 		if n := len(sink.bodies()); n != 40-fails {
@@ -180,9 +181,9 @@ func TestFlakeyAppend(t *testing.T) {
 }
 
 func TestIntervalFlakeyAppend(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
-	s := mustBuildCall(t, bc, newCall("intervalFlakeyAppend", argInt(3)), sink)
+	s := mustBuildCall(t, env, newCall("intervalFlakeyAppend", argInt(3)), sink)
 	mustOpen(t, s)
 	var failed []int
 	for i, e := range numbered("e", 9) {
@@ -197,19 +198,19 @@ func TestIntervalFlakeyAppend(t *testing.T) {
 		t.Fatalf("failed appends %v, want [3 6 9]", failed)
 	}
 	equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1", "e3", "e4", "e6", "e7"})
-	if got := counter(bc, "intervalFlakeyAppend.failures"); got != 3 {
+	if got := env.Counter("intervalFlakeyAppend.failures"); got != 3 {
 		t.Fatalf("failures = %d, want 3", got)
 	}
 }
 
 func TestIntervalDroppyAppend(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
-	s := mustBuildCall(t, bc, newCall("intervalDroppyAppend", argInt(3)), sink)
+	s := mustBuildCall(t, env, newCall("intervalDroppyAppend", argInt(3)), sink)
 	mustOpen(t, s)
 	appendAll(t, s, numbered("e", 9), 4)
 	equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1", "e3", "e4", "e6", "e7"})
-	if got := counter(bc, "intervalDroppyAppend.drops"); got != 3 {
+	if got := env.Counter("intervalDroppyAppend.drops"); got != 3 {
 		t.Fatalf("drops = %d, want 3", got)
 	}
 }
@@ -226,12 +227,12 @@ func TestChoke(t *testing.T) {
 	t.Run("limits the rate", func(t *testing.T) {
 		// 100 KB/s with a burst of 100 KB: 150 KB take at least the 0.5 s the last 50 KB need.
 		// Two chokes with the same id share the limit, so each sends half.
-		bc := testBC()
-		bc.Chokes = plugin.NewChokeTable()
-		bc.Chokes.SetLimit("c1", 100)
+		env := testEnv()
+		env.Chokes = plugin.NewChokeTable()
+		env.Chokes.SetLimit("c1", 100)
 		sink := &testSink{}
-		s1 := mustBuildCall(t, bc, newCall("choke", argStr("c1")), sink)
-		s2 := mustBuildCall(t, bc, newCall("choke", argStr("c1")), sink)
+		s1 := mustBuildCall(t, env, newCall("choke", argStr("c1")), sink)
+		s2 := mustBuildCall(t, env, newCall("choke", argStr("c1")), sink)
 		mustOpen(t, s1)
 		mustOpen(t, s2)
 		start := time.Now()
@@ -245,16 +246,16 @@ func TestChoke(t *testing.T) {
 		if n := len(sink.bodies()); n != 150 {
 			t.Fatalf("delivered %d events, want 150", n)
 		}
-		if got := counter(bc, "choke.bytes"); got != 150*1024 {
+		if got := env.Counter("choke.bytes"); got != 150*1024 {
 			t.Fatalf("bytes = %d, want %d", got, 150*1024)
 		}
 	})
 	t.Run("no limit", func(t *testing.T) {
 		for _, chokes := range []*plugin.ChokeTable{nil, plugin.NewChokeTable()} {
-			bc := testBC()
-			bc.Chokes = chokes
+			env := testEnv()
+			env.Chokes = chokes
 			sink := &testSink{}
-			s := mustBuildCall(t, bc, newCall("choke", argStr("unset")), sink)
+			s := mustBuildCall(t, env, newCall("choke", argStr("unset")), sink)
 			mustOpen(t, s)
 			appendAll(t, s, events(1000), 100)
 			if n := len(sink.bodies()); n != 1000 {
@@ -263,18 +264,18 @@ func TestChoke(t *testing.T) {
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		bc := testBC()
-		bc.Chokes = plugin.NewChokeTable()
-		bc.Chokes.SetLimit("slow", 1)
+		env := testEnv()
+		env.Chokes = plugin.NewChokeTable()
+		env.Chokes.SetLimit("slow", 1)
 		sink := &testSink{}
-		s := mustBuildCall(t, bc, newCall("choke", argStr("slow")), sink)
+		s := mustBuildCall(t, env, newCall("choke", argStr("slow")), sink)
 		mustOpen(t, s)
 		appendAll(t, s, events(1), 1) // spends the 1 KB burst
 		ctx, cancel := context.WithCancel(context.Background())
-		err := returnsWithin(t, 5*time.Second, func() error {
+		err := plugintest.Go(func() error {
 			time.AfterFunc(10*time.Millisecond, cancel)
 			return s.Append(ctx, events(10))
-		})
+		}).Wait(t, 5*time.Second)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Append = %v, want context.Canceled", err)
 		}

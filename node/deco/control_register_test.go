@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -55,7 +56,7 @@ func TestControlLifecycle(t *testing.T) {
 	for _, c := range controlCalls {
 		t.Run(c.Name, func(t *testing.T) {
 			unopened := &testSink{}
-			s := mustBuildCall(t, testBC(), c, unopened)
+			s := mustBuildCall(t, testEnv(), c, unopened)
 			for range 2 {
 				if err := s.Close(ctx); err != nil {
 					t.Fatalf("Close without Open: %v", err)
@@ -66,7 +67,7 @@ func TestControlLifecycle(t *testing.T) {
 			}
 
 			sink := &testSink{}
-			s = mustBuildCall(t, testBC(), c, sink)
+			s = mustBuildCall(t, testEnv(), c, sink)
 			mustOpen(t, s)
 			appendAll(t, s, numbered("e", 4), 4)
 			for range 2 {
@@ -118,7 +119,7 @@ func TestControlBadArguments(t *testing.T) {
 	registerControl(r)
 	for _, tt := range tests {
 		t.Run(spec.FormatValue(spec.Value{Kind: spec.KindFunc, Func: tt.call}), func(t *testing.T) {
-			_, err := r.BuildDecorator(testBC(), tt.call, &testSink{})
+			_, err := r.BuildDecorator(testEnv().BuildContext, tt.call, &testSink{})
 			if err == nil {
 				t.Fatal("built, want an error")
 			}
@@ -156,8 +157,8 @@ func TestBackoffProperties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := &plugin.BuildContext{Props: tt.props}
-			s := mustBuildCall(t, bc, newCall("insistentOpen", tt.args...), &testSink{})
+			env := plugintest.NewEnv(tt.props, Register)
+			s := mustBuildCall(t, env, newCall("insistentOpen", tt.args...), &testSink{})
 			b := s.(*insistentOpen).r.backoff
 			got := [3]int64{b.Initial.Milliseconds(), b.Max.Milliseconds(), b.CumulativeMax.Milliseconds()}
 			if got != tt.want {
@@ -168,25 +169,9 @@ func TestBackoffProperties(t *testing.T) {
 }
 
 func BenchmarkInsistentAppendPassThrough(b *testing.B) {
-	s := mustBuildCall(b, testBC(), newCall("insistentAppend"), discardSink{})
-	batch := numbered("e", 100)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Append(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAppend(b, "insistentAppend")
 }
 
 func BenchmarkMult(b *testing.B) {
-	s := mustBuildCall(b, testBC(), newCall("mult", argInt(2)), discardSink{})
-	batch := numbered("e", 100)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Append(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAppend(b, "mult(2)")
 }

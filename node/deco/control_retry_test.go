@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/retry"
 	"github.com/flumego/flume/node/spec"
 )
@@ -40,13 +41,13 @@ func TestInsistentOpen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := testBC()
+			env := testEnv()
 			sink := &testSink{openFails: tt.openFails, openErr: tt.openErr}
 			var args []spec.Value
 			for _, a := range tt.args {
 				args = append(args, argInt(a))
 			}
-			s := mustBuildCall(t, bc, newCall("insistentOpen", args...), sink)
+			s := mustBuildCall(t, env, newCall("insistentOpen", args...), sink)
 			err := s.Open(context.Background())
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Open = %v, want nil", err)
@@ -60,10 +61,10 @@ func TestInsistentOpen(t *testing.T) {
 			if opens, _, _ := sink.counts(); opens != tt.wantOpens {
 				t.Fatalf("sink opened %d times, want %d", opens, tt.wantOpens)
 			}
-			if got := counter(bc, "insistentOpen.retries"); got != tt.retries {
+			if got := env.Counter("insistentOpen.retries"); got != tt.retries {
 				t.Fatalf("retries = %d, want %d", got, tt.retries)
 			}
-			if got := counter(bc, "insistentOpen.giveups"); got != tt.giveups {
+			if got := env.Counter("insistentOpen.giveups"); got != tt.giveups {
 				t.Fatalf("giveups = %d, want %d", got, tt.giveups)
 			}
 			if err := s.Close(context.Background()); err != nil {
@@ -74,34 +75,27 @@ func TestInsistentOpen(t *testing.T) {
 }
 
 func TestInsistentOpenStopsOnCancel(t *testing.T) {
-	bc := testBC()
-	bc.Props[PropInsistentInit] = "3600000" // an hour: only the cancel can end the wait
-	bc.Props[PropBackoffMax] = "3600000"
+	env := testEnv()
+	env.Props[PropInsistentInit] = "3600000" // an hour: only the cancel can end the wait
+	env.Props[PropBackoffMax] = "3600000"
 	sink := &testSink{openFails: 1 << 30}
-	s := mustBuildCall(t, bc, newCall("insistentOpen"), sink)
+	s := mustBuildCall(t, env, newCall("insistentOpen"), sink)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Open(ctx) }()
-	poll(t, 5*time.Second, func() error {
-		if opens, _, _ := sink.counts(); opens < 1 {
-			return errors.New("no open attempt yet")
-		}
-		return nil
-	})
+	open := plugintest.Go(func() error { return s.Open(ctx) })
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		opens, _, _ := sink.counts()
+		return opens >= 1
+	}, func() string { return "no open attempt yet" })
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, errOpenRefused) {
-			t.Fatalf("Open = %v, want context.Canceled and the last open error", err)
-		}
-		if el := time.Since(start); el > time.Second {
-			t.Fatalf("Open returned %v after cancel", el)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Open did not return after cancel")
+	err := open.Wait(t, 5*time.Second)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, errOpenRefused) {
+		t.Fatalf("Open = %v, want context.Canceled and the last open error", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("Open returned %v after cancel", el)
 	}
 }
 
@@ -125,13 +119,13 @@ func TestInsistentAppend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := testBC()
+			env := testEnv()
 			sink := &testSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
 			var args []spec.Value
 			for _, a := range tt.args {
 				args = append(args, argInt(a))
 			}
-			s := mustBuildCall(t, bc, newCall("insistentAppend", args...), sink)
+			s := mustBuildCall(t, env, newCall("insistentAppend", args...), sink)
 			mustOpen(t, s)
 			err := s.Append(context.Background(), numbered("e", 3))
 			if tt.wantErr == nil && err != nil {
@@ -146,7 +140,7 @@ func TestInsistentAppend(t *testing.T) {
 			if tt.wantErr == nil {
 				equalStrings(t, "delivered", sink.bodies(), []string{"e0", "e1", "e2"})
 			}
-			if got := counter(bc, "insistentAppend.retries"); got != tt.retries {
+			if got := env.Counter("insistentAppend.retries"); got != tt.retries {
 				t.Fatalf("retries = %d, want %d", got, tt.retries)
 			}
 		})
@@ -156,9 +150,9 @@ func TestInsistentAppend(t *testing.T) {
 func TestInsistentAppendResetsBetweenBatches(t *testing.T) {
 	// A cap of 5 ms allows 3 retries per Append; two Appends that each need 3 retries both
 	// succeed only if the second starts with a fresh budget.
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{appendFails: 3}
-	s := mustBuildCall(t, bc, newCall("insistentAppend", argInt(2), argInt(1), argInt(5)), sink)
+	s := mustBuildCall(t, env, newCall("insistentAppend", argInt(2), argInt(1), argInt(5)), sink)
 	mustOpen(t, s)
 	appendAll(t, s, numbered("a", 1), 1)
 	sink.mu.Lock()
@@ -169,30 +163,22 @@ func TestInsistentAppendResetsBetweenBatches(t *testing.T) {
 }
 
 func TestInsistentAppendStopsOnCancel(t *testing.T) {
-	bc := testBC()
-	bc.Props[PropInsistentInit] = "3600000"
-	bc.Props[PropBackoffMax] = "3600000"
+	env := testEnv()
+	env.Props[PropInsistentInit] = "3600000"
+	env.Props[PropBackoffMax] = "3600000"
 	sink := &testSink{appendFails: 1 << 30}
-	s := mustBuildCall(t, bc, newCall("insistentAppend"), sink)
+	s := mustBuildCall(t, env, newCall("insistentAppend"), sink)
 	mustOpen(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Append(ctx, numbered("e", 1)) }()
-	poll(t, 5*time.Second, func() error {
-		if _, appends, _ := sink.counts(); appends < 1 {
-			return errors.New("no append attempt yet")
-		}
-		return nil
-	})
+	appended := plugintest.Go(func() error { return s.Append(ctx, numbered("e", 1)) })
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		_, appends, _ := sink.counts()
+		return appends >= 1
+	}, func() string { return "no append attempt yet" })
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Append = %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Append did not return after cancel")
+	if err := appended.Wait(t, 5*time.Second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Append = %v, want context.Canceled", err)
 	}
 }
 
@@ -219,9 +205,9 @@ func TestStubbornAppend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := testBC()
+			env := testEnv()
 			sink := &testSink{appendFails: tt.appendFails, appendErr: tt.appendErr}
-			s := mustBuildCall(t, bc, newCall("stubbornAppend"), sink)
+			s := mustBuildCall(t, env, newCall("stubbornAppend"), sink)
 			mustOpen(t, s)
 			err := s.Append(context.Background(), numbered("e", 2))
 			if tt.wantErr == nil && err != nil {
@@ -236,10 +222,10 @@ func TestStubbornAppend(t *testing.T) {
 					opens, closes, tt.wantOpens, tt.wantCloses)
 			}
 			equalStrings(t, "delivered", sink.bodies(), tt.delivered)
-			if got := counter(bc, "stubbornAppend.failures"); got != tt.failures {
+			if got := env.Counter("stubbornAppend.failures"); got != tt.failures {
 				t.Fatalf("failures = %d, want %d", got, tt.failures)
 			}
-			if got := counter(bc, "stubbornAppend.recovers"); got != tt.recovers {
+			if got := env.Counter("stubbornAppend.recovers"); got != tt.recovers {
 				t.Fatalf("recovers = %d, want %d", got, tt.recovers)
 			}
 		})
@@ -248,7 +234,7 @@ func TestStubbornAppend(t *testing.T) {
 
 func TestStubbornAppendReopenFails(t *testing.T) {
 	sink := &testSink{appendFails: 1}
-	s := mustBuildCall(t, testBC(), newCall("stubbornAppend"), sink)
+	s := mustBuildCall(t, testEnv(), newCall("stubbornAppend"), sink)
 	mustOpen(t, s)
 	sink.mu.Lock()
 	sink.openFails = 1
@@ -263,7 +249,7 @@ func TestLazyOpen(t *testing.T) {
 	ctx := context.Background()
 	t.Run("opens on first append", func(t *testing.T) {
 		sink := &testSink{}
-		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		s := mustBuildCall(t, testEnv(), newCall("lazyOpen"), sink)
 		mustOpen(t, s)
 		if opens, _, _ := sink.counts(); opens != 0 {
 			t.Fatalf("sink opened %d times before any append", opens)
@@ -283,7 +269,7 @@ func TestLazyOpen(t *testing.T) {
 	})
 	t.Run("never opened is never closed", func(t *testing.T) {
 		sink := &testSink{}
-		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		s := mustBuildCall(t, testEnv(), newCall("lazyOpen"), sink)
 		mustOpen(t, s)
 		if err := s.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -294,7 +280,7 @@ func TestLazyOpen(t *testing.T) {
 	})
 	t.Run("failed open is retried by the next append", func(t *testing.T) {
 		sink := &testSink{openFails: 1}
-		s := mustBuildCall(t, testBC(), newCall("lazyOpen"), sink)
+		s := mustBuildCall(t, testEnv(), newCall("lazyOpen"), sink)
 		mustOpen(t, s)
 		if err := s.Append(ctx, numbered("e", 1)); !errors.Is(err, errOpenRefused) {
 			t.Fatalf("first Append = %v, want the open error", err)
@@ -311,9 +297,9 @@ func TestLazyOpen(t *testing.T) {
 // insistentAppend stubbornAppend insistentOpen rides out a sink that fails its appends and
 // then its reopens.
 func TestRetryStackRidesOutOutage(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{appendFails: 1}
-	s := NewInsistentAppend(bc, NewStubbornAppend(bc, NewInsistentOpen(bc, sink, shortBackoff())), shortBackoff())
+	s := NewInsistentAppend(env.BuildContext, NewStubbornAppend(env.BuildContext, NewInsistentOpen(env.BuildContext, sink, shortBackoff())), shortBackoff())
 	mustOpen(t, s)
 	sink.mu.Lock()
 	sink.appendFails, sink.openFails = 3, 3

@@ -23,13 +23,13 @@ func TestIntervalSampler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("n=%d/batch=%d", tt.n, tt.batch), func(t *testing.T) {
-			bc := testBC()
+			env := testEnv()
 			sink := &testSink{}
-			s := mustBuildCall(t, bc, newCall("intervalSampler", argInt(int64(tt.n))), sink)
+			s := mustBuildCall(t, env, newCall("intervalSampler", argInt(int64(tt.n))), sink)
 			mustOpen(t, s)
 			appendAll(t, s, numbered("e", tt.events), tt.batch)
 			equalStrings(t, "sampled", sink.bodies(), tt.want)
-			if got, want := counter(bc, "intervalSampler.drops"), int64(tt.events-len(tt.want)); got != want {
+			if got, want := env.Counter("intervalSampler.drops"), int64(tt.events-len(tt.want)); got != want {
 				t.Fatalf("drops = %d, want %d", got, want)
 			}
 		})
@@ -40,7 +40,7 @@ func TestProbSampler(t *testing.T) {
 	run := func(t *testing.T, args ...spec.Value) []string {
 		t.Helper()
 		sink := &testSink{}
-		s := mustBuildCall(t, testBC(), newCall("probSampler", args...), sink)
+		s := mustBuildCall(t, testEnv(), newCall("probSampler", args...), sink)
 		mustOpen(t, s)
 		appendAll(t, s, numbered("e", 10000), 100)
 		return sink.bodies()
@@ -74,7 +74,7 @@ func TestReservoirSampler(t *testing.T) {
 	build := func(t *testing.T, k int64, seed int64, sink plugin.Sink) plugin.Sink {
 		c := newCall("reservoirSampler", argInt(k))
 		c.Kwargs = []spec.Kwarg{{Name: "seed", Value: argInt(seed)}}
-		return mustBuildCall(t, testBC(), c, sink)
+		return mustBuildCall(t, testEnv(), c, sink)
 	}
 	t.Run("sends k events in arrival order on close", func(t *testing.T) {
 		sink := &testSink{}
@@ -153,13 +153,5 @@ func TestReservoirSampler(t *testing.T) {
 }
 
 func BenchmarkIntervalSampler(b *testing.B) {
-	s := mustBuildCall(b, testBC(), newCall("intervalSampler", argInt(10)), discardSink{})
-	batch := numbered("e", 100)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Append(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAppend(b, "intervalSampler(10)")
 }

@@ -3,15 +3,15 @@ package deco
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/flumego/flume/node/event"
-	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -171,23 +171,13 @@ func (discardSink) Open(context.Context) error                   { return nil }
 func (discardSink) Append(context.Context, []*event.Event) error { return nil }
 func (discardSink) Close(context.Context) error                  { return nil }
 
-// testBC returns a build context with a metrics registry of its own, to read counters from,
-// and retry backoffs short enough for tests.
-func testBC() *plugin.BuildContext {
-	return &plugin.BuildContext{
-		Metrics: metrics.NewRegistry(),
-		Props: map[string]string{
-			PropInsistentInit: "1",
-			PropBackoffMax:    "2",
-		},
-	}
-}
-
-// counter returns counter name ("value.events_in") of bc's metrics, 0 if it was never
-// created.
-func counter(bc *plugin.BuildContext, name string) int64 {
-	v, _ := bc.Metrics.Get(name)
-	return v
+// testEnv returns an env whose registry holds every decorator of the package, with metrics of
+// its own to read counters from and retry backoffs short enough for tests.
+func testEnv() *plugintest.Env {
+	return plugintest.NewEnv(map[string]string{
+		PropInsistentInit: "1",
+		PropBackoffMax:    "2",
+	}, Register)
 }
 
 // Argument constructors for calls built in code; newCall places each at its own column so
@@ -206,38 +196,22 @@ func newCall(name string, args ...spec.Value) *spec.Call {
 	return c
 }
 
-// tryBuildCall builds decorator call c around next through a registry holding every
-// decorator of the package.
-func tryBuildCall(bc *plugin.BuildContext, c *spec.Call, next plugin.Sink) (plugin.Sink, error) {
-	r := plugin.NewRegistry()
-	Register(r)
-	return r.BuildDecorator(bc, c, next)
-}
-
-// tryBuild parses decorator call text, as it would appear in a spec, and builds it around
-// next.
-func tryBuild(bc *plugin.BuildContext, text string, next plugin.Sink) (plugin.Sink, error) {
-	c, err := spec.ParseSource(text) // a decorator call parses as a source call does
-	if err != nil {
-		return nil, err
-	}
-	return tryBuildCall(bc, c, next)
-}
-
-// mustBuildCall is tryBuildCall that fails the test on an error.
-func mustBuildCall(t testing.TB, bc *plugin.BuildContext, c *spec.Call, next plugin.Sink) plugin.Sink {
+// mustBuildCall builds decorator call c, built in code, around next, failing the test on an
+// error.
+func mustBuildCall(t testing.TB, env *plugintest.Env, c *spec.Call, next plugin.Sink) plugin.Sink {
 	t.Helper()
-	s, err := tryBuildCall(bc, c, next)
+	s, err := env.Registry.BuildDecorator(env.BuildContext, c, next)
 	if err != nil {
 		t.Fatalf("build %s: %v", c.Name, err)
 	}
 	return s
 }
 
-// mustBuild is tryBuild that fails the test on an error.
-func mustBuild(t testing.TB, bc *plugin.BuildContext, text string, next plugin.Sink) plugin.Sink {
+// mustBuild builds decorator call text, as it would appear in a spec, around next, failing the
+// test on an error.
+func mustBuild(t testing.TB, env *plugintest.Env, text string, next plugin.Sink) plugin.Sink {
 	t.Helper()
-	s, err := tryBuild(bc, text, next)
+	s, err := env.BuildDecorator(t, text, next)
 	if err != nil {
 		t.Fatalf("build %s: %v", text, err)
 	}
@@ -320,7 +294,7 @@ func sameEvents(t testing.TB, got, want []*event.Event) {
 // equalStrings fails the test unless got equals want.
 func equalStrings(t testing.TB, what string, got, want []string) {
 	t.Helper()
-	if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != len(want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("%s = %q, want %q", what, got, want)
 	}
 }
@@ -362,10 +336,10 @@ func appendChecked(t testing.TB, s plugin.Sink, batch ...*event.Event) error {
 
 // runThrough builds text around a testSink, opens it, appends each batch, closes it, and
 // returns what the sink received.
-func runThrough(t testing.TB, bc *plugin.BuildContext, text string, batches ...[]*event.Event) []*event.Event {
+func runThrough(t testing.TB, env *plugintest.Env, text string, batches ...[]*event.Event) []*event.Event {
 	t.Helper()
 	sink := &testSink{}
-	d := mustBuild(t, bc, text, sink)
+	d := mustBuild(t, env, text, sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatalf("Open: %v", err)
@@ -382,34 +356,52 @@ func runThrough(t testing.TB, bc *plugin.BuildContext, text string, batches ...[
 	return sink.events()
 }
 
-// poll calls cond until it returns nil or the deadline passes, then fails the test with its
-// last error.
-func poll(t testing.TB, within time.Duration, cond func() error) {
+// refuseBadAggregate builds text (unbatch, gunzip) around a testSink and opens it, then checks
+// that a batch of a good event and bad fails as a whole, with a permanent ErrBadAggregate that
+// says want. It returns the decorator and the sink, for more appends.
+func refuseBadAggregate(t *testing.T, text string, bad *event.Event, want string) (plugin.Sink, *testSink) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not reached within %v: %v", within, err)
-		}
-		time.Sleep(time.Millisecond)
+	sink := &testSink{}
+	d := mustBuild(t, testEnv(), text, sink)
+	mustOpen(t, d)
+	err := appendChecked(t, d, eventOf("before"), bad)
+	if !errors.Is(err, ErrBadAggregate) || !plugin.IsPermanent(err) {
+		t.Fatalf("Append = %v, want a permanent ErrBadAggregate", err)
 	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if n := len(sink.events()); n != 0 {
+		t.Errorf("%d events passed on from a failed batch", n)
+	}
+	return d, sink
 }
 
-// returnsWithin runs f in a goroutine and fails the test if it does not return within d. It
-// returns f's error. A goroutine that never returns is left behind, and goleak reports it.
-func returnsWithin(t testing.TB, d time.Duration, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		t.Fatalf("call did not return within %v", d)
-		return nil
+// openForBench builds decorator text around a discardSink and opens it, closing it when the
+// benchmark ends; it reports allocations and starts the timer afresh.
+func openForBench(b *testing.B, text string) plugin.Sink {
+	b.Helper()
+	d := mustBuild(b, testEnv(), text, discardSink{})
+	mustOpen(b, d)
+	b.Cleanup(func() {
+		if err := d.Close(context.Background()); err != nil {
+			b.Error(err)
+		}
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	return d
+}
+
+// benchAppend appends the same batch of 100 events to decorator text, b.N times.
+func benchAppend(b *testing.B, text string) {
+	b.Helper()
+	d := openForBench(b, text)
+	batch := numbered("e", 100)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := d.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -25,7 +25,7 @@ func runAttrCases(t *testing.T, cases []attrCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := runThrough(t, testBC(), tc.deco, []*event.Event{tc.in})
+			got := runThrough(t, testEnv(), tc.deco, []*event.Event{tc.in})
 			if len(got) != 1 {
 				t.Fatalf("got %d events, want 1", len(got))
 			}
@@ -63,7 +63,7 @@ func TestValue(t *testing.T) {
 
 func TestValueEscapePerEvent(t *testing.T) {
 	in := []*event.Event{eventOf("a", "n", "1"), eventOf("b", "n", "2"), eventOf("c", "n", "3")}
-	got := runThrough(t, testBC(), `value("copy", "%{n}-%{body}", escape=true)`, in[:2], in[2:])
+	got := runThrough(t, testEnv(), `value("copy", "%{n}-%{body}", escape=true)`, in[:2], in[2:])
 	for i, want := range []string{"1-a", "2-b", "3-c"} {
 		if v, _ := got[i].Attr("copy"); string(v) != want {
 			t.Errorf("event %d: copy = %q, want %q", i, v, want)
@@ -84,7 +84,7 @@ func TestSetExistingAttributeFails(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.deco, func(t *testing.T) {
 			sink := &testSink{}
-			d := mustBuild(t, testBC(), tc.deco, sink)
+			d := mustBuild(t, testEnv(), tc.deco, sink)
 			if err := d.Open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestFormatEmptyPattern(t *testing.T) {
-	got := runThrough(t, testBC(), `format("")`, []*event.Event{eventOf("msg")})
+	got := runThrough(t, testEnv(), `format("")`, []*event.Event{eventOf("msg")})
 	if len(got) != 1 || len(got[0].Body) != 0 {
 		t.Fatalf("got %v, want one event with an empty body", got)
 	}
@@ -151,7 +151,7 @@ func TestDigest(t *testing.T) {
 }
 
 func TestDigestPerEvent(t *testing.T) {
-	got := runThrough(t, testBC(), `digest("MD5", "sum", base64=true)`,
+	got := runThrough(t, testEnv(), `digest("MD5", "sum", base64=true)`,
 		[]*event.Event{eventOf("hello"), eventOf("")})
 	want := []string{"XUFAKrxLKna5cZ2REBfFkg==", "1B2M2Y8AsgTpgAmY7PhCfg=="}
 	for i := range want {
@@ -199,7 +199,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.deco, func(t *testing.T) {
-			s, err := tryBuild(testBC(), tc.deco, &testSink{})
+			s, err := testEnv().BuildDecorator(t, tc.deco, &testSink{})
 			if err == nil {
 				t.Fatalf("built %T, want an error", s)
 			}
@@ -263,14 +263,14 @@ func TestLifecycle(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			ctx := context.Background()
 			unopened := &testSink{}
-			d := mustBuild(t, testBC(), text, unopened)
+			d := mustBuild(t, testEnv(), text, unopened)
 			for range 2 {
 				if err := d.Close(ctx); err != nil {
 					t.Fatalf("Close without Open: %v", err)
 				}
 			}
 			sink := &testSink{}
-			d = mustBuild(t, testBC(), text, sink)
+			d = mustBuild(t, testEnv(), text, sink)
 			if err := d.Open(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -294,9 +294,9 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
-	bc := testBC()
-	runThrough(t, bc, `mask("a")`, []*event.Event{eventOf("1"), eventOf("2")}, []*event.Event{eventOf("3")})
-	if in, out := counter(bc, "mask.events_in"), counter(bc, "mask.events_out"); in != 3 || out != 3 {
+	env := testEnv()
+	runThrough(t, env, `mask("a")`, []*event.Event{eventOf("1"), eventOf("2")}, []*event.Event{eventOf("3")})
+	if in, out := env.Counter("mask.events_in"), env.Counter("mask.events_out"); in != 3 || out != 3 {
 		t.Errorf("events_in %d, events_out %d, want 3 and 3", in, out)
 	}
 }

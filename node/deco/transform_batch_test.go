@@ -11,6 +11,7 @@ import (
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
 func TestBatchUnbatchRoundTrip(t *testing.T) {
@@ -24,7 +25,7 @@ func TestBatchUnbatchRoundTrip(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("batch(%d)/%d events in batches of %d", tc.n, tc.events, tc.per), func(t *testing.T) {
 			in := variedEvents(tc.events)
-			aggs := runThrough(t, testBC(), fmt.Sprintf("batch(%d)", tc.n), chunks(in, tc.per)...)
+			aggs := runThrough(t, testEnv(), fmt.Sprintf("batch(%d)", tc.n), chunks(in, tc.per)...)
 			if want := (tc.events + tc.n - 1) / tc.n; len(aggs) != want {
 				t.Fatalf("got %d aggregates, want %d", len(aggs), want)
 			}
@@ -38,22 +39,22 @@ func TestBatchUnbatchRoundTrip(t *testing.T) {
 					t.Errorf("aggregate %d: body %q and %d attributes, want empty and 2", i, a.Body, a.NumAttrs())
 				}
 			}
-			sameEvents(t, runThrough(t, testBC(), "unbatch", chunks(aggs, 2)...), in)
+			sameEvents(t, runThrough(t, testEnv(), "unbatch", chunks(aggs, 2)...), in)
 		})
 	}
 }
 
 func TestUnbatchPassesOtherEventsThrough(t *testing.T) {
 	in := variedEvents(4)
-	aggs := runThrough(t, testBC(), "batch(2)", in)
+	aggs := runThrough(t, testEnv(), "batch(2)", in)
 	plain := eventOf("plain", "batchSize", "only one of the two attributes")
-	bc := testBC()
-	got := runThrough(t, bc, "unbatch", []*event.Event{plain, aggs[0], eventOf("between"), aggs[1]})
+	env := testEnv()
+	got := runThrough(t, env, "unbatch", []*event.Event{plain, aggs[0], eventOf("between"), aggs[1]})
 	sameEvents(t, got, []*event.Event{plain, in[0], in[1], eventOf("between"), in[2], in[3]})
-	if n := counter(bc, "unbatch.passthrough"); n != 2 {
+	if n := env.Counter("unbatch.passthrough"); n != 2 {
 		t.Errorf("passthrough = %d, want 2", n)
 	}
-	if n := counter(bc, "unbatch.batches"); n != 2 {
+	if n := env.Counter("unbatch.batches"); n != 2 {
 		t.Errorf("batches = %d, want 2", n)
 	}
 }
@@ -62,7 +63,7 @@ func TestBatchEncodesOnArrival(t *testing.T) {
 	// A source may reuse the memory of a batch once Append returns: the aggregate must
 	// hold what the events were when they were appended.
 	sink := &testSink{}
-	d := mustBuild(t, testBC(), "batch(2)", sink)
+	d := mustBuild(t, testEnv(), "batch(2)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -78,16 +79,16 @@ func TestBatchEncodesOnArrival(t *testing.T) {
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := runThrough(t, testBC(), "unbatch", sink.events())
+	got := runThrough(t, testEnv(), "unbatch", sink.events())
 	if len(got) != 2 || string(got[0].Body) != "first" {
 		t.Fatalf("unbatched %v, want first and second", got)
 	}
 }
 
 func TestBatchLatencyFlush(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
-	d := mustBuild(t, bc, "batch(100, 20)", sink)
+	d := mustBuild(t, env, "batch(100, 20)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -96,38 +97,30 @@ func TestBatchLatencyFlush(t *testing.T) {
 	if err := appendChecked(t, d, in...); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 5*time.Second, func() error {
-		if n := len(sink.events()); n != 1 {
-			return fmt.Errorf("%d aggregates sent", n)
-		}
-		return nil
-	})
+	plugintest.Eventually(t, 5*time.Second, func() bool { return len(sink.events()) == 1 },
+		func() string { return fmt.Sprintf("%d aggregates sent, want 1", len(sink.events())) })
 	// A second partial batch is timed from its own first event.
 	more := variedEvents(5)[3:]
 	if err := appendChecked(t, d, more...); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 5*time.Second, func() error {
-		if n := len(sink.events()); n != 2 {
-			return fmt.Errorf("%d aggregates sent", n)
-		}
-		return nil
-	})
+	plugintest.Eventually(t, 5*time.Second, func() bool { return len(sink.events()) == 2 },
+		func() string { return fmt.Sprintf("%d aggregates sent, want 2", len(sink.events())) })
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	sink.checkContract(t)
-	if n := counter(bc, "batch.timed_flushes"); n != 2 {
+	if n := env.Counter("batch.timed_flushes"); n != 2 {
 		t.Errorf("timed_flushes = %d, want 2", n)
 	}
-	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), append(in, more...))
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", sink.events()), append(in, more...))
 }
 
 func TestBatchLatencyRacesAppends(t *testing.T) {
 	// Appends and the timer flush share the buffer and the next sink; under -race this
 	// checks that they take turns, and the sink checks it never sees two Appends at once.
 	sink := &testSink{}
-	d := mustBuild(t, testBC(), "batch(7, 1)", sink)
+	d := mustBuild(t, testEnv(), "batch(7, 1)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -142,13 +135,13 @@ func TestBatchLatencyRacesAppends(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink.checkContract(t)
-	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", sink.events()), in)
 }
 
 func TestBatchRetriesRefusedAggregate(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
-	d := mustBuild(t, bc, "batch(2)", sink)
+	d := mustBuild(t, env, "batch(2)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -167,19 +160,19 @@ func TestBatchRetriesRefusedAggregate(t *testing.T) {
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
-	if n := counter(bc, "batch.batches"); n != 3 {
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", sink.events()), in)
+	if n := env.Counter("batch.batches"); n != 3 {
 		t.Errorf("batches = %d, want 3", n)
 	}
-	if in, out := counter(bc, "batch.events_in"), counter(bc, "batch.events_out"); in != 5 || out != 5 {
+	if in, out := env.Counter("batch.events_in"), env.Counter("batch.events_out"); in != 5 || out != 5 {
 		t.Errorf("events_in %d, events_out %d, want 5 and 5", in, out)
 	}
 }
 
 func TestBatchCloseReportsUnsentEvents(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
-	d := mustBuild(t, bc, "batch(10)", sink)
+	d := mustBuild(t, env, "batch(10)", sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -192,7 +185,7 @@ func TestBatchCloseReportsUnsentEvents(t *testing.T) {
 	if !errors.Is(err, errAppendRefused) {
 		t.Fatalf("Close = %v, want the sink's refusal", err)
 	}
-	if n := counter(bc, "batch.drops"); n != 3 {
+	if n := env.Counter("batch.drops"); n != 3 {
 		t.Errorf("drops = %d, want 3", n)
 	}
 	if _, _, closes := sink.counts(); closes != 1 {
@@ -201,7 +194,7 @@ func TestBatchCloseReportsUnsentEvents(t *testing.T) {
 }
 
 func TestUnbatchCorrupt(t *testing.T) {
-	good := runThrough(t, testBC(), "batch(2)", variedEvents(2))[0]
+	good := runThrough(t, testEnv(), "batch(2)", variedEvents(2))[0]
 	data, _ := good.Attr(AttrBatchData)
 	agg := func(size []byte, data []byte) *event.Event {
 		e := &event.Event{}
@@ -224,21 +217,7 @@ func TestUnbatchCorrupt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &testSink{}
-			d := mustBuild(t, testBC(), "unbatch", sink)
-			if err := d.Open(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			err := appendChecked(t, d, eventOf("before"), tc.e)
-			if !errors.Is(err, ErrBadAggregate) || !plugin.IsPermanent(err) {
-				t.Fatalf("Append = %v, want a permanent ErrBadAggregate", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-			if n := len(sink.events()); n != 0 {
-				t.Errorf("%d events passed on from a failed batch", n)
-			}
+			refuseBadAggregate(t, "unbatch", tc.e, tc.want)
 		})
 	}
 }
@@ -261,10 +240,10 @@ func blockUntilDone(sink *testSink) <-chan struct{} {
 // A timed flush stuck in the next sink (a retry loop) must not hold up a stop: the driver's
 // Append gives up when its context ends, and Close returns within its own.
 func TestBatchStuckTimedFlushDoesNotBlockStop(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	sink := &testSink{}
 	entered := blockUntilDone(sink)
-	d := mustBuild(t, bc, "batch(100, 5)", sink)
+	d := mustBuild(t, env, "batch(100, 5)", sink)
 	mustOpen(t, d)
 	if err := d.Append(context.Background(), variedEvents(2)); err != nil {
 		t.Fatal(err)
@@ -277,7 +256,7 @@ func TestBatchStuckTimedFlushDoesNotBlockStop(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := returnsWithin(t, 5*time.Second, func() error { return d.Append(ctx, variedEvents(1)) })
+	err := plugintest.Go(func() error { return d.Append(ctx, variedEvents(1)) }).Wait(t, 5*time.Second)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Append = %v, want its context's deadline", err)
 	}
@@ -285,14 +264,14 @@ func TestBatchStuckTimedFlushDoesNotBlockStop(t *testing.T) {
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancelClose()
 	start := time.Now()
-	err = returnsWithin(t, 5*time.Second, func() error { return d.Close(closeCtx) })
+	err = plugintest.Go(func() error { return d.Close(closeCtx) }).Wait(t, 5*time.Second)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close = %v, want the last flush to fail with Close's deadline", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("Close took %v with a context of 100ms", el)
 	}
-	if n := counter(bc, "batch.drops"); n != 2 {
+	if n := env.Counter("batch.drops"); n != 2 {
 		t.Errorf("drops = %d, want the 2 events that never got through", n)
 	}
 	if _, _, closes := sink.counts(); closes != 1 {
@@ -305,7 +284,7 @@ func TestBatchStuckTimedFlushDoesNotBlockStop(t *testing.T) {
 func TestBatchCloseExpiredContext(t *testing.T) {
 	sink := &testSink{}
 	entered := blockUntilDone(sink)
-	d := mustBuild(t, testBC(), "batch(100, 5)", sink)
+	d := mustBuild(t, testEnv(), "batch(100, 5)", sink)
 	mustOpen(t, d)
 	if err := d.Append(context.Background(), variedEvents(1)); err != nil {
 		t.Fatal(err)
@@ -313,7 +292,7 @@ func TestBatchCloseExpiredContext(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := returnsWithin(t, 2*time.Second, func() error { return d.Close(ctx) })
+	err := plugintest.Go(func() error { return d.Close(ctx) }).Wait(t, 2*time.Second)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Close = %v, want context.Canceled from the last flush", err)
 	}
@@ -338,7 +317,7 @@ func TestBatchCloseWaitsForTimedFlush(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	d := mustBuild(t, testBC(), "batch(100, 5)", sink)
+	d := mustBuild(t, testEnv(), "batch(100, 5)", sink)
 	mustOpen(t, d)
 	in := variedEvents(3)
 	if err := d.Append(context.Background(), in); err != nil {
@@ -359,7 +338,7 @@ func TestBatchCloseWaitsForTimedFlush(t *testing.T) {
 	if interrupted != nil {
 		t.Fatalf("Close cancelled the timed flush: %v", interrupted)
 	}
-	sameEvents(t, runThrough(t, testBC(), "unbatch", sink.events()), in)
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", sink.events()), in)
 }
 
 // A panic in the next sink during a timed flush, where no caller can recover it, becomes a
@@ -367,21 +346,19 @@ func TestBatchCloseWaitsForTimedFlush(t *testing.T) {
 func TestBatchTimedFlushPanic(t *testing.T) {
 	for _, reportedBy := range []string{"Append", "Close"} {
 		t.Run(reportedBy, func(t *testing.T) {
-			bc := testBC()
+			env := testEnv()
 			sink := &testSink{onAppend: func(context.Context, []*event.Event) error {
 				panic("sink bug")
 			}}
-			d := mustBuild(t, bc, "batch(100, 5)", sink)
+			d := mustBuild(t, env, "batch(100, 5)", sink)
 			mustOpen(t, d)
 			if err := d.Append(context.Background(), variedEvents(2)); err != nil {
 				t.Fatal(err)
 			}
-			poll(t, 5*time.Second, func() error {
-				if _, appends, _ := sink.counts(); appends == 0 {
-					return errors.New("no timed flush yet")
-				}
-				return nil
-			})
+			plugintest.Eventually(t, 5*time.Second, func() bool {
+				_, appends, _ := sink.counts()
+				return appends > 0
+			}, func() string { return "no timed flush yet" })
 			check := func(what string, err error) {
 				t.Helper()
 				if !errors.Is(err, ErrPanicked) || !plugin.IsPermanent(err) {
@@ -401,7 +378,7 @@ func TestBatchTimedFlushPanic(t *testing.T) {
 			} else {
 				check("Close", d.Close(context.Background()))
 			}
-			if n := counter(bc, "batch.drops"); n != 2 {
+			if n := env.Counter("batch.drops"); n != 2 {
 				t.Errorf("drops = %d, want the 2 pending events", n)
 			}
 			if _, _, closes := sink.counts(); closes != 1 {
@@ -414,7 +391,7 @@ func TestBatchTimedFlushPanic(t *testing.T) {
 // An aggregate is sent once its encodings reach the byte limit, whatever n says.
 func TestBatchByteLimit(t *testing.T) {
 	sink := &testSink{}
-	d := mustBuild(t, testBC(), "batch(1000)", sink)
+	d := mustBuild(t, testEnv(), "batch(1000)", sink)
 	bd := d.(*batchDeco)
 	if bd.maxBytes != event.MaxSizeLimit {
 		t.Fatalf("byte limit = %d, want event.MaxSizeLimit", bd.maxBytes)
@@ -442,5 +419,5 @@ func TestBatchByteLimit(t *testing.T) {
 				i, binary.BigEndian.Uint32(size), len(data), want, want*one)
 		}
 	}
-	sameEvents(t, runThrough(t, testBC(), "unbatch", aggs), in)
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", aggs), in)
 }

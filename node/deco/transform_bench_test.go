@@ -23,21 +23,12 @@ func benchLines(n int) []*event.Event {
 // allocs/op are per event.
 func benchPerEvent(b *testing.B, text string, in []*event.Event) {
 	b.Helper()
-	d := mustBuild(b, testBC(), text, discardSink{})
+	d := openForBench(b, text)
 	ctx := context.Background()
-	if err := d.Open(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
 	for i := 0; i < b.N; i += len(in) {
 		if err := d.Append(ctx, in[:min(len(in), b.N-i)]); err != nil {
 			b.Fatal(err)
 		}
-	}
-	b.StopTimer()
-	if err := d.Close(ctx); err != nil {
-		b.Fatal(err)
 	}
 }
 
@@ -45,13 +36,8 @@ func benchPerEvent(b *testing.B, text string, in []*event.Event) {
 // ns/op and allocs/op are per event carried.
 func benchAggregates(b *testing.B, text string, aggs []*event.Event, per int) {
 	b.Helper()
-	d := mustBuild(b, testBC(), text, discardSink{})
+	d := openForBench(b, text)
 	ctx := context.Background()
-	if err := d.Open(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
 	for i, k := 0, 0; i < b.N; i, k = i+per, k+1 {
 		if err := d.Append(ctx, aggs[k%len(aggs):k%len(aggs)+1]); err != nil {
 			b.Fatal(err)
@@ -88,7 +74,7 @@ func BenchmarkBatch(b *testing.B) {
 }
 
 func BenchmarkUnbatch(b *testing.B) {
-	aggs := runThrough(b, testBC(), "batch(100)", benchLines(1000))
+	aggs := runThrough(b, testEnv(), "batch(100)", benchLines(1000))
 	benchAggregates(b, "unbatch", aggs, 100)
 }
 
@@ -97,6 +83,6 @@ func BenchmarkGzip(b *testing.B) {
 }
 
 func BenchmarkGunzip(b *testing.B) {
-	zipped := runThrough(b, testBC(), "gzip", benchLines(100))
+	zipped := runThrough(b, testEnv(), "gzip", benchLines(100))
 	benchAggregates(b, "gunzip", zipped, 1)
 }

@@ -27,7 +27,7 @@ func TestRegex(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%d/%s", tc.idx, tc.body), func(t *testing.T) {
-			got := runThrough(t, testBC(), fmt.Sprintf(re, tc.idx), []*event.Event{eventOf(tc.body)})
+			got := runThrough(t, testEnv(), fmt.Sprintf(re, tc.idx), []*event.Event{eventOf(tc.body)})
 			if v, ok := got[0].Attr("x"); !ok || string(v) != tc.want {
 				t.Errorf("x = %q (set: %v), want %q", v, ok, tc.want)
 			}
@@ -36,7 +36,7 @@ func TestRegex(t *testing.T) {
 }
 
 func TestRegexGroupNotInMatch(t *testing.T) {
-	got := runThrough(t, testBC(), `regex("(a)|(b)", 1, "x")`, []*event.Event{eventOf("b")})
+	got := runThrough(t, testEnv(), `regex("(a)|(b)", 1, "x")`, []*event.Event{eventOf("b")})
 	if v, ok := got[0].Attr("x"); !ok || len(v) != 0 {
 		t.Errorf("x = %q (set: %v), want set to \"\"", v, ok)
 	}
@@ -65,7 +65,7 @@ func TestRegexAll(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := runThrough(t, testBC(), tc.deco, []*event.Event{eventOf(tc.body)})
+			got := runThrough(t, testEnv(), tc.deco, []*event.Event{eventOf(tc.body)})
 			if a := attrsOf(got[0]); !maps.Equal(a, tc.want) {
 				t.Errorf("attributes %v, want %v", a, tc.want)
 			}
@@ -98,7 +98,7 @@ func TestSplit(t *testing.T) {
 			}
 			deco := fmt.Sprintf("split(%q, %d, \"f\")", tc.regex, idx)
 			t.Run(deco+"/"+tc.body, func(t *testing.T) {
-				got := runThrough(t, testBC(), deco, []*event.Event{eventOf(tc.body)})
+				got := runThrough(t, testEnv(), deco, []*event.Event{eventOf(tc.body)})
 				if v, ok := got[0].Attr("f"); !ok || string(v) != want {
 					t.Errorf("f = %q (set: %v), want %q", v, ok, want)
 				}
@@ -134,7 +134,7 @@ func TestExDate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &testSink{}
-			d := mustBuild(t, testBC(), tc.deco, sink)
+			d := mustBuild(t, testEnv(), tc.deco, sink)
 			d.(*exDateDeco).loc = time.UTC // the node's zone, fixed for the test
 			ctx := context.Background()
 			if err := d.Open(ctx); err != nil {
@@ -157,14 +157,14 @@ func TestExDate(t *testing.T) {
 }
 
 func TestExDatePassesUnparsedEventsOn(t *testing.T) {
-	bc := testBC()
+	env := testEnv()
 	in := []*event.Event{
 		eventOf("no attribute"),
 		eventOf("empty attribute", "d", ""),
 		eventOf("not a date", "d", "yesterday"),
 		eventOf("a date", "d", "2010-07-29"),
 	}
-	got := runThrough(t, bc, `exDate("d", "yyyy-MM-dd")`, in)
+	got := runThrough(t, env, `exDate("d", "yyyy-MM-dd")`, in)
 	if len(got) != len(in) {
 		t.Fatalf("got %d events, want %d", len(got), len(in))
 	}
@@ -176,10 +176,10 @@ func TestExDatePassesUnparsedEventsOn(t *testing.T) {
 	if v, _ := got[3].Attr("dateyear"); string(v) != "2010" {
 		t.Errorf("dateyear = %q, want 2010", v)
 	}
-	if n := counter(bc, "exDate.missing"); n != 2 {
+	if n := env.Counter("exDate.missing"); n != 2 {
 		t.Errorf("missing = %d, want 2", n)
 	}
-	if n := counter(bc, "exDate.unparsed"); n != 1 {
+	if n := env.Counter("exDate.unparsed"); n != 1 {
 		t.Errorf("unparsed = %d, want 1", n)
 	}
 }
@@ -188,7 +188,7 @@ func TestExDatePassesUnparsedEventsOn(t *testing.T) {
 // the source reuses the memory of a delivered batch: the sink's clone copies the values.
 func TestExtractedValuesSurviveSourceReuse(t *testing.T) {
 	sink := &testSink{}
-	d := mustBuild(t, testBC(), `regex("id=(\\w+)", 1, "id")`, sink)
+	d := mustBuild(t, testEnv(), `regex("id=(\\w+)", 1, "id")`, sink)
 	ctx := context.Background()
 	if err := d.Open(ctx); err != nil {
 		t.Fatal(err)

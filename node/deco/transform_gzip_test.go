@@ -2,22 +2,19 @@ package deco
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/flumego/flume/node/event"
-	"github.com/flumego/flume/node/plugin"
 )
 
 func TestGzipGunzipRoundTrip(t *testing.T) {
 	in := variedEvents(20)
 	in = append(in, eventOf(strings.Repeat("a compressible line ", 500), "k", "v"))
-	bc := testBC()
-	zipped := runThrough(t, bc, "gzip", chunks(in, 6)...)
+	env := testEnv()
+	zipped := runThrough(t, env, "gzip", chunks(in, 6)...)
 	if len(zipped) != len(in) {
 		t.Fatalf("gzip gave %d events for %d", len(zipped), len(in))
 	}
@@ -33,8 +30,8 @@ func TestGzipGunzipRoundTrip(t *testing.T) {
 	if len(last) > 1000 {
 		t.Errorf("a 10000-byte repetitive body gzipped to %d bytes", len(last))
 	}
-	if counter(bc, "gzip.bytes_in") <= counter(bc, "gzip.bytes_out") {
-		t.Errorf("bytes_in %d not above bytes_out %d", counter(bc, "gzip.bytes_in"), counter(bc, "gzip.bytes_out"))
+	if env.Counter("gzip.bytes_in") <= env.Counter("gzip.bytes_out") {
+		t.Errorf("bytes_in %d not above bytes_out %d", env.Counter("gzip.bytes_in"), env.Counter("gzip.bytes_out"))
 	}
 	// The gzipped events are standard gzip streams.
 	zr, err := gzip.NewReader(bytes.NewReader(last))
@@ -42,25 +39,25 @@ func TestGzipGunzipRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	zr.Close()
-	sameEvents(t, runThrough(t, testBC(), "gunzip", chunks(zipped, 4)...), in)
+	sameEvents(t, runThrough(t, testEnv(), "gunzip", chunks(zipped, 4)...), in)
 }
 
 func TestBatchGzipStack(t *testing.T) {
 	// The classic wire-saving stack: batch, then gzip the aggregate; reversed at the far end.
 	in := variedEvents(50)
-	aggs := runThrough(t, testBC(), "batch(16)", chunks(in, 10)...)
-	zipped := runThrough(t, testBC(), "gzip", aggs)
-	unzipped := runThrough(t, testBC(), "gunzip", zipped)
-	sameEvents(t, runThrough(t, testBC(), "unbatch", unzipped), in)
+	aggs := runThrough(t, testEnv(), "batch(16)", chunks(in, 10)...)
+	zipped := runThrough(t, testEnv(), "gzip", aggs)
+	unzipped := runThrough(t, testEnv(), "gunzip", zipped)
+	sameEvents(t, runThrough(t, testEnv(), "unbatch", unzipped), in)
 }
 
 func TestGunzipPassesOtherEventsThrough(t *testing.T) {
 	in := variedEvents(2)
-	zipped := runThrough(t, testBC(), "gzip", in)
-	bc := testBC()
-	got := runThrough(t, bc, "gunzip", []*event.Event{eventOf("plain", "k", "v"), zipped[0], zipped[1]})
+	zipped := runThrough(t, testEnv(), "gzip", in)
+	env := testEnv()
+	got := runThrough(t, env, "gunzip", []*event.Event{eventOf("plain", "k", "v"), zipped[0], zipped[1]})
 	sameEvents(t, got, []*event.Event{eventOf("plain", "k", "v"), in[0], in[1]})
-	if n := counter(bc, "gunzip.passthrough"); n != 1 {
+	if n := env.Counter("gunzip.passthrough"); n != 1 {
 		t.Errorf("passthrough = %d, want 1", n)
 	}
 }
@@ -89,25 +86,11 @@ func TestGunzipCorrupt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &testSink{}
-			d := mustBuild(t, testBC(), "gunzip", sink)
-			if err := d.Open(context.Background()); err != nil {
-				t.Fatal(err)
-			}
 			e := &event.Event{}
 			_ = e.SetAttr(AttrGzip, tc.z)
-			err := appendChecked(t, d, eventOf("before"), e)
-			if !errors.Is(err, ErrBadAggregate) || !plugin.IsPermanent(err) {
-				t.Fatalf("Append = %v, want a permanent ErrBadAggregate", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-			if n := len(sink.events()); n != 0 {
-				t.Errorf("%d events passed on from a failed batch", n)
-			}
+			d, sink := refuseBadAggregate(t, "gunzip", e, tc.want)
 			// The decorator recovers: the next good event goes through.
-			z := runThrough(t, testBC(), "gzip", []*event.Event{eventOf("after")})
+			z := runThrough(t, testEnv(), "gzip", []*event.Event{eventOf("after")})
 			if err := appendChecked(t, d, z...); err != nil {
 				t.Fatalf("Append after a corrupt event: %v", err)
 			}

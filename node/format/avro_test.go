@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -280,7 +281,7 @@ func TestAvroDataEmptyStreamIsValidFile(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
 			f := buildFormat(t, &spec.Call{Name: "avrodata", Args: []spec.Value{str(codec)}})
-			data := encodeAll(t, f)
+			data := plugintest.Encode(t, f)
 			meta, blocks := readContainer(t, data)
 			if len(blocks) != 0 || string(meta["avro.codec"]) != codec {
 				t.Errorf("empty stream: %d blocks, codec %q", len(blocks), meta["avro.codec"])
@@ -302,7 +303,7 @@ func TestAvroJSONReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := []*event.Event{a, b, c}
-	data := encodeAll(t, buildFormat(t, &spec.Call{Name: "avrojson"}), events...)
+	data := plugintest.Encode(t, buildFormat(t, &spec.Call{Name: "avrojson"}), events...)
 
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for i := 0; sc.Scan(); i++ {

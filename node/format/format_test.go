@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -66,25 +66,6 @@ func buildFormat(t testing.TB, c *spec.Call) plugin.Format {
 		t.Fatalf("build %s: %v", c.Name, err)
 	}
 	return f
-}
-
-// encodeAll encodes events with a fresh encoder of f and closes it.
-func encodeAll(t testing.TB, f plugin.Format, events ...*event.Event) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc, err := f.NewEncoder(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
-		if err := enc.Encode(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func TestLineFormatsExactBytes(t *testing.T) {
@@ -152,15 +133,15 @@ func TestLineFormatsExactBytes(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			f := buildFormat(t, tt.call)
-			if got := string(encodeAll(t, f, eventA(t))); got != tt.a {
+			if got := string(plugintest.Encode(t, f, eventA(t))); got != tt.a {
 				t.Errorf("event A:\n got %q\nwant %q", got, tt.a)
 			}
-			if got := string(encodeAll(t, f, eventB())); got != tt.b {
+			if got := string(plugintest.Encode(t, f, eventB())); got != tt.b {
 				t.Errorf("event B:\n got %q\nwant %q", got, tt.b)
 			}
 			// One encoder, several events: the lines follow each other, and state kept between
 			// events (date caches, scratch space) does not leak from one event into the next.
-			if got, want := string(encodeAll(t, f, eventA(t), eventB(), eventA(t))), tt.a+tt.b+tt.a; got != want {
+			if got, want := string(plugintest.Encode(t, f, eventA(t), eventB(), eventA(t))), tt.a+tt.b+tt.a; got != want {
 				t.Errorf("three events:\n got %q\nwant %q", got, want)
 			}
 		})
@@ -188,7 +169,7 @@ func TestDebugAttributeValues(t *testing.T) {
 			if err := e.SetAttr("k", tt.value); err != nil {
 				t.Fatal(err)
 			}
-			got := string(encodeAll(t, buildFormat(t, &spec.Call{Name: "debug"}), e))
+			got := string(plugintest.Encode(t, buildFormat(t, &spec.Call{Name: "debug"}), e))
 			want := "h [INFO Wed Dec 31 16:00:00 PST 1969] { k : " + tt.want + " } b\n"
 			if got != want {
 				t.Errorf("got %q, want %q", got, want)
@@ -199,7 +180,7 @@ func TestDebugAttributeValues(t *testing.T) {
 
 func TestAvroJSONMapsInvalidPriorityToInfo(t *testing.T) {
 	e := &event.Event{Body: []byte("x"), Priority: event.Priority(42)}
-	got := string(encodeAll(t, buildFormat(t, &spec.Call{Name: "avrojson"}), e))
+	got := string(plugintest.Encode(t, buildFormat(t, &spec.Call{Name: "avrojson"}), e))
 	want := `{"timestamp":0,"priority":"INFO","body":"x","nanos":0,"host":"","fields":{}}` + "\n"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -35,7 +36,7 @@ func FuzzJSON(f *testing.F) {
 	addSeeds(f)
 	format := jsonFormat()
 	f.Fuzz(func(t *testing.T, body []byte, host, key string, value []byte) {
-		line := encodeAll(t, format, fuzzEvent(t, body, host, key, value))
+		line := plugintest.Encode(t, format, fuzzEvent(t, body, host, key, value))
 		if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("not one line: %q", line)
 		}
@@ -58,7 +59,7 @@ func FuzzAvroJSON(f *testing.F) {
 	addSeeds(f)
 	format := avroJSONFormat()
 	f.Fuzz(func(t *testing.T, body []byte, host, key string, value []byte) {
-		line := encodeAll(t, format, fuzzEvent(t, body, host, key, value))
+		line := plugintest.Encode(t, format, fuzzEvent(t, body, host, key, value))
 		if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("not one line: %q", line)
 		}
@@ -74,7 +75,7 @@ func FuzzLog4j(f *testing.F) {
 	addSeeds(f)
 	format := log4jFormat()
 	f.Fuzz(func(t *testing.T, body []byte, host, key string, value []byte) {
-		line := string(encodeAll(t, format, fuzzEvent(t, body, host, key, value)))
+		line := string(plugintest.Encode(t, format, fuzzEvent(t, body, host, key, value)))
 		const prefix = "1969-12-31T16:00:00:-08:00 DEBUG log4j: "
 		if !strings.HasPrefix(line, prefix) || !strings.HasSuffix(line, "\n") {
 			t.Fatalf("line %q", line)
@@ -97,7 +98,7 @@ func FuzzDebug(f *testing.F) {
 	addSeeds(f)
 	format := buildFormat(f, &spec.Call{Name: "debug"})
 	f.Fuzz(func(t *testing.T, body []byte, host, key string, value []byte) {
-		line := string(encodeAll(t, format, fuzzEvent(t, body, host, key, value)))
+		line := string(plugintest.Encode(t, format, fuzzEvent(t, body, host, key, value)))
 		if !strings.HasSuffix(line, "\n") {
 			t.Fatalf("line %q", line)
 		}

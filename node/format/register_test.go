@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -134,13 +135,7 @@ func TestBadArgumentsArePositionedErrors(t *testing.T) {
 func TestRegisterListsEveryFormat(t *testing.T) {
 	r := plugin.NewRegistry()
 	Register(r)
-	var names []string
-	for _, e := range r.Entries(plugin.KindFormat) {
-		names = append(names, e.Name())
-		if e.Doc == "" {
-			t.Errorf("%s has no doc", e.Name())
-		}
-	}
+	names := plugintest.Names(t, r, plugin.KindFormat)
 	want := []string{"avro", "avrodata", "avrojson", "debug", "default", "json", "log4j", "raw", "syslog"}
 	if !slices.Equal(names, want) {
 		t.Errorf("formats %v, want %v", names, want)
@@ -176,7 +171,7 @@ func TestFormatNamedByStringOrFunction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			meta, blocks := readContainer(t, encodeAll(t, f, eventB()))
+			meta, blocks := readContainer(t, plugintest.Encode(t, f, eventB()))
 			if string(meta["avro.codec"]) != tt.codec || len(blocks) != 1 || len(blocks[0]) != 1 {
 				t.Errorf("codec %q, %d blocks", meta["avro.codec"], len(blocks))
 			}
@@ -191,7 +186,7 @@ func TestNoFormatMeansDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(encodeAll(t, f, eventB())); got != "a\xff\x01\n\xc3\xa9\x7f\n" {
+	if got := string(plugintest.Encode(t, f, eventB())); got != "a\xff\x01\n\xc3\xa9\x7f\n" {
 		t.Errorf("default format wrote %q, want the raw body and a newline", got)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // 1000. One op is one event.
 func BenchmarkTextSinkRaw(b *testing.B) {
 	e := newEnv()
-	s := e.open(b, fmt.Sprintf("text(%q, raw)", filepath.Join(b.TempDir(), "out.txt")))
+	s := e.OpenSink(b, fmt.Sprintf("text(%q, raw)", filepath.Join(b.TempDir(), "out.txt")))
 	batch := make([]*event.Event, 1000)
 	for i := range batch {
 		batch[i] = &event.Event{Body: []byte(fmt.Sprintf("%099d", i)), Host: "h", Priority: event.INFO}

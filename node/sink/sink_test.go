@@ -14,8 +14,8 @@ import (
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/format"
-	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -23,48 +23,16 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// env builds the sinks of this package and the formats they name; the console writes to out.
 type env struct {
-	bc  *plugin.BuildContext
-	reg *plugin.Registry
+	*plugintest.Env
 	out *bytes.Buffer
 }
 
 func newEnv() *env {
-	r := plugin.NewRegistry()
-	Register(r)
-	format.Register(r)
-	out := &bytes.Buffer{}
-	return &env{reg: r, out: out, bc: &plugin.BuildContext{Registry: r, Metrics: metrics.NewRegistry(), Stdout: out}}
-}
-
-func (e *env) build(t testing.TB, text string) (plugin.Sink, error) {
-	t.Helper()
-	s, err := spec.ParseSink(text)
-	if err != nil {
-		t.Fatalf("parse %s: %v", text, err)
-	}
-	call, ok := s.(*spec.SinkCall)
-	if !ok {
-		t.Fatalf("%s is not a plain sink", text)
-	}
-	return e.reg.BuildSink(e.bc, call.Call)
-}
-
-func (e *env) open(t testing.TB, text string) plugin.Sink {
-	t.Helper()
-	s, err := e.build(t, text)
-	if err != nil {
-		t.Fatalf("build %s: %v", text, err)
-	}
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatalf("open %s: %v", text, err)
-	}
-	return s
-}
-
-func (e *env) counter(name string) int64 {
-	v, _ := e.bc.Metrics.Get(name)
-	return v
+	e := &env{Env: plugintest.NewEnv(nil, Register, format.Register), out: &bytes.Buffer{}}
+	e.Stdout = e.out
+	return e
 }
 
 // events makes events with the given bodies, an attribute and a fixed time.
@@ -81,36 +49,15 @@ func events(bodies ...string) []*event.Event {
 // encode renders events with the named format of the registry, for comparison.
 func (e *env) encode(t testing.TB, name string, evs []*event.Event) string {
 	t.Helper()
-	f, err := e.reg.BuildFormat(e.bc, &spec.Call{Name: name})
+	f, err := e.Registry.BuildFormat(e.BuildContext, &spec.Call{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	enc, err := f.NewEncoder(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range evs {
-		if err := enc.Encode(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
+	return string(plugintest.Encode(t, f, evs...))
 }
 
 func TestRegisterNamesEverySink(t *testing.T) {
-	r := plugin.NewRegistry()
-	Register(r)
-	var got []string
-	for _, e := range r.Entries(plugin.KindSink) {
-		got = append(got, e.Name())
-		if e.Doc == "" {
-			t.Errorf("%s has no doc", e.Name())
-		}
-	}
+	got := plugintest.Names(t, plugintest.NewEnv(nil, Register).Registry, plugin.KindSink)
 	if want := "console counter fail null text"; strings.Join(got, " ") != want {
 		t.Errorf("sinks = %v, want %s", got, want)
 	}
@@ -118,14 +65,14 @@ func TestRegisterNamesEverySink(t *testing.T) {
 
 func TestNullDropsAndCounts(t *testing.T) {
 	e := newEnv()
-	s := e.open(t, "null")
+	s := e.OpenSink(t, "null")
 	if err := s.Append(context.Background(), events("a", "bc")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n, b := e.counter("null.events_out"), e.counter("null.bytes_out"); n != 2 || b != 3 {
+	if n, b := e.Counter("null.events_out"), e.Counter("null.bytes_out"); n != 2 || b != 3 {
 		t.Errorf("events_out = %d, bytes_out = %d; want 2, 3", n, b)
 	}
 }
@@ -140,7 +87,7 @@ func TestConsoleWritesEachBatchInItsFormat(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
 			e := newEnv()
-			s := e.open(t, tt.spec)
+			s := e.OpenSink(t, tt.spec)
 			first, second := events("one", "two"), events("three")
 			if err := s.Append(context.Background(), first); err != nil {
 				t.Fatal(err)
@@ -168,7 +115,7 @@ func TestConsoleWritesEachBatchInItsFormat(t *testing.T) {
 
 func TestConsoleRawOutputIsBodyAndNewline(t *testing.T) {
 	e := newEnv()
-	s := e.open(t, "console(raw)")
+	s := e.OpenSink(t, "console(raw)")
 	if err := s.Append(context.Background(), events("a", "", "b c")); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +146,7 @@ func TestTextWritesTheFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte("old content that is longer than the new\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s := e.open(t, fmt.Sprintf("text(%q%s)", path, tt.args))
+			s := e.OpenSink(t, fmt.Sprintf("text(%q%s)", path, tt.args))
 			a, b := events("first", "second"), events("third")
 			for _, batch := range [][]*event.Event{a, b} {
 				if err := s.Append(context.Background(), batch); err != nil {
@@ -216,7 +163,7 @@ func TestTextWritesTheFile(t *testing.T) {
 			if want := e.encode(t, tt.format, append(a, b...)); string(got) != want {
 				t.Fatalf("file:\n%q\nwant\n%q", got, want)
 			}
-			if n := e.counter("text.events_out"); n != 3 {
+			if n := e.Counter("text.events_out"); n != 3 {
 				t.Errorf("events_out = %d", n)
 			}
 		})
@@ -226,7 +173,7 @@ func TestTextWritesTheFile(t *testing.T) {
 func TestTextRawBytes(t *testing.T) {
 	e := newEnv()
 	path := filepath.Join(t.TempDir(), "out.txt")
-	s := e.open(t, fmt.Sprintf("text(%q)", path))
+	s := e.OpenSink(t, fmt.Sprintf("text(%q)", path))
 	if err := s.Append(context.Background(), events("a", "b b", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +188,7 @@ func TestTextRawBytes(t *testing.T) {
 func TestTextUnwritablePathIsAnOpenErrorNamingIt(t *testing.T) {
 	dir := t.TempDir()
 	for _, path := range []string{filepath.Join(dir, "missing", "out.txt"), dir} {
-		s, err := newEnv().build(t, fmt.Sprintf("text(%q)", path))
+		s, err := newEnv().BuildSink(t, fmt.Sprintf("text(%q)", path))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +207,7 @@ func TestTextUnwritablePathIsAnOpenErrorNamingIt(t *testing.T) {
 
 func TestCounterCountsIntoTheNamedMetric(t *testing.T) {
 	e := newEnv()
-	s := e.open(t, `counter("hits")`)
+	s := e.OpenSink(t, `counter("hits")`)
 	for _, n := range []int{3, 1, 0, 5} {
 		if err := s.Append(context.Background(), events(make([]string, n)...)); err != nil {
 			t.Fatal(err)
@@ -269,7 +216,7 @@ func TestCounterCountsIntoTheNamedMetric(t *testing.T) {
 	if got := s.(*Counter).Count(); got != 9 {
 		t.Errorf("Count() = %d, want 9", got)
 	}
-	if got := e.counter("hits"); got != 9 {
+	if got := e.Counter("hits"); got != 9 {
 		t.Errorf("metric hits = %d, want 9", got)
 	}
 	if err := s.Close(context.Background()); err != nil {
@@ -278,7 +225,7 @@ func TestCounterCountsIntoTheNamedMetric(t *testing.T) {
 }
 
 func TestFailFailsOpenAndAppend(t *testing.T) {
-	s, err := newEnv().build(t, `fail("no collectors")`)
+	s, err := newEnv().BuildSink(t, `fail("no collectors")`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +255,7 @@ func TestSinkArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := newEnv().build(t, tt.spec)
+			_, err := newEnv().BuildSink(t, tt.spec)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("build = %v, want %q", err, tt.wantErr)
 			}

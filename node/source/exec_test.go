@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
 func attr(e *event.Event, key string) string {
@@ -22,7 +24,7 @@ func attr(e *event.Event, key string) string {
 
 func TestExecTagsStdoutAndStderr(t *testing.T) {
 	cmd := `sh -c 'echo out1; echo err1 >&2; echo out2'`
-	evs := drain(t, newEnv(t, nil).open(t, fmt.Sprintf("exec(%q)", cmd)))
+	evs := drain(t, newEnv(nil).OpenSource(t, fmt.Sprintf("exec(%q)", cmd)))
 	byTag := map[string][]string{}
 	for _, e := range evs {
 		tag := attr(e, AttrProcSource)
@@ -34,10 +36,10 @@ func TestExecTagsStdoutAndStderr(t *testing.T) {
 			t.Errorf("event %+v is not stamped", e)
 		}
 	}
-	if got := byTag[ProcStdout]; !equalStrings(got, []string{"out1", "out2"}) {
+	if got := byTag[ProcStdout]; !slices.Equal(got, []string{"out1", "out2"}) {
 		t.Errorf("stdout events %q", got)
 	}
-	if got := byTag[ProcStderr]; !equalStrings(got, []string{"err1"}) {
+	if got := byTag[ProcStderr]; !slices.Equal(got, []string{"err1"}) {
 		t.Errorf("stderr events %q", got)
 	}
 	if len(byTag) != 2 {
@@ -63,13 +65,13 @@ func TestExecOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, tt.props)
-			got := bodies(drain(t, e.open(t, tt.spec)))
-			if !equalStrings(got, tt.want) {
+			e := newEnv(tt.props)
+			got := plugintest.Bodies(drain(t, e.OpenSource(t, tt.spec)))
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			name := strings.SplitN(tt.spec, "(", 2)[0]
-			if n := e.counter("" + name + ".events_truncated"); n != tt.truncated {
+			if n := e.Counter(name + ".events_truncated"); n != tt.truncated {
 				t.Errorf("events_truncated = %d, want %d", n, tt.truncated)
 			}
 		})
@@ -83,7 +85,7 @@ func TestExecPeriodicRunsAgain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			s := newEnv(t, nil).open(t, tt.spec)
+			s := newEnv(nil).OpenSource(t, tt.spec)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var got []string
@@ -127,7 +129,7 @@ func TestExecCloseKillsTheProcessGroup(t *testing.T) {
 	}
 	// The shell starts two children that would outlive it, and reports all three pids.
 	cmd := `sh -c 'sleep 100 & echo $!; sleep 100 & echo $!; echo $$; wait'`
-	s := newEnv(t, nil).open(t, fmt.Sprintf("execStream(%q)", cmd))
+	s := newEnv(nil).OpenSource(t, fmt.Sprintf("execStream(%q)", cmd))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var pids []int
@@ -160,17 +162,18 @@ func TestExecCloseKillsTheProcessGroup(t *testing.T) {
 	// adopted by init when it died; they must have been killed (a zombie awaiting init is
 	// dead).
 	shell := pids[2]
-	eventually(t, 5*time.Second, fmt.Sprintf("shell %d to be reaped", shell), func() bool { return procState(shell) == 0 })
+	plugintest.Eventually(t, 5*time.Second, func() bool { return procState(shell) == 0 },
+		func() string { return fmt.Sprintf("shell %d not reaped", shell) })
 	for _, pid := range pids[:2] {
-		eventually(t, 5*time.Second, fmt.Sprintf("child %d to die", pid), func() bool {
+		plugintest.Eventually(t, 5*time.Second, func() bool {
 			st := procState(pid)
 			return st == 0 || st == 'Z' || st == 'X'
-		})
+		}, func() string { return fmt.Sprintf("child %d still alive", pid) })
 	}
 }
 
 func TestExecMissingCommandIsAnOpenError(t *testing.T) {
-	s, err := newEnv(t, nil).build(t, `exec("no-such-command-xyzzy --flag")`)
+	s, err := newEnv(nil).BuildSource(t, `exec("no-such-command-xyzzy --flag")`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,7 @@ func TestExecArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := newEnv(t, nil).build(t, tt.spec)
+			_, err := newEnv(nil).BuildSource(t, tt.spec)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("build = %v, want %q", err, tt.wantErr)
 			}
@@ -224,7 +227,7 @@ func TestSplitCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := splitCommand(tt.in)
-			if !errors.Is(err, tt.wantErr) || !equalStrings(got, tt.want) {
+			if !errors.Is(err, tt.wantErr) || !slices.Equal(got, tt.want) {
 				t.Fatalf("splitCommand(%q) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})

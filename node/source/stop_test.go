@@ -7,43 +7,24 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
+	"github.com/flumego/flume/node/source/internal/record"
 )
 
-// stop stops s as the flow driver does: the ctx of Next ends, and Next must hand it back at
-// once without an event; then Close, and Next until it returns an error. It returns the bodies
-// Next delivered after Close and that error.
-func stop(t *testing.T, s plugin.Source) ([]string, error) {
+// stop stops s as the flow driver does (plugintest.Stop) and returns the bodies Next delivered
+// after Close, in batches of at most the record.MaxBatch events the package promises, and the
+// error that ended them.
+func stop(t testing.TB, s plugin.Source) ([]string, error) {
 	t.Helper()
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	if batch, err := s.Next(cancelled); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Next with its ctx done = %d events, %v; want context.Canceled and no event", len(batch), err)
-	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var got []string
-	for {
-		batch, err := s.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("Next after Close blocked until the deadline, after %d events", len(got))
-			}
-			return got, err
-		}
-		if len(batch) == 0 || len(batch) > 1000 {
-			t.Fatalf("Next after Close returned a batch of %d events", len(batch))
-		}
-		got = append(got, bodies(batch)...)
-	}
+	evs, err := plugintest.Stop(t, s, 20*time.Second, record.MaxBatch)
+	return plugintest.Bodies(evs), err
 }
 
 // numbers returns "1" to "n".
@@ -71,17 +52,17 @@ func TestExecStopDeliversWhatTheCommandWrote(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			marker := filepath.Join(t.TempDir(), "written")
 			cmd := fmt.Sprintf("sh -c '%s; touch %s; exec sleep 30'", tt.cmd, marker)
-			s := newEnv(t, nil).open(t, fmt.Sprintf("exec(%q, aggregate=%v)", cmd, tt.aggregate))
-			eventually(t, 10*time.Second, "the command to write its output", func() bool {
+			s := newEnv(nil).OpenSource(t, fmt.Sprintf("exec(%q, aggregate=%v)", cmd, tt.aggregate))
+			plugintest.Eventually(t, 10*time.Second, func() bool {
 				_, err := os.Stat(marker)
 				return err == nil
-			})
+			}, func() string { return "the command did not write its output" })
 			got, err := stop(t, s)
 			if !errors.Is(err, io.EOF) {
 				t.Errorf("last Next = %v, want io.EOF", err)
 			}
-			if !equalStrings(got, tt.want) {
-				t.Fatalf("delivered %d events %q after the stop, want %d: %q", len(got), short(got), len(tt.want), short(tt.want))
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("delivered %d events %q after the stop, want %d: %q", len(got), plugintest.Short(got), len(tt.want), plugintest.Short(tt.want))
 			}
 		})
 	}
@@ -97,7 +78,7 @@ func TestExecStopIsPrompt(t *testing.T) {
 	}
 	for _, spec := range tests {
 		t.Run(spec, func(t *testing.T) {
-			s := newEnv(t, nil).open(t, spec)
+			s := newEnv(nil).OpenSource(t, spec)
 			start := time.Now()
 			if _, err := stop(t, s); !errors.Is(err, io.EOF) {
 				t.Errorf("last Next = %v, want io.EOF", err)
@@ -122,32 +103,32 @@ func TestStdinStopDeliversTheHeldPartialLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnv(nil)
 			pr, pw := io.Pipe()
 			defer pw.Close()
-			e.bc.Stdin = pr
-			s := e.open(t, "stdin")
+			e.Stdin = pr
+			s := e.OpenSource(t, "stdin")
 			ctx, cancel := context.WithCancel(context.Background())
-			ch := nextAsync(ctx, s)
+			next := plugintest.GoNext(ctx, s)
 			if !tt.inFlight {
 				if _, err := pw.Write([]byte("complete\npartial")); err != nil {
 					t.Fatal(err)
 				}
-				if r := recv(t, ch); r.err != nil || !equalStrings(r.bodies, []string{"complete"}) {
-					t.Fatalf("Next = %q, %v; want the complete line", r.bodies, r.err)
+				if r := next.Wait(t, 10*time.Second); r.Err != nil || !slices.Equal(r.Bodies, []string{"complete"}) {
+					t.Fatalf("Next = %q, %v; want the complete line", r.Bodies, r.Err)
 				}
-				ch = nextAsync(ctx, s)
+				next = plugintest.GoNext(ctx, s)
 			}
 			// The Next in progress waits for a read by the helper.
 			src := s.(*stdinSource)
-			eventually(t, 10*time.Second, "Next to wait for a read", func() bool {
+			plugintest.Eventually(t, 10*time.Second, func() bool {
 				src.mu.Lock()
 				defer src.mu.Unlock()
 				return src.reading
-			})
+			}, func() string { return "Next did not wait for a read" })
 			cancel() // the stop: the Next in progress ends
-			if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
-				t.Fatalf("Next in progress at the stop = %q, %v; want context.Canceled", r.bodies, r.err)
+			if r := next.Wait(t, 10*time.Second); !errors.Is(r.Err, context.Canceled) {
+				t.Fatalf("Next in progress at the stop = %q, %v; want context.Canceled", r.Bodies, r.Err)
 			}
 			if tt.inFlight {
 				// The read the cancelled Next left pending takes this.
@@ -159,7 +140,7 @@ func TestStdinStopDeliversTheHeldPartialLine(t *testing.T) {
 			if !errors.Is(err, io.EOF) {
 				t.Errorf("last Next = %v, want io.EOF", err)
 			}
-			if !equalStrings(got, tt.want) {
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("delivered %q after the stop, want %q", got, tt.want)
 			}
 		})
@@ -186,18 +167,18 @@ func checkPrefix(t *testing.T, got []string, content string) {
 	t.Helper()
 	// Each delivered line must be whole: the newline after the last one is in the file too.
 	if joined := strings.Join(got, "\n") + "\n"; !strings.HasPrefix(content, joined) {
-		t.Fatalf("delivered %d lines %q: not the file's whole lines in order", len(got), short(got))
+		t.Fatalf("delivered %d lines %q: not the file's whole lines in order", len(got), plugintest.Short(got))
 	}
 }
 
 func TestTextStopDeliversWhatItRead(t *testing.T) {
 	path, content := numberedLines(t, 100000) // more than one read buffer
-	s := newEnv(t, nil).open(t, fmt.Sprintf("text(%q)", path))
+	s := newEnv(nil).OpenSource(t, fmt.Sprintf("text(%q)", path))
 	first, err := s.Next(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := bodies(first)
+	got := plugintest.Bodies(first)
 	rest, err := stop(t, s)
 	if !errors.Is(err, io.EOF) {
 		t.Errorf("last Next = %v, want io.EOF", err)
@@ -215,7 +196,7 @@ func TestTextStopDeliversWhatItRead(t *testing.T) {
 func TestSynthStopsAtOnce(t *testing.T) {
 	for _, spec := range []string{"synth(0, 10)", "asciisynth(5000, 100)", "synthrndsize(0, 1, 100)"} {
 		t.Run(spec, func(t *testing.T) {
-			s := newEnv(t, nil).open(t, spec)
+			s := newEnv(nil).OpenSource(t, spec)
 			if _, err := s.Next(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -3,8 +3,11 @@ package source
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
 func TestSynthProducesCountEventsOfSize(t *testing.T) {
@@ -26,7 +29,7 @@ func TestSynthProducesCountEventsOfSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			evs := drain(t, newEnv(t, nil).open(t, tt.spec))
+			evs := drain(t, newEnv(nil).OpenSource(t, tt.spec))
 			if len(evs) != tt.count {
 				t.Fatalf("%d events, want %d", len(evs), tt.count)
 			}
@@ -58,15 +61,15 @@ func printable(b []byte) bool {
 }
 
 func TestSynthIsDeterministicPerSeed(t *testing.T) {
-	run := func(spec string) []string { return bodies(drain(t, newEnv(t, nil).open(t, spec))) }
+	run := func(spec string) []string { return plugintest.Bodies(drain(t, newEnv(nil).OpenSource(t, spec))) }
 	a, b := run("synth(1500, 20)"), run("synth(1500, 20)")
-	if !equalStrings(a, b) {
+	if !slices.Equal(a, b) {
 		t.Fatal("two runs with the default seed differ")
 	}
-	if c := run("synth(1500, 20, seed=7)"); equalStrings(a, c) {
+	if c := run("synth(1500, 20, seed=7)"); slices.Equal(a, c) {
 		t.Fatal("seed 7 gives the same bytes as seed 0")
 	}
-	if x, y := run("asciisynth(100, 30, seed=3)"), run("asciisynth(100, 30, seed=3)"); !equalStrings(x, y) {
+	if x, y := run("asciisynth(100, 30, seed=3)"), run("asciisynth(100, 30, seed=3)"); !slices.Equal(x, y) {
 		t.Fatal("asciisynth is not repeatable")
 	}
 	// The bytes are random: a run of 30000 bytes uses most byte values.
@@ -82,21 +85,21 @@ func TestSynthIsDeterministicPerSeed(t *testing.T) {
 }
 
 func TestSynthReopenRestartsTheSequence(t *testing.T) {
-	s := newEnv(t, nil).open(t, "synth(10, 8)")
-	first := bodies(drain(t, s))
+	s := newEnv(nil).OpenSource(t, "synth(10, 8)")
+	first := plugintest.Bodies(drain(t, s))
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if again := bodies(drain(t, s)); !equalStrings(first, again) {
+	if again := plugintest.Bodies(drain(t, s)); !slices.Equal(first, again) {
 		t.Fatal("reopened source gives other events")
 	}
 }
 
 func TestSynthEndlessWithCountZero(t *testing.T) {
-	s := newEnv(t, nil).open(t, "asciisynth(0, 10)")
+	s := newEnv(nil).OpenSource(t, "asciisynth(0, 10)")
 	for i := range 5 {
 		batch, err := s.Next(context.Background())
 		if err != nil || len(batch) != 1000 {
@@ -106,14 +109,14 @@ func TestSynthEndlessWithCountZero(t *testing.T) {
 }
 
 func TestSynthTruncatesToTheLimit(t *testing.T) {
-	e := newEnv(t, map[string]string{"flume.event.max.size.bytes": "16"})
-	evs := drain(t, e.open(t, "synth(3, 100)"))
+	e := newEnv(map[string]string{"flume.event.max.size.bytes": "16"})
+	evs := drain(t, e.OpenSource(t, "synth(3, 100)"))
 	for _, ev := range evs {
 		if len(ev.Body) != 16 {
 			t.Fatalf("body of %d bytes, want 16", len(ev.Body))
 		}
 	}
-	if n := e.counter("synth.events_truncated"); n != 3 {
+	if n := e.Counter("synth.events_truncated"); n != 3 {
 		t.Errorf("events_truncated = %d, want 3", n)
 	}
 }
@@ -129,7 +132,7 @@ func TestSynthArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := newEnv(t, nil).build(t, tt.spec)
+			_, err := newEnv(nil).BuildSource(t, tt.spec)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("build = %v, want %q", err, tt.wantErr)
 			}

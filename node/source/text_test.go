@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -44,11 +46,11 @@ func TestTextReadsEveryLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, nil)
+			e := newEnv(nil)
 			path := writeFile(t, tt.content)
-			got := bodies(drain(t, e.open(t, fmt.Sprintf("text(%q)", path))))
-			if !equalStrings(got, tt.want) {
-				t.Fatalf("got %q, want %q", short(got), short(tt.want))
+			got := plugintest.Bodies(drain(t, e.OpenSource(t, fmt.Sprintf("text(%q)", path))))
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", plugintest.Short(got), plugintest.Short(tt.want))
 			}
 		})
 	}
@@ -62,22 +64,22 @@ func TestTextMatchesTheFileAcrossBufferBoundaries(t *testing.T) {
 		want = append(want, line)
 		content.WriteString(line + "\n")
 	}
-	e := newEnv(t, nil)
+	e := newEnv(nil)
 	path := writeFile(t, content.String())
-	got := bodies(drain(t, e.open(t, fmt.Sprintf("text(%q)", path))))
-	if !equalStrings(got, want) {
-		t.Fatalf("got %d lines, want %d; first: %q", len(got), len(want), short(got))
+	got := plugintest.Bodies(drain(t, e.OpenSource(t, fmt.Sprintf("text(%q)", path))))
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %d lines, want %d; first: %q", len(got), len(want), plugintest.Short(got))
 	}
-	if n := e.counter("text.events_in"); n != int64(len(want)) {
+	if n := e.Counter("text.events_in"); n != int64(len(want)) {
 		t.Errorf("events_in = %d, want %d", n, len(want))
 	}
 }
 
 func TestTextStampsEvents(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(nil)
 	path := writeFile(t, "hello\n")
 	before := time.Now().UnixNano()
-	evs := drain(t, e.open(t, fmt.Sprintf("text(%q)", path)))
+	evs := drain(t, e.OpenSource(t, fmt.Sprintf("text(%q)", path)))
 	after := time.Now().UnixNano()
 	if len(evs) != 1 {
 		t.Fatalf("%d events", len(evs))
@@ -101,16 +103,16 @@ func TestTextOversizePolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			e := newEnv(t, props)
+			e := newEnv(props)
 			path := writeFile(t, "ab\nabcdefgh\nx\n")
-			got := bodies(drain(t, e.open(t, fmt.Sprintf(tt.spec, path))))
-			if !equalStrings(got, tt.want) {
+			got := plugintest.Bodies(drain(t, e.OpenSource(t, fmt.Sprintf(tt.spec, path))))
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
-			if n := e.counter("text.events_truncated"); n != tt.truncated {
+			if n := e.Counter("text.events_truncated"); n != tt.truncated {
 				t.Errorf("events_truncated = %d, want %d", n, tt.truncated)
 			}
-			if n := e.counter("text.events_rejected"); n != tt.rejected {
+			if n := e.Counter("text.events_rejected"); n != tt.rejected {
 				t.Errorf("events_rejected = %d, want %d", n, tt.rejected)
 			}
 		})
@@ -125,7 +127,7 @@ func TestTextOpenErrorsNameThePath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := newEnv(t, nil).build(t, fmt.Sprintf("text(%q)", tt.path))
+			s, err := newEnv(nil).BuildSource(t, fmt.Sprintf("text(%q)", tt.path))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +156,7 @@ func TestTextArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := newEnv(t, nil).build(t, tt.spec)
+			_, err := newEnv(nil).BuildSource(t, tt.spec)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("build: %v", err)
@@ -169,14 +171,14 @@ func TestTextArguments(t *testing.T) {
 }
 
 func TestTextNextHonoursContext(t *testing.T) {
-	e := newEnv(t, nil)
-	s := e.open(t, fmt.Sprintf("text(%q)", writeFile(t, "a\n")))
+	e := newEnv(nil)
+	s := e.OpenSource(t, fmt.Sprintf("text(%q)", writeFile(t, "a\n")))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.Next(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next = %v, want context.Canceled", err)
 	}
-	if got := bodies(drain(t, s)); !equalStrings(got, []string{"a"}) {
+	if got := plugintest.Bodies(drain(t, s)); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("after cancel got %q", got)
 	}
 	if _, err := s.Next(context.Background()); !errors.Is(err, io.EOF) {

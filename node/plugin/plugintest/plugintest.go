@@ -1,15 +1,15 @@
-// Package plugintest has what tests of sources, sinks, decorators and flows share: a sink that
-// records what it receives, a way to read a source to its end, a buffer for output written on
-// one goroutine and read on another, and polling until a condition holds (tests never sleep to
-// wait for a state).
+// Package plugintest has what tests of sources, sinks, decorators, formats and flows share: an
+// Env that builds components from spec text as a config names them, a sink that records what
+// it receives, ways to read a source (to its end, through a stop, on another goroutine), a
+// buffer for output written on one goroutine and read on another, and polling until a
+// condition holds (tests never sleep to wait for a state).
 package plugintest
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +31,33 @@ func Eventually(t testing.TB, d time.Duration, cond func() bool, msg func() stri
 			t.Fatalf("timed out after %v: %s", d, m)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Call is a function running on a goroutine of its own, for tests of what ends a call that
+// blocks.
+type Call[T any] struct {
+	done chan T
+}
+
+// Go runs f on a goroutine of its own. The test owns the goroutine: it Waits for f, or ends it
+// some other way (goleak reports a goroutine left running).
+func Go[T any](f func() T) *Call[T] {
+	c := &Call[T]{done: make(chan T, 1)}
+	go func() { c.done <- f() }()
+	return c
+}
+
+// Wait returns what f returned, failing the test if f has not returned within d.
+func (c *Call[T]) Wait(t testing.TB, d time.Duration) T {
+	t.Helper()
+	select {
+	case v := <-c.done:
+		return v
+	case <-time.After(d):
+		t.Fatalf("call did not return within %v", d)
+		var zero T
+		return zero
 	}
 }
 
@@ -63,30 +90,13 @@ func Bodies(evs []*event.Event) []string {
 	return out
 }
 
-// Source is the part of plugin.Source that Drain needs.
-type Source interface {
-	Next(ctx context.Context) ([]*event.Event, error)
-}
-
-// Drain calls Next until io.EOF and returns clones of every event, failing the test on any
-// other error or if the source takes longer than d.
-func Drain(t testing.TB, s Source, d time.Duration) []*event.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var out []*event.Event
-	for {
-		batch, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("next after %d events: %v", len(out), err)
-		}
-		for _, e := range batch {
-			out = append(out, e.Clone())
-		}
+// Short joins s with "|" for a failure message, keeping the first and last six of a longer
+// list so that a message about thousands of events stays readable.
+func Short(s []string) string {
+	if len(s) > 12 {
+		return strings.Join(s[:6], "|") + "|...|" + strings.Join(s[len(s)-6:], "|")
 	}
+	return strings.Join(s, "|")
 }
 
 // Capture is a sink that records clones of what it receives and counts its calls. It is safe
@@ -106,8 +116,7 @@ func (c *Capture) Open(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.opens++
-	if c.FailOpens != 0 {
-		c.FailOpens--
+	if refuse(&c.FailOpens) {
 		return fmt.Errorf("capture: open refused")
 	}
 	return nil
@@ -118,8 +127,7 @@ func (c *Capture) Append(_ context.Context, batch []*event.Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.appends++
-	if c.FailAppends != 0 {
-		c.FailAppends--
+	if refuse(&c.FailAppends) {
 		return fmt.Errorf("capture: append refused")
 	}
 	for _, e := range batch {
@@ -148,4 +156,14 @@ func (c *Capture) Counts() (opens, appends, closes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.opens, c.appends, c.closes
+}
+
+// refuse counts a call against a Fail field of Capture and reports whether the call fails:
+// while the field is positive it counts down; a negative one refuses every call.
+func refuse(n *int) bool {
+	if *n > 0 {
+		*n--
+		return true
+	}
+	return *n < 0
 }

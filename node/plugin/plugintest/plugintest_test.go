@@ -47,3 +47,24 @@ func TestEventuallyAndBuffer(t *testing.T) {
 	go func() { _, _ = b.Write([]byte("done")) }()
 	Eventually(t, 5*time.Second, func() bool { return b.String() == "done" }, nil)
 }
+
+func TestCaptureFailsAsManyOpensAsItIsTold(t *testing.T) {
+	tests := []struct {
+		failOpens int
+		want      []bool // whether each Open succeeds
+	}{
+		{0, []bool{true, true}},
+		{2, []bool{false, false, true, true}},
+		{-1, []bool{false, false, false}},
+	}
+	for _, tt := range tests {
+		c := &Capture{FailOpens: tt.failOpens}
+		var got []bool
+		for range tt.want {
+			got = append(got, c.Open(context.Background()) == nil)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("FailOpens %d: opens succeeded %v, want %v", tt.failOpens, got, tt.want)
+		}
+	}
+}

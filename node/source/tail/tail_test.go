@@ -6,23 +6,26 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
 func TestTailFollowsAppends(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "a\nb\n")
 	e := newEnv(fastPoll)
-	r := &reader{t: t, s: e.open(t, tailSpec(path, ""))}
-	if got := r.until(2); !equalStrings(got, []string{"a", "b"}) {
+	r := &reader{t: t, s: e.OpenSource(t, tailSpec(path, ""))}
+	if got := r.until(2); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("got %q", got)
 	}
 	appendTo(t, path, "c\nd\ne\n")
-	if got := r.until(5); !equalStrings(got, []string{"a", "b", "c", "d", "e"}) {
+	if got := r.until(5); !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
 		t.Fatalf("got %q", got)
 	}
 	for _, ev := range r.got {
@@ -33,7 +36,7 @@ func TestTailFollowsAppends(t *testing.T) {
 			t.Fatalf("event not stamped: %+v", ev)
 		}
 	}
-	if n := e.counter("tail.events_in"); n != 5 {
+	if n := e.Counter("tail.events_in"); n != 5 {
 		t.Errorf("events_in = %d, want 5", n)
 	}
 }
@@ -41,21 +44,21 @@ func TestTailFollowsAppends(t *testing.T) {
 func TestTailStartFromEnd(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "old1\nold2\n")
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ", true"))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ", true"))}
 	r.quiet(50 * time.Millisecond)
 	appendTo(t, path, "new\n")
-	if got := r.until(1); !equalStrings(got, []string{"new"}) {
+	if got := r.until(1); !slices.Equal(got, []string{"new"}) {
 		t.Fatalf("got %q", got)
 	}
 }
 
 func TestTailWaitsForAFileToAppear(t *testing.T) {
 	path := logPath(t)
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ", startFromEnd=true"))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ", startFromEnd=true"))}
 	r.quiet(50 * time.Millisecond)
 	// A file that appears later is read from its start, whatever startFromEnd says.
 	appendTo(t, path, "first\nsecond\n")
-	if got := r.until(2); !equalStrings(got, []string{"first", "second"}) {
+	if got := r.until(2); !slices.Equal(got, []string{"first", "second"}) {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -63,11 +66,11 @@ func TestTailWaitsForAFileToAppear(t *testing.T) {
 func TestTailHoldsAPartialLineUntilItIsComplete(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "a\npar")
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
 	r.until(1)
 	r.quiet(50 * time.Millisecond)
 	appendTo(t, path, "tial\n")
-	if got := r.until(2); !equalStrings(got, []string{"a", "partial"}) {
+	if got := r.until(2); !slices.Equal(got, []string{"a", "partial"}) {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -77,24 +80,24 @@ func TestTailEmitsTheHeldLineOnClose(t *testing.T) {
 		t.Run(fmt.Sprintf("Next in progress %v", during), func(t *testing.T) {
 			path := logPath(t)
 			appendTo(t, path, "a\nunterminated")
-			s := newEnv(fastPoll).open(t, tailSpec(path, ""))
+			s := newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))
 			r := &reader{t: t, s: s}
 			r.until(1)
-			var got result
+			var got plugintest.NextResult
 			if during {
-				ch := nextAsync(context.Background(), s)
+				next := plugintest.GoNext(context.Background(), s)
 				if err := s.Close(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				got = recv(t, ch)
+				got = next.Wait(t, 10*time.Second)
 			} else {
 				if err := s.Close(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				got = recv(t, nextAsync(context.Background(), s))
+				got = plugintest.GoNext(context.Background(), s).Wait(t, 10*time.Second)
 			}
-			if got.err != nil || !equalStrings(got.bodies, []string{"unterminated"}) {
-				t.Fatalf("Next at Close = %q, %v; want the held line", got.bodies, got.err)
+			if got.Err != nil || !slices.Equal(got.Bodies, []string{"unterminated"}) {
+				t.Fatalf("Next at Close = %q, %v; want the held line", got.Bodies, got.Err)
 			}
 			if _, err := s.Next(context.Background()); !errors.Is(err, io.EOF) {
 				t.Fatalf("Next after the held line = %v, want io.EOF", err)
@@ -106,7 +109,7 @@ func TestTailEmitsTheHeldLineOnClose(t *testing.T) {
 func TestTailFollowsRenameAndCreate(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "a\nb\n")
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
 	r.until(2)
 	// Written before the rotation and not read yet, then an unterminated line.
 	appendTo(t, path, "c\nhalf")
@@ -117,7 +120,7 @@ func TestTailFollowsRenameAndCreate(t *testing.T) {
 	appendTo(t, path+".1", "-done\n")
 	appendTo(t, path, "d\ne\n")
 	want := []string{"a", "b", "c", "half-done", "d", "e"}
-	if got := r.until(len(want)); !equalStrings(got, want) {
+	if got := r.until(len(want)); !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	appendTo(t, path, "f\n")
@@ -129,13 +132,13 @@ func TestTailFollowsRenameAndCreate(t *testing.T) {
 func TestTailRotationEmitsTheOldFilesPartialLine(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "x\nhalf")
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
 	r.until(1)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	appendTo(t, path, "y\n")
-	if got := r.until(3); !equalStrings(got, []string{"x", "half", "y"}) {
+	if got := r.until(3); !slices.Equal(got, []string{"x", "half", "y"}) {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -144,7 +147,7 @@ func TestTailRotationUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 	const perFile, files = 3000, 8
 	path := logPath(t)
 	appendTo(t, path, "") // tail holds the first file from Open on
-	s := newEnv(fastPoll).open(t, tailSpec(path, ""))
+	s := newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))
 	r := &reader{t: t, s: s}
 
 	seq := 0
@@ -168,7 +171,7 @@ func TestTailRotationUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 		}
 		r.until(seq)
 	}
-	for i, b := range bodies(r.got) {
+	for i, b := range plugintest.Bodies(r.got) {
 		if want := fmt.Sprintf("line %06d", i); b != want {
 			t.Fatalf("event %d = %q, want %q", i, b, want)
 		}
@@ -178,13 +181,13 @@ func TestTailRotationUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 func TestTailRereadsATruncatedFile(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "first line\nsecond line\n")
-	r := &reader{t: t, s: newEnv(fastPoll).open(t, tailSpec(path, ""))}
+	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
 	r.until(2)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
 	appendTo(t, path, "new\n")
-	if got := r.until(3); !equalStrings(got, []string{"first line", "second line", "new"}) {
+	if got := r.until(3); !slices.Equal(got, []string{"first line", "second line", "new"}) {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -206,9 +209,9 @@ func TestTailDelimiterModes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := logPath(t)
 			appendTo(t, path, tt.content)
-			s := newEnv(fastPoll).open(t, tailSpec(path, tt.args))
+			s := newEnv(fastPoll).OpenSource(t, tailSpec(path, tt.args))
 			r := &reader{t: t, s: s}
-			if got := r.until(len(tt.want)); !equalStrings(got, tt.want) {
+			if got := r.until(len(tt.want)); !slices.Equal(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			if err := s.Close(context.Background()); err != nil {
@@ -217,12 +220,12 @@ func TestTailDelimiterModes(t *testing.T) {
 			got, err := s.Next(context.Background())
 			if tt.held == "" {
 				if !errors.Is(err, io.EOF) {
-					t.Fatalf("Next after Close = %q, %v; want io.EOF", bodies(got), err)
+					t.Fatalf("Next after Close = %q, %v; want io.EOF", plugintest.Bodies(got), err)
 				}
 				return
 			}
-			if err != nil || !equalStrings(bodies(got), []string{tt.held}) {
-				t.Fatalf("Next after Close = %q, %v; want %q", bodies(got), err, tt.held)
+			if err != nil || !slices.Equal(plugintest.Bodies(got), []string{tt.held}) {
+				t.Fatalf("Next after Close = %q, %v; want %q", plugintest.Bodies(got), err, tt.held)
 			}
 		})
 	}
@@ -243,14 +246,14 @@ func TestTailOversizeLines(t *testing.T) {
 			path := logPath(t)
 			appendTo(t, path, "abc\n1234567890\nz\n")
 			e := newEnv(props)
-			r := &reader{t: t, s: e.open(t, tailSpec(path, tt.args))}
-			if got := r.until(len(tt.want)); !equalStrings(got, tt.want) {
+			r := &reader{t: t, s: e.OpenSource(t, tailSpec(path, tt.args))}
+			if got := r.until(len(tt.want)); !slices.Equal(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
-			if n := e.counter("tail.events_truncated"); n != tt.truncated {
+			if n := e.Counter("tail.events_truncated"); n != tt.truncated {
 				t.Errorf("events_truncated = %d, want %d", n, tt.truncated)
 			}
-			if n := e.counter("tail.events_rejected"); n != tt.rejected {
+			if n := e.Counter("tail.events_rejected"); n != tt.rejected {
 				t.Errorf("events_rejected = %d, want %d", n, tt.rejected)
 			}
 		})
@@ -259,20 +262,20 @@ func TestTailOversizeLines(t *testing.T) {
 
 func TestTailNextEndsWithContextAndClose(t *testing.T) {
 	path := logPath(t)
-	s := newEnv(nil).open(t, tailSpec(path, "")) // default poll: 1 s
+	s := newEnv(nil).OpenSource(t, tailSpec(path, "")) // default poll: 1 s
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := nextAsync(ctx, s)
+	next := plugintest.GoNext(ctx, s)
 	cancel()
-	if r := recv(t, ch); !errors.Is(r.err, context.Canceled) {
-		t.Fatalf("Next = %v, want context.Canceled", r.err)
+	if r := next.Wait(t, 10*time.Second); !errors.Is(r.Err, context.Canceled) {
+		t.Fatalf("Next = %v, want context.Canceled", r.Err)
 	}
-	ch = nextAsync(context.Background(), s)
+	next = plugintest.GoNext(context.Background(), s)
 	start := time.Now()
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if r := recv(t, ch); !errors.Is(r.err, io.EOF) {
-		t.Fatalf("Next = %v, want io.EOF", r.err)
+	if r := next.Wait(t, 10*time.Second); !errors.Is(r.Err, io.EOF) {
+		t.Fatalf("Next = %v, want io.EOF", r.Err)
 	}
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Errorf("Close took %v to unblock Next", d)
@@ -284,7 +287,7 @@ func TestTailNextEndsWithContextAndClose(t *testing.T) {
 
 func TestTailOpenErrors(t *testing.T) {
 	dir := t.TempDir()
-	s, err := newEnv(nil).build(t, tailSpec(dir, ""))
+	s, err := newEnv(nil).BuildSource(t, tailSpec(dir, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +295,8 @@ func TestTailOpenErrors(t *testing.T) {
 	if err := s.Open(context.Background()); err == nil || !strings.Contains(err.Error(), dir) || !errors.Is(err, ErrIsDir) {
 		t.Fatalf("Open = %v, want an error naming %s", err, dir)
 	}
-	var never *Source
-	if never, err = newEnv(nil).build(t, tailSpec(logPath(t), "")); err != nil {
+	var never plugin.Source
+	if never, err = newEnv(nil).BuildSource(t, tailSpec(logPath(t), "")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := never.Next(context.Background()); !errors.Is(err, ErrNotOpen) {
@@ -317,7 +320,7 @@ func TestTailArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := newEnv(nil).build(t, tt.spec)
+			_, err := newEnv(nil).BuildSource(t, tt.spec)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("build = %v, want %q", err, tt.wantErr)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/flumego/flume/node/event"
@@ -56,18 +57,6 @@ func readAll(t testing.TB, b *Buffer, data []byte, n int) []string {
 	return out
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestBufferFramesDelimitedRecords(t *testing.T) {
 	tests := []struct {
 		name, re string
@@ -98,7 +87,7 @@ func TestBufferFramesDelimitedRecords(t *testing.T) {
 					fr = Framer{re: re, mode: tt.mode, fixed: fixed}
 				}
 				got := readAll(t, NewBuffer(fr, tt.max, tt.policy), []byte(tt.in), chunk)
-				if !equal(got, tt.want) {
+				if !slices.Equal(got, tt.want) {
 					t.Fatalf("chunks of %d: got %q, want %q", chunk, got, tt.want)
 				}
 			})
@@ -175,7 +164,7 @@ func FuzzLineBuffer(f *testing.F) {
 			want = append(want, string(p))
 		}
 		got := readAll(t, NewBuffer(Lines(), limit, event.Truncate), data, chunk)
-		if !equal(got, want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("chunk %d limit %d: got %q, want %q", chunk, limit, got, want)
 		}
 	})
