@@ -124,25 +124,3 @@ func TestNodeReportsFailedLogicalNodes(t *testing.T) {
 		t.Fatalf("broken is %v", s.State)
 	}
 }
-
-func TestCheckProps(t *testing.T) {
-	unknown, err := CheckProps(map[string]string{
-		"flume.tail.pollperiod":      "20",
-		"flume.event.max.size.bytes": "abc",
-		"flume.node.close.timeout":   "-5",
-		"flume.tail.pollperod":       "1",
-		"hadoop.tmp.dir":             "/tmp",
-	}, "-D")
-	want := "property flume.event.max.size.bytes (-D): \"abc\" is not an integer number of bytes\n" +
-		"property flume.node.close.timeout (-D): -5 is out of range: want 0 to 3600000 ms"
-	if err == nil || err.Error() != want {
-		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
-	}
-	if len(unknown) != 2 || unknown[0] != "unknown property flume.tail.pollperod (-D); did you mean flume.tail.pollperiod?" ||
-		unknown[1] != "unknown property hadoop.tmp.dir (-D)" {
-		t.Fatalf("unknown = %q", unknown)
-	}
-	if _, err := CheckProps(map[string]string{"flume.collector.roll.millis": "1000"}, "-D"); err != nil {
-		t.Fatal(err)
-	}
-}

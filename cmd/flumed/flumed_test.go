@@ -35,6 +35,15 @@ func TestNodeOneshot(t *testing.T) {
 	if err := os.WriteFile(specFile, []byte(fmt.Sprintf("f : text(%q) | console(raw) ;\n", in)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	confDir := filepath.Join(dir, "conf")
+	if err := os.Mkdir(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	site := "<configuration>\n  <property>\n    <name>flume.event.max.size.bytes</name>\n    <value>3</value>\n  </property>\n" +
+		"  <property>\n    <name>flume.tail.pollperiod</name>\n    <value>often</value>\n  </property>\n</configuration>\n"
+	if err := os.WriteFile(filepath.Join(confDir, "flume-site.xml"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badSpec := filepath.Join(dir, "bad.flume")
 	if err := os.WriteFile(badSpec, []byte("f : text(\"x\") | consol ;\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -64,7 +73,13 @@ func TestNodeOneshot(t *testing.T) {
 		{"no spec", []string{"node", "--oneshot"}, 2, "", "-c is required"},
 		{"bad define", []string{"node", "--oneshot", "-D", "novalue", "-c", "f : null | null ;"}, 2, "", "want name=value"},
 		{"bad property", []string{"node", "--oneshot", "-D", "flume.event.max.size.bytes=big", "-c", "f : null | null ;"}, 2, "",
-			`property flume.event.max.size.bytes (-D): "big" is not an integer number of bytes`},
+			`-D: property flume.event.max.size.bytes: "big" is not an integer`},
+		{"conf file bad value", []string{"node", "--oneshot", "--conf", confDir, "-c", "f : null | null ;"}, 2, "",
+			filepath.Join(confDir, "flume-site.xml") + `:8: property flume.tail.pollperiod: "often" is not a duration`},
+		{"conf file applies, -D overrides it", []string{"node", "--oneshot", "--conf", confDir, "-D", "flume.tail.pollperiod=20",
+			"-c", fmt.Sprintf(`f : text(%q) | console(raw) ;`, in)}, 0, "alp\nbet\n", ""},
+		{"missing conf dir", []string{"node", "--oneshot", "--conf", filepath.Join(dir, "nope"), "-c", "f : null | null ;"}, 2, "",
+			"configuration directory not found"},
 		{"misspelt property warns", []string{"node", "--oneshot", "-D", "flume.tail.polperiod=5", "-c", "f : null | null ;"}, 0, "",
 			"did you mean flume.tail.pollperiod?"},
 		{"bad log level", []string{"node", "--oneshot", "--log-level", "loud", "-c", "f : null | null ;"}, 2, "", "--log-level"},

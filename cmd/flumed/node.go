@@ -6,13 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flumego/flume/cmd/internal/cli"
+	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/spec"
@@ -24,9 +23,14 @@ type nodeConfig struct {
 	Spec     string // the -c value: spec text, or @file
 	Oneshot  bool
 	NoStatus bool
-	DataDir  string
+	ConfDir  string   // --conf: directory of flume-site.xml
+	DataDir  string   // --data-dir; "" leaves flume.node.data.dir as configured
 	Props    []string // -D name=value
 	LogLevel string
+
+	// Set by Validate: the properties (file, -D, flags) and their warnings, logged at start.
+	props    *conf.Config
+	warnings []conf.Warning
 }
 
 func (c *nodeConfig) register(cmd *cobra.Command) {
@@ -35,8 +39,9 @@ func (c *nodeConfig) register(cmd *cobra.Command) {
 	f.StringVarP(&c.Spec, "config", "c", "", "dataflow spec to run, 'name : source | sink ;' lines, or @FILE to read them from a file")
 	f.BoolVarP(&c.Oneshot, "oneshot", "1", false, "exit when every flow has ended (a source such as text() reached its end)")
 	f.BoolVarP(&c.NoStatus, "nostatus", "s", false, "do not serve the status web page")
-	f.StringVar(&c.DataDir, "data-dir", "data", "directory for the node's state")
-	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable)")
+	f.StringVar(&c.ConfDir, "conf", "", "directory holding flume-site.xml (default: $"+conf.EnvConfDir+")")
+	f.StringVar(&c.DataDir, "data-dir", "", "directory for the node's state (default: property "+conf.NodeDataDir+", \"data\")")
+	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable; overrides flume-site.xml)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
@@ -45,11 +50,7 @@ func (c *nodeConfig) Validate() error {
 	if strings.TrimSpace(c.Spec) == "" {
 		return fmt.Errorf("-c is required: give the flows to run, e.g. -c 'demo : asciisynth(10, 20) | console ;'")
 	}
-	props, err := c.props()
-	if err != nil {
-		return err
-	}
-	if _, err := node.CheckProps(props, "-D"); err != nil {
+	if err := c.loadProps(); err != nil {
 		return err
 	}
 	var lvl slog.Level
@@ -59,16 +60,23 @@ func (c *nodeConfig) Validate() error {
 	return nil
 }
 
-func (c *nodeConfig) props() (map[string]string, error) {
-	out := make(map[string]string, len(c.Props))
-	for _, p := range c.Props {
-		name, value, ok := strings.Cut(p, "=")
-		if !ok || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("-D %q: want name=value", p)
-		}
-		out[strings.TrimSpace(name)] = value
+// loadProps reads the configuration properties: flume-site.xml, then -D, then the flags that
+// stand for properties. A bad value is an error; unknown and ignored properties are warnings,
+// logged when the node starts.
+func (c *nodeConfig) loadProps() error {
+	props, err := conf.Load(conf.Options{ConfDir: c.ConfDir, Defines: c.Props})
+	if err != nil {
+		return err
 	}
-	return out, nil
+	if c.DataDir != "" {
+		props.Set(conf.NodeDataDir, c.DataDir, conf.Flag("data-dir"))
+	}
+	warnings, err := props.Validate()
+	if err != nil {
+		return err
+	}
+	c.props, c.warnings = props, warnings
+	return nil
 }
 
 // specText returns the spec and a label for error positions: "-c" or the file name.
@@ -92,7 +100,12 @@ func newNodeCommand() *cobra.Command {
 
 The spec is the classic Flume dataflow language, one 'name : source | sink ;' definition per
 logical node. With --oneshot the node exits once every flow has ended, with status 0 if they all
-ended cleanly and 1 if one failed; otherwise it runs until interrupted.`,
+ended cleanly and 1 if one failed; otherwise it runs until interrupted.
+
+Configuration properties (flume.tail.pollperiod, flume.event.max.size.bytes, ...) come from
+flume-site.xml in the --conf directory, or in $FLUME_CONF_DIR; -D name=value overrides the file,
+and flags override both. A bad value stops the node with status 2; an unknown property is a
+warning.`,
 		Example: `  flumed node --oneshot -n demo -c 'demo : asciisynth(5, 20) | console ;'
   flumed node -c @flows.flume`,
 		Args: cobra.NoArgs,
@@ -122,13 +135,11 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	if err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
-	props, _ := cfg.props()
-	unknown, _ := node.CheckProps(props, "-D")
-	for _, u := range unknown {
-		logger.Warn(u)
+	for _, w := range cfg.warnings {
+		logger.Warn(w.String())
 	}
-	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.DataDir, Props: props, Logger: logger,
-		Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
+		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
 	if err := n.Start(defs); err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
@@ -138,8 +149,7 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 		<-ctx.Done()
 	}
 	if ctx.Err() != nil {
-		closeTimeout := time.Duration(propInt(props, "flume.node.close.timeout", 30_000)) * time.Millisecond
-		stopCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.props.Duration(conf.NodeCloseTimeout))
 		defer cancel()
 		err = n.Stop(stopCtx)
 	}
@@ -155,12 +165,4 @@ func printSpecErrors(w io.Writer, err error) error {
 		fmt.Fprintln(w, e)
 	}
 	return cli.ExitError{Code: 2}
-}
-
-// propInt returns the integer property name, or def; properties were checked at start.
-func propInt(props map[string]string, name string, def int64) int64 {
-	if v, err := strconv.ParseInt(props[name], 10, 64); err == nil {
-		return v
-	}
-	return def
 }
