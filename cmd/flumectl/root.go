@@ -15,7 +15,7 @@ import (
 func run(ctx context.Context, args []string, s cli.Streams) int {
 	root := &cobra.Command{
 		Use:   "flumectl",
-		Short: "Flume shell: validate dataflow specs and list components",
+		Short: "Flume shell: manage the masters, validate dataflow specs, list components",
 	}
 	reg := builtin.Registry()
 	root.SetHelpCommand(newHelpCommand(reg))
@@ -30,5 +30,9 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 		},
 		newValidateCommand(reg),
 	)
+	r := &remote{}
+	r.register(root)
+	root.AddCommand(commandCommands(r)...)
+	root.AddCommand(queryCommands(r)...)
 	return cli.Run(ctx, root, args, s)
 }

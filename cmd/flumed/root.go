@@ -26,6 +26,7 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 			},
 		},
 		newNodeCommand(),
+		newMasterCommand(),
 	)
 	return cli.Run(ctx, root, args, s)
 }

@@ -17,5 +17,6 @@ func Registry() *plugin.Registry {
 	sink.Register(r)
 	deco.Register(r)
 	format.Register(r)
+	registerTranslated(r)
 	return r
 }

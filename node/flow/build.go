@@ -49,7 +49,7 @@ func BuildSink(bc *plugin.BuildContext, s spec.Sink) (plugin.Sink, error) {
 // builds both, opening nothing. Either may be nil to check only the other. Every error found is
 // returned, with its position.
 func Validate(reg *plugin.Registry, src *spec.Call, snk spec.Sink) error {
-	b := newBuilder(&plugin.BuildContext{Registry: reg})
+	b := newBuilder(&plugin.BuildContext{Registry: reg, Validating: true})
 	if src != nil {
 		b.source(src)
 	}

@@ -114,6 +114,9 @@ type BuildContext struct {
 	Stdout io.Writer
 	// Chokes is the node's choke limiter table; nil means no limits are set.
 	Chokes *ChokeTable
+	// Validating is set when a flow is built only to check it, as the master checks a
+	// configuration before accepting it: what is built will never be opened.
+	Validating bool
 }
 
 // Log returns the logger, or a discarding one.

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flumego/flume/cmd/internal/cli"
+	"github.com/flumego/flume/conf"
+	"github.com/flumego/flume/master"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// remote holds the flags of the commands that talk to the masters.
+type remote struct {
+	master  string
+	confDir string
+	output  string
+	timeout time.Duration
+}
+
+func (r *remote) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&r.master, "master", "", "admin address of a master, host[:port] (default: $FLUME_MASTER, or the first of flume.master.servers)")
+	f.StringVar(&r.confDir, "conf", "", "directory holding flume-site.xml (default: $"+conf.EnvConfDir+")")
+	f.StringVarP(&r.output, "output", "o", "table", "output format: table or json")
+	f.DurationVar(&r.timeout, "timeout", 10*time.Second, "how long to keep trying while the masters elect a leader")
+}
+
+// address finds the master to talk to: --master, $FLUME_MASTER, then flume-site.xml.
+func (r *remote) address() (string, error) {
+	addr := r.master
+	if addr == "" {
+		addr = os.Getenv("FLUME_MASTER")
+	}
+	if addr == "" {
+		props, err := conf.Load(conf.Options{ConfDir: r.confDir})
+		if err != nil {
+			return "", err
+		}
+		peers, err := master.PeersFromServers(props.List(conf.MasterServers), master.Ports{
+			Admin: int(props.Int(conf.MasterAdminPort)), Raft: int(props.Int(conf.MasterRaftPort))})
+		if err != nil {
+			return "", err
+		}
+		return peers[0].Admin, nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, strconv.Itoa(master.DefaultAdminPort))
+	}
+	return addr, nil
+}
+
+// call connects to the master and runs fn, retrying while no leader is known, until the
+// timeout. Errors come back with what the master said.
+func (r *remote) call(ctx context.Context, fn func(context.Context, flumev1.AdminServiceClient) error) error {
+	addr, err := r.address()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("master %s: %w", addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	client := flumev1.NewAdminServiceClient(conn)
+	for {
+		err = fn(ctx, client)
+		if status.Code(err) != codes.Unavailable {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("master %s: no answer within %v: %s", addr, r.timeout, status.Convert(err).Message())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("master %s: %s", addr, status.Convert(err).Message())
+	}
+	return nil
+}
+
+// print writes msg as JSON, or calls table.
+func (r *remote) print(w io.Writer, msg proto.Message, table func(*tabwriter.Writer)) error {
+	if r.output == "json" {
+		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		if err != nil {
+			return err
+		}
+		var v any // re-indent through encoding/json for stable output
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// commandCommands returns one subcommand per classic command that changes the state.
+func commandCommands(r *remote) []*cobra.Command {
+	var out []*cobra.Command
+	for _, name := range master.CommandNames() {
+		out = append(out, &cobra.Command{
+			Use:                name + " ARGS...",
+			Short:              "Run the master command " + name,
+			DisableFlagParsing: false,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runExec(cmd, r, append([]string{name}, args...))
+			},
+		})
+	}
+	return out
+}
+
+func runExec(cmd *cobra.Command, r *remote, argv []string) error {
+	var rec *flumev1.CommandRecord
+	err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) error {
+		resp, err := c.Exec(ctx, &flumev1.ExecRequest{Argv: argv, Origin: "flumectl"})
+		rec = resp.GetRecord()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.print(cmd.OutOrStdout(), rec, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "command %d\t%s\t%s\n", rec.GetId(), stateName(rec.GetState()), rec.GetMessage())
+	}); err != nil {
+		return err
+	}
+	if rec.GetState() != flumev1.CommandState_COMMAND_STATE_SUCCEEDED {
+		return cli.ExitError{Code: 1}
+	}
+	return nil
+}
+
+func stateName(s flumev1.CommandState) string {
+	return strings.TrimPrefix(s.String(), "COMMAND_STATE_")
+}
+
+// queryCommands returns the read-only commands.
+func queryCommands(r *remote) []*cobra.Command {
+	return []*cobra.Command{
+		{Use: "configs", Short: "Show every logical node's configuration, submitted and translated", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				var resp *flumev1.GetConfigsResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetConfigs(ctx, &flumev1.GetConfigsRequest{})
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "NODE\tFLOW\tVERSION\tSOURCE\tSINK")
+					for _, t := range resp.GetTranslated() {
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", t.GetNode(), t.GetFlow(), t.GetVersion(), t.GetSource(), t.GetSink())
+					}
+				})
+			}},
+		{Use: "mappings [PHYSICAL]", Short: "Show which logical nodes run on which physical nodes", Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				req := &flumev1.GetMappingsRequest{}
+				if len(args) == 1 {
+					req.Physical = args[0]
+				}
+				var resp *flumev1.GetMappingsResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetMappings(ctx, req)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "PHYSICAL\tLOGICAL")
+					for _, m := range resp.GetMappings() {
+						fmt.Fprintf(tw, "%s\t%s\n", m.GetPhysical(), m.GetLogical())
+					}
+				})
+			}},
+		{Use: "members", Short: "Show the masters of the ensemble, the leader, the term and the last log index", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				var resp *flumev1.GetMembersResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetMembers(ctx, &flumev1.GetMembersRequest{})
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tADMIN\tRAFT\tROLE")
+					for _, m := range resp.GetMembers() {
+						role := "follower"
+						if m.GetLeader() {
+							role = "leader"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.GetId(), m.GetAdminAddress(), m.GetRaftAddress(), role)
+					}
+					fmt.Fprintf(tw, "term %d, last index %d (as master %s sees it)\n", resp.GetTerm(), resp.GetLastIndex(), resp.GetAnsweredBy())
+				})
+			}},
+		{Use: "history [ID]", Short: "Show the command history, or one command", Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				req := &flumev1.GetCommandsRequest{}
+				if len(args) == 1 {
+					id, err := strconv.ParseUint(args[0], 10, 64)
+					if err != nil {
+						return fmt.Errorf("history: %q is not a command id", args[0])
+					}
+					req.Id = id
+				}
+				var resp *flumev1.GetCommandsResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetCommands(ctx, req)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "ID\tSTATE\tCOMMAND\tMESSAGE")
+					for _, c := range resp.GetRecords() {
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", c.GetId(), stateName(c.GetState()), strings.Join(c.GetArgv(), " "), c.GetMessage())
+					}
+				})
+			}},
+	}
+}

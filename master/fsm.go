@@ -1,0 +1,89 @@
+package master
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flumego/flume/master/state"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// fsm adapts the replicated state to raft: raft calls Apply with each committed log entry, in
+// order, on one goroutine; the master's services read the state concurrently under the read
+// lock.
+type fsm struct {
+	mu sync.RWMutex
+	st *state.State
+}
+
+func newFSM() *fsm {
+	return &fsm{st: state.New()}
+}
+
+// Apply applies one log entry and returns its command record (nil for a skipped ignorable
+// command). An entry that does not decode means the log is corrupt or written by a newer
+// master: carrying on would diverge from the other masters, so it panics.
+func (f *fsm) Apply(l *raft.Log) any {
+	var c flumev1.Command
+	if err := proto.Unmarshal(l.Data, &c); err != nil {
+		panic(fmt.Sprintf("master: log entry %d does not decode: %v", l.Index, err))
+	}
+	f.mu.Lock()
+	rec := f.st.Apply(&c)
+	f.mu.Unlock()
+	return rec
+}
+
+// Snapshot captures the state's encoding; raft writes it out on another goroutine.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := f.st.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return snapshot(b), nil
+}
+
+// Restore replaces the state with a snapshot's.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("read master snapshot: %w", err)
+	}
+	st, err := state.Unmarshal(b)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	return nil
+}
+
+// read calls fn with the state under the read lock; fn must not keep it.
+func (f *fsm) read(fn func(st *state.State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.st)
+}
+
+// snapshot is a state encoding ready to be written.
+type snapshot []byte
+
+// Persist writes the encoding to the snapshot sink.
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("write master snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release does nothing: the encoding is plain memory.
+func (snapshot) Release() {}

@@ -1,0 +1,203 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flumego/flume/node/plugin"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/raftstore"
+)
+
+// Peer is one master of the ensemble, with the addresses of its services.
+type Peer struct {
+	ID    string
+	Raft  string // raft transport (flume.master.raft.port, 35874)
+	Admin string // AdminService (flume.config.admin.port, 35873)
+}
+
+// Config configures one master.
+type Config struct {
+	// ID is this master's server id; it must be one of Peers.
+	ID    string
+	Peers []Peer
+	// DataDir holds the raft log and snapshots.
+	DataDir string
+	// RaftListener and AdminListener, when set, are used instead of binding the peer's
+	// addresses (tests use 127.0.0.1:0).
+	RaftListener, AdminListener net.Listener
+	// Registry checks the specs of submitted configurations.
+	Registry *plugin.Registry
+	// Raft tunes the raft timings; zero values take raftstore's defaults.
+	Raft raftstore.Config
+	// Logger receives the master's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock commands are stamped with; time.Now by default.
+	Now func() time.Time
+}
+
+// Master is one running master.
+type Master struct {
+	cfg   Config
+	log   *slog.Logger
+	self  Peer
+	fsm   *fsm
+	store *raftstore.Store
+	admin *grpc.Server
+	lis   net.Listener
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // admin connections to peers, for forwarding
+}
+
+// Open starts a master: its raft member and its admin service.
+func Open(cfg Config) (*Master, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		return nil, errors.New("master: no component registry to check configurations with")
+	}
+	m := &Master{cfg: cfg, log: cfg.Logger.With("master", cfg.ID), fsm: newFSM(), conns: map[string]*grpc.ClientConn{}}
+	var servers []raftstore.Server
+	for _, p := range cfg.Peers {
+		servers = append(servers, raftstore.Server{ID: p.ID, Addr: p.Raft})
+		if p.ID == cfg.ID {
+			m.self = p
+		}
+	}
+	if m.self.ID == "" {
+		return nil, fmt.Errorf("master: server id %q is not one of the %d masters listed", cfg.ID, len(cfg.Peers))
+	}
+	rc := cfg.Raft
+	rc.ID, rc.Servers, rc.DataDir, rc.Listener, rc.Logger = cfg.ID, servers, cfg.DataDir, cfg.RaftListener, m.log
+	store, err := raftstore.Open(rc, m.fsm)
+	if err != nil {
+		return nil, fmt.Errorf("master %s: %w", cfg.ID, err)
+	}
+	m.store = store
+	m.lis = cfg.AdminListener
+	if m.lis == nil {
+		if m.lis, err = net.Listen("tcp", m.self.Admin); err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("master %s: listen for admins on %s: %w", cfg.ID, m.self.Admin, err)
+		}
+	}
+	m.admin = grpc.NewServer()
+	flumev1.RegisterAdminServiceServer(m.admin, &adminServer{m: m})
+	go func() { _ = m.admin.Serve(m.lis) }()
+	return m, nil
+}
+
+// Close stops the master: its services, then its raft member.
+func (m *Master) Close() error {
+	m.admin.Stop()
+	m.mu.Lock()
+	for _, c := range m.conns {
+		_ = c.Close()
+	}
+	clear(m.conns)
+	m.mu.Unlock()
+	return m.store.Close()
+}
+
+// AdminAddr returns the address the admin service listens on.
+func (m *Master) AdminAddr() string { return m.lis.Addr().String() }
+
+// Store returns the master's raft member.
+func (m *Master) Store() *raftstore.Store { return m.store }
+
+// Exec carries out a command line. The command is checked here, then applied through the
+// leader: on a follower it is forwarded. During an election it is retried until ctx ends.
+func (m *Master) Exec(ctx context.Context, argv []string, origin string) (*flumev1.CommandRecord, error) {
+	cmd, err := ParseCommand(argv, m.cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Origin = origin
+	for {
+		rec, err := m.execOnce(ctx, cmd)
+		if err == nil || !retryable(err) {
+			return rec, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: no leader elected in time: %w", argv[0], err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// retryable reports errors that another try may not meet: no leader yet, a leader that just
+// lost its leadership, a leader that cannot be reached.
+func retryable(err error) bool {
+	return errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, errUnreachable)
+}
+
+var errUnreachable = errors.New("leader unreachable")
+
+func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.CommandRecord, error) {
+	if m.store.IsLeader() {
+		c := proto.CloneOf(cmd)
+		c.Time = m.cfg.Now().UnixNano()
+		b, err := proto.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.store.Apply(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		rec, _ := res.(*flumev1.CommandRecord)
+		return rec, nil
+	}
+	conn, err := m.leaderConn()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := flumev1.NewAdminServiceClient(conn).Exec(ctx, &flumev1.ExecRequest{Argv: cmd.GetArgv(), Origin: cmd.GetOrigin()})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	return resp.GetRecord(), nil
+}
+
+// leaderConn returns a connection to the leader's admin service.
+func (m *Master) leaderConn() (*grpc.ClientConn, error) {
+	id, _ := m.store.Leader()
+	if id == "" {
+		return nil, &raftstore.NotLeaderError{}
+	}
+	var addr string
+	for _, p := range m.cfg.Peers {
+		if p.ID == id {
+			addr = p.Admin
+		}
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("leader %s has no admin address: %w", id, errUnreachable)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("dial leader %s at %s: %v: %w", id, addr, err, errUnreachable)
+	}
+	m.conns[addr] = c
+	return c, nil
+}

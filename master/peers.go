@@ -1,0 +1,58 @@
+package master
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Default ports of a master, as classic Flume numbered them, plus the raft port.
+const (
+	DefaultWebPort   = 35871 // flume.master.http.port
+	DefaultNodePort  = 35872 // flume.master.heartbeat.port
+	DefaultAdminPort = 35873 // flume.config.admin.port
+	DefaultRaftPort  = 35874 // flume.master.raft.port
+)
+
+// Ports are the ports of one master.
+type Ports struct {
+	Web, Node, Admin, Raft int
+}
+
+// PeersFromServers turns flume.master.servers into peers: entry i is the master with server id
+// i. An entry is a host, whose ports are the configured ones (defaults 35871-35874), or
+// host:port, where port is the admin port and the others keep their offsets to it (web -2,
+// nodes -1, raft +1), so several masters can share one host with blocks of ports of their own.
+func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("flume.master.servers lists no master")
+	}
+	peers := make([]Peer, 0, len(servers))
+	seen := map[string]int{}
+	for i, s := range servers {
+		s = strings.TrimSpace(s)
+		host, p := s, ports
+		if h, port, err := net.SplitHostPort(s); err == nil {
+			n, err := strconv.Atoi(port)
+			if err != nil || n < 3 || n > 65534 {
+				return nil, fmt.Errorf("flume.master.servers entry %d %q: port %q is not an admin port (3-65534)", i, s, port)
+			}
+			host, p = h, Ports{Web: n - 2, Node: n - 1, Admin: n, Raft: n + 1}
+		}
+		if host == "" {
+			return nil, fmt.Errorf("flume.master.servers entry %d %q names no host", i, s)
+		}
+		peer := Peer{
+			ID:    strconv.Itoa(i),
+			Raft:  net.JoinHostPort(host, strconv.Itoa(p.Raft)),
+			Admin: net.JoinHostPort(host, strconv.Itoa(p.Admin)),
+		}
+		if j, dup := seen[peer.Admin]; dup {
+			return nil, fmt.Errorf("flume.master.servers entries %d and %d are the same master %s", j, i, peer.Admin)
+		}
+		seen[peer.Admin] = i
+		peers = append(peers, peer)
+	}
+	return peers, nil
+}

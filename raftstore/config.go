@@ -1,0 +1,274 @@
+package raftstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Defaults applied by Open to zero Config fields. The timeouts are hashicorp/raft's own
+// defaults, which are tuned for a LAN: a follower notices a lost leader after a random
+// 1-2 s (HeartbeatTimeout to twice that), then pre-vote and vote take one round trip, so an
+// ensemble re-elects in about 1-2 s and within 3 s unless a split vote costs one more
+// election round (ElectionTimeout). Shorter timeouts re-elect faster but make a leader step
+// down on a GC pause or a busy host; longer ones only make outages longer.
+const (
+	// DefaultHeartbeatTimeout is how long a follower waits without hearing from the leader
+	// before it starts an election (randomised up to twice this).
+	DefaultHeartbeatTimeout = 1000 * time.Millisecond
+	// DefaultElectionTimeout is how long a candidate waits for votes before retrying
+	// (randomised up to twice this).
+	DefaultElectionTimeout = 1000 * time.Millisecond
+	// DefaultLeaderLeaseTimeout is how long a leader keeps leading without contact with a
+	// majority; after it the leader steps down, so a leader cut off from the majority stops
+	// accepting writes within half a second.
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	// DefaultCommitTimeout bounds how long a follower may go without learning the commit
+	// index when the leader has nothing to send.
+	DefaultCommitTimeout = 50 * time.Millisecond
+	// DefaultDialTimeout bounds a TCP connect plus TLS handshake to another member.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultIOTimeout is the I/O deadline of one raft RPC (scaled up for snapshots).
+	DefaultIOTimeout = 10 * time.Second
+	// DefaultSnapshotThreshold is how many new log entries trigger a snapshot.
+	DefaultSnapshotThreshold = 8192
+	// DefaultSnapshotInterval is how often the threshold is checked.
+	DefaultSnapshotInterval = 2 * time.Minute
+	// DefaultTrailingLogs is how many entries a snapshot leaves in the log, so a follower
+	// that is a little behind catches up from the log instead of a full snapshot transfer.
+	DefaultTrailingLogs = 10240
+	// DefaultSnapshotRetain is how many snapshots are kept on disk.
+	DefaultSnapshotRetain = 2
+	// DefaultPort is the raft transport port of the master (DESIGN §5.4).
+	DefaultPort = 35874
+)
+
+// Server is one member of the ensemble as every member knows it.
+type Server struct {
+	// ID names the member; it never changes for the life of its data directory.
+	ID string
+	// Addr is the host:port the other members dial to reach it.
+	Addr string
+}
+
+// Config configures one member. Zero durations and counts take the Default values above.
+type Config struct {
+	// ID is this member's ID; it must appear in Servers.
+	ID string
+	// Servers is the full ensemble. Every member bootstraps with the same list when it has
+	// no state yet; afterwards the configuration stored in the log wins (see ConfigDrift).
+	Servers []Server
+	// BindAddr is the address to listen on; empty means this member's Addr in Servers.
+	// Use it to bind 0.0.0.0 while advertising a routable address.
+	BindAddr string
+	// Listener, when set, is used instead of BindAddr (tests use 127.0.0.1:0). Open takes
+	// ownership: Close closes it, and so does a failed Open.
+	Listener net.Listener
+	// DataDir holds raft.db (log and stable store) and snapshots/.
+	DataDir string
+	// TLS, when set, wraps every raft connection. It serves as the server side (its
+	// Certificates; peers are required to present a certificate signed by ClientCAs when
+	// ClientCAs is set) and as the client side (RootCAs verifies the peer, Certificates is
+	// presented when asked). An empty ServerName is set to the host of the dialled address.
+	TLS *tls.Config
+	// Join makes a member without state wait to be added with AddVoter instead of
+	// bootstrapping. A member added at run time must set it: bootstrapping it with a list
+	// that differs from the ensemble's would give it a conflicting first log entry.
+	Join bool
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	DialTimeout        time.Duration
+	IOTimeout          time.Duration
+
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	SnapshotRetain    int
+
+	// Logger receives this member's logs and raft's (through the hclog adapter); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
+	setDur(&c.ElectionTimeout, DefaultElectionTimeout)
+	setDur(&c.LeaderLeaseTimeout, DefaultLeaderLeaseTimeout)
+	setDur(&c.CommitTimeout, DefaultCommitTimeout)
+	setDur(&c.DialTimeout, DefaultDialTimeout)
+	setDur(&c.IOTimeout, DefaultIOTimeout)
+	setDur(&c.SnapshotInterval, DefaultSnapshotInterval)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = DefaultTrailingLogs
+	}
+	if c.SnapshotRetain == 0 {
+		c.SnapshotRetain = DefaultSnapshotRetain
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// self returns this member's entry in Servers.
+func (c *Config) self() (Server, bool) {
+	for _, s := range c.Servers {
+		if s.ID == c.ID {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+// Validate reports every problem of the configuration as Open would use it (defaults
+// applied), joined in one error that wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if d.ID == "" {
+		add("member id is empty")
+	}
+	if d.DataDir == "" {
+		add("data dir is empty")
+	}
+	if len(d.Servers) == 0 {
+		add("server list is empty")
+	}
+	errs = append(errs, validateServers(d.Servers)...)
+	if _, ok := d.self(); d.ID != "" && len(d.Servers) > 0 && !ok {
+		add("member id %q is not in the server list", d.ID)
+	}
+	if d.Listener != nil && d.BindAddr != "" {
+		add("bind address %q and a listener are both set; set one", d.BindAddr)
+	}
+	errs = append(errs, validateTimings(&d)...)
+	if d.SnapshotRetain < 1 {
+		add("snapshot retain %d: must be at least 1", d.SnapshotRetain)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	return nil
+}
+
+// validateServers checks IDs and addresses of the server list.
+func validateServers(servers []Server) []error {
+	var errs []error
+	ids := make(map[string]bool, len(servers))
+	addrs := make(map[string]string, len(servers))
+	for i, s := range servers {
+		if s.ID == "" {
+			errs = append(errs, fmt.Errorf("server %d (%s): id is empty", i, s.Addr))
+		} else if ids[s.ID] {
+			errs = append(errs, fmt.Errorf("server id %q is listed twice", s.ID))
+		}
+		ids[s.ID] = true
+		if err := checkHostPort(s.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("server %q: %w", s.ID, err))
+			continue
+		}
+		if other, dup := addrs[s.Addr]; dup {
+			errs = append(errs, fmt.Errorf("servers %q and %q have the same address %s", other, s.ID, s.Addr))
+		}
+		addrs[s.Addr] = s.ID
+	}
+	return errs
+}
+
+// checkHostPort accepts host:port with a non-empty host and a port in 1..65535.
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("address %q: host is empty", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("address %q: port must be 1-65535", addr)
+	}
+	return nil
+}
+
+// validateTimings checks the relations raft needs, naming this package's fields.
+func validateTimings(d *Config) []error {
+	var errs []error
+	const floor = 5 * time.Millisecond
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+		min  time.Duration
+	}{
+		{"heartbeat timeout", d.HeartbeatTimeout, floor},
+		{"election timeout", d.ElectionTimeout, floor},
+		{"leader lease timeout", d.LeaderLeaseTimeout, floor},
+		{"commit timeout", d.CommitTimeout, time.Millisecond},
+		{"dial timeout", d.DialTimeout, time.Millisecond},
+		{"io timeout", d.IOTimeout, time.Millisecond},
+		{"snapshot interval", d.SnapshotInterval, floor},
+	} {
+		if f.v < f.min {
+			errs = append(errs, fmt.Errorf("%s %v: must be at least %v", f.name, f.v, f.min))
+		}
+	}
+	if d.LeaderLeaseTimeout > d.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("leader lease timeout %v: must not exceed the heartbeat timeout %v",
+			d.LeaderLeaseTimeout, d.HeartbeatTimeout))
+	}
+	if d.ElectionTimeout < d.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("election timeout %v: must be at least the heartbeat timeout %v",
+			d.ElectionTimeout, d.HeartbeatTimeout))
+	}
+	return errs
+}
+
+// raftConfig translates a validated, defaulted Config for raft.
+func (c *Config) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.ID)
+	rc.HeartbeatTimeout = c.HeartbeatTimeout
+	rc.ElectionTimeout = c.ElectionTimeout
+	rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	rc.CommitTimeout = c.CommitTimeout
+	rc.SnapshotThreshold = c.SnapshotThreshold
+	rc.SnapshotInterval = c.SnapshotInterval
+	rc.TrailingLogs = c.TrailingLogs
+	// A removed member keeps running as a follower without a vote, so it can be added back
+	// without a restart; it reports NotLeaderError with no leader meanwhile.
+	rc.ShutdownOnRemove = false
+	rc.Logger = NewHCLogger(c.Logger, "raft")
+	return rc
+}
+
+// bootstrapConfiguration is the configuration every member starts from.
+func (c *Config) bootstrapConfiguration() raft.Configuration {
+	conf := raft.Configuration{Servers: make([]raft.Server, 0, len(c.Servers))}
+	for _, s := range c.Servers {
+		conf.Servers = append(conf.Servers, raft.Server{
+			Suffrage: raft.Voter,
+			ID:       raft.ServerID(s.ID),
+			Address:  raft.ServerAddress(s.Addr),
+		})
+	}
+	return conf
+}
