@@ -62,8 +62,17 @@ type Output struct {
 // onto a physical node whose host is known.
 type collector struct {
 	name, flow, host string
+	physical         string // the physical node it is mapped onto, "" if none
 	port             int
 	auto             bool // autoCollectorSource: it joins the automatic chains of its flow
+}
+
+// unplaced says why a collector has no address yet.
+func (c collector) unplaced() string {
+	if c.physical == "" {
+		return "logical node not mapped to physical node yet"
+	}
+	return fmt.Sprintf("physical node %s has not reported its host yet", c.physical)
 }
 
 func (c collector) addr() string { return net.JoinHostPort(c.host, strconv.Itoa(c.port)) }
@@ -108,7 +117,7 @@ func collectors(in Input, names []string, base int) map[string]collector {
 		}
 		c := collector{name: name, flow: in.Configs[name].Flow, auto: src.Name == "autoCollectorSource"}
 		if phys, ok := in.Physical[name]; ok {
-			c.host = in.Hosts[phys]
+			c.physical, c.host = phys, in.Hosts[phys]
 		}
 		cols[name] = c
 	}
@@ -168,7 +177,7 @@ func (t *translator) source(text string) string {
 	}
 	c := t.cols[t.agent]
 	if c.host == "" {
-		return spec.FormatCall(failCall("logical node not mapped to physical node yet"))
+		return spec.FormatCall(failCall(c.unplaced()))
 	}
 	return spec.FormatCall(&spec.Call{Name: "collectorSource", Args: []spec.Value{{Kind: spec.KindInt, Int: int64(c.port)}}})
 }
@@ -229,8 +238,11 @@ func (t *translator) call(c *spec.Call) *spec.Call {
 	}
 	if c.Name == "logicalSink" && len(c.Args) == 1 && c.Args[0].Kind == spec.KindString {
 		target, ok := t.cols[c.Args[0].Str]
-		if !ok || target.host == "" {
-			return failCall(fmt.Sprintf("logicalSink(%q): logical node not mapped to physical node yet", c.Args[0].Str))
+		if !ok {
+			return failCall(fmt.Sprintf("logicalSink(%q): no logical node of that name has a logicalSource or autoCollectorSource", c.Args[0].Str))
+		}
+		if target.host == "" {
+			return failCall(fmt.Sprintf("logicalSink(%q): %s", c.Args[0].Str, target.unplaced()))
 		}
 		return &spec.Call{Pos: c.Pos, Name: "rpcSink", Args: []spec.Value{str(target.host), {Kind: spec.KindInt, Int: int64(target.port)}}}
 	}

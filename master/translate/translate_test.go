@@ -37,7 +37,7 @@ func TestTranslations(t *testing.T) {
 		"agentD":  {`tail("/var/log/d")`, `batch(10) [console, < agentBEChain("10.0.0.2:35854") ? null >]`},
 		"lonely":  {`null`, `fail("no collectors")`},
 		"toNamed": {`null`, `rpcSink("10.0.0.3", 35853)`},
-		"toGhost": {`null`, `fail("logicalSink(\"ghost\"): logical node not mapped to physical node yet")`},
+		"toGhost": {`null`, `fail("logicalSink(\"ghost\"): no logical node of that name has a logicalSource or autoCollectorSource")`},
 	}
 	for name, w := range want {
 		if got := out.Nodes[name]; got != w {
@@ -56,10 +56,13 @@ func TestUnmappedCollectorFailsAndIsNoChainMember(t *testing.T) {
 	in := input()
 	delete(in.Physical, "c1")
 	delete(in.Physical, "c2")
-	delete(in.Physical, "c3")
+	delete(in.Hosts, "h2") // c3 is mapped, but its physical node never reported its host
 	out := Translate(in)
 	if got := out.Nodes["c1"].Source; got != `fail("logical node not mapped to physical node yet")` {
 		t.Fatalf("unmapped collector source = %s", got)
+	}
+	if got := out.Nodes["c3"].Source; got != `fail("physical node h2 has not reported its host yet")` {
+		t.Fatalf("collector on a silent physical node = %s", got)
 	}
 	if got := out.Nodes["agentA"].Sink; got != `fail("no collectors")` {
 		t.Fatalf("agent with no mapped collector: %s", got)
