@@ -3,6 +3,7 @@ package raftstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -85,13 +86,19 @@ func (h *hcLogger) enabled(level hclog.Level) bool {
 	return ok && h.l.Enabled(context.Background(), sl)
 }
 
-// renameArgs copies key/value pairs, renaming the key "error" to "err".
+// renameArgs copies key/value pairs, renaming the key "error" to "err" and rendering values
+// that raft formats lazily with hclog.Fmt, which slog would print as the raw format.
 func renameArgs(args []any) []any {
 	out := make([]any, len(args))
 	copy(out, args)
 	for i := 0; i+1 < len(out); i += 2 {
 		if k, ok := out[i].(string); ok && k == "error" {
 			out[i] = "err"
+		}
+		if f, ok := out[i+1].(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				out[i+1] = fmt.Sprintf(format, f[1:]...)
+			}
 		}
 	}
 	return out

@@ -1,9 +1,11 @@
 package raftstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -164,5 +166,14 @@ func TestHCLoggerLevelQueries(t *testing.T) {
 	}
 	if NewHCLogger(nil, "x").IsError() {
 		t.Error("nil slog logger should discard")
+	}
+}
+
+func TestHCLoggerRendersLazyFormats(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewHCLogger(slog.New(slog.NewTextHandler(&buf, nil)), "raft")
+	l.Info("initial configuration", "servers", hclog.Fmt("%+v", []int{1, 2}))
+	if !strings.Contains(buf.String(), `servers="[1 2]"`) {
+		t.Fatalf("log line %q does not render the formatted value", buf.String())
 	}
 }
