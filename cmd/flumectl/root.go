@@ -34,5 +34,6 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 	r.register(root)
 	root.AddCommand(commandCommands(r)...)
 	root.AddCommand(queryCommands(r)...)
+	root.AddCommand(newShellCommand(r))
 	return cli.Run(ctx, root, args, s)
 }
