@@ -104,6 +104,16 @@ func (a *adminServer) GetMappings(ctx context.Context, req *flumev1.GetMappingsR
 	}, flumev1.AdminServiceClient.GetMappings)
 }
 
+// GetNodeStatuses returns the leader's table of logical node statuses, joined with the
+// mappings.
+func (a *adminServer) GetNodeStatuses(ctx context.Context, req *flumev1.GetNodeStatusesRequest) (*flumev1.GetNodeStatusesResponse, error) {
+	return forward(ctx, a, req, func(ctx context.Context, _ *flumev1.GetNodeStatusesRequest) (*flumev1.GetNodeStatusesResponse, error) {
+		resp := &flumev1.GetNodeStatusesResponse{}
+		err := a.consistent(ctx, func(st *state.State) { resp.Statuses = a.m.sess.statuses(st) })
+		return resp, err
+	}, flumev1.AdminServiceClient.GetNodeStatuses)
+}
+
 // GetMembers describes the ensemble as this master sees it; it is answered locally, so an
 // operator can ask any master, even one cut off from the others.
 func (a *adminServer) GetMembers(_ context.Context, _ *flumev1.GetMembersRequest) (*flumev1.GetMembersResponse, error) {

@@ -16,12 +16,27 @@ import (
 // order, on one goroutine; the master's services read the state concurrently under the read
 // lock.
 type fsm struct {
-	mu sync.RWMutex
-	st *state.State
+	mu      sync.RWMutex
+	st      *state.State
+	changed chan struct{} // closed and replaced by every Apply and Restore
 }
 
 func newFSM() *fsm {
-	return &fsm{st: state.New()}
+	return &fsm{st: state.New(), changed: make(chan struct{})}
+}
+
+// changes returns a channel closed at the next change of the state. A reader takes the channel
+// before it reads the state, so that no change between the two goes unnoticed.
+func (f *fsm) changes() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.changed
+}
+
+// notify wakes the readers waiting for a change; f.mu is held.
+func (f *fsm) notify() {
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
 // Apply applies one log entry and returns its command record (nil for a skipped ignorable
@@ -34,6 +49,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	rec := f.st.Apply(&c)
+	f.notify()
 	f.mu.Unlock()
 	return rec
 }
@@ -62,6 +78,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.notify()
 	f.mu.Unlock()
 	return nil
 }

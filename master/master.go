@@ -23,6 +23,7 @@ type Peer struct {
 	ID    string
 	Raft  string // raft transport (flume.master.raft.port, 35874)
 	Admin string // AdminService (flume.config.admin.port, 35873)
+	Node  string // NodeService (flume.master.heartbeat.port, 35872); empty: nodes are not served
 }
 
 // Config configures one master.
@@ -35,6 +36,13 @@ type Config struct {
 	// RaftListener and AdminListener, when set, are used instead of binding the peer's
 	// addresses (tests use 127.0.0.1:0).
 	RaftListener, AdminListener net.Listener
+	// NodeListener, when set, serves node sessions instead of binding the peer's Node address.
+	NodeListener net.Listener
+	// HeartbeatPeriod is how often nodes report (flume.config.heartbeat.period, 1 s by default)
+	// and HeartbeatMissedMax how many reports a node may miss before its logical nodes are LOST
+	// (flume.config.heartbeat.missed.max, 5 by default).
+	HeartbeatPeriod    time.Duration
+	HeartbeatMissedMax int
 	// Registry checks the specs of submitted configurations.
 	Registry *plugin.Registry
 	// Raft tunes the raft timings; zero values take raftstore's defaults.
@@ -54,6 +62,9 @@ type Master struct {
 	store *raftstore.Store
 	admin *grpc.Server
 	lis   net.Listener
+	nodes *grpc.Server // nil when this master serves no node sessions
+	nlis  net.Listener
+	sess  *sessions
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // admin connections to peers, for forwarding
@@ -66,6 +77,12 @@ func Open(cfg Config) (*Master, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.HeartbeatPeriod <= 0 {
+		cfg.HeartbeatPeriod = time.Second
+	}
+	if cfg.HeartbeatMissedMax <= 0 {
+		cfg.HeartbeatMissedMax = 5
 	}
 	if cfg.Registry == nil {
 		return nil, errors.New("master: no component registry to check configurations with")
@@ -95,15 +112,44 @@ func Open(cfg Config) (*Master, error) {
 			return nil, fmt.Errorf("master %s: listen for admins on %s: %w", cfg.ID, m.self.Admin, err)
 		}
 	}
+	if err := m.serveNodes(); err != nil {
+		_ = m.lis.Close()
+		_ = store.Close()
+		return nil, err
+	}
 	m.admin = grpc.NewServer()
 	flumev1.RegisterAdminServiceServer(m.admin, &adminServer{m: m})
 	go func() { _ = m.admin.Serve(m.lis) }()
 	return m, nil
 }
 
+// serveNodes starts the node service, when this master has a node address or listener.
+func (m *Master) serveNodes() error {
+	m.sess = newSessions(m)
+	m.nlis = m.cfg.NodeListener
+	if m.nlis == nil {
+		if m.self.Node == "" {
+			return nil
+		}
+		var err error
+		if m.nlis, err = net.Listen("tcp", m.self.Node); err != nil {
+			return fmt.Errorf("master %s: listen for nodes on %s: %w", m.cfg.ID, m.self.Node, err)
+		}
+	}
+	m.nodes = grpc.NewServer()
+	flumev1.RegisterNodeServiceServer(m.nodes, m.sess)
+	m.sess.start()
+	go func() { _ = m.nodes.Serve(m.nlis) }()
+	return nil
+}
+
 // Close stops the master: its services, then its raft member.
 func (m *Master) Close() error {
 	m.admin.Stop()
+	if m.nodes != nil {
+		m.nodes.Stop()
+	}
+	m.sess.close()
 	m.mu.Lock()
 	for _, c := range m.conns {
 		_ = c.Close()
@@ -115,6 +161,14 @@ func (m *Master) Close() error {
 
 // AdminAddr returns the address the admin service listens on.
 func (m *Master) AdminAddr() string { return m.lis.Addr().String() }
+
+// NodeAddr returns the address the node service listens on, empty when it serves none.
+func (m *Master) NodeAddr() string {
+	if m.nlis == nil {
+		return ""
+	}
+	return m.nlis.Addr().String()
+}
 
 // Store returns the master's raft member.
 func (m *Master) Store() *raftstore.Store { return m.store }

@@ -47,6 +47,7 @@ func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
 			ID:    strconv.Itoa(i),
 			Raft:  net.JoinHostPort(host, strconv.Itoa(p.Raft)),
 			Admin: net.JoinHostPort(host, strconv.Itoa(p.Admin)),
+			Node:  net.JoinHostPort(host, strconv.Itoa(p.Node)),
 		}
 		if j, dup := seen[peer.Admin]; dup {
 			return nil, fmt.Errorf("flume.master.servers entries %d and %d are the same master %s", j, i, peer.Admin)

@@ -12,9 +12,9 @@ func TestPeersFromServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Peer{
-		{ID: "0", Raft: "127.0.0.1:35874", Admin: "127.0.0.1:35873"},
-		{ID: "1", Raft: "127.0.0.2:35874", Admin: "127.0.0.2:35873"},
-		{ID: "2", Raft: "localhost:40004", Admin: "localhost:40003"},
+		{ID: "0", Raft: "127.0.0.1:35874", Admin: "127.0.0.1:35873", Node: "127.0.0.1:35872"},
+		{ID: "1", Raft: "127.0.0.2:35874", Admin: "127.0.0.2:35873", Node: "127.0.0.2:35872"},
+		{ID: "2", Raft: "localhost:40004", Admin: "localhost:40003", Node: "localhost:40002"},
 	}
 	for i := range want {
 		if peers[i] != want[i] {

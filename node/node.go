@@ -43,9 +43,14 @@ type Node struct {
 	metrics *metrics.Registry
 	chokes  *plugin.ChokeTable
 
+	applyMu sync.Mutex // serializes Apply
 	mu      sync.Mutex
 	drivers map[string]*flow.Driver
-	wg      sync.WaitGroup // the report goroutines
+	// idle holds the assigned logical nodes that run no flow: nothing to run, or a spec that
+	// does not build (ERROR, with the error).
+	idle     map[string]flow.Status
+	versions map[string]uint64 // the version of each assigned logical node
+	wg       sync.WaitGroup    // the report goroutines
 }
 
 // New returns a node that builds components from reg.
@@ -59,7 +64,8 @@ func New(cfg Config, reg *plugin.Registry) *Node {
 	return &Node{
 		cfg: cfg, reg: reg, log: cfg.Logger.With("physical", cfg.Name),
 		metrics: metrics.NewRegistry(), chokes: plugin.NewChokeTable(),
-		drivers: make(map[string]*flow.Driver),
+		drivers: make(map[string]*flow.Driver), idle: make(map[string]flow.Status),
+		versions: make(map[string]uint64),
 	}
 }
 
@@ -119,16 +125,24 @@ func (n *Node) Start(defs []*spec.NodeDef) error {
 			return fmt.Errorf("logical node %q is already running", f.Name)
 		}
 	}
-	closeTimeout := time.Duration(n.propInt("flume.node.close.timeout", 30000)) * time.Millisecond
 	for _, f := range flows {
-		d := flow.NewDriver(f, flow.DriverOptions{Logger: n.log, CloseTimeout: closeTimeout})
-		n.drivers[f.Name] = d
-		n.log.Info("starting logical node", "logical", f.Name, "spec", f.Spec)
-		d.Start()
-		n.wg.Add(1)
-		go n.report(f.Name, d)
+		n.startLocked(f)
 	}
 	return nil
+}
+
+// startLocked starts the driver of a built flow; n.mu is held.
+func (n *Node) startLocked(f *flow.Flow) {
+	d := flow.NewDriver(f, flow.DriverOptions{Logger: n.log, CloseTimeout: n.closeTimeout()})
+	n.drivers[f.Name] = d
+	n.log.Info("starting logical node", "logical", f.Name, "spec", f.Spec)
+	d.Start()
+	n.wg.Add(1)
+	go n.report(f.Name, d)
+}
+
+func (n *Node) closeTimeout() time.Duration {
+	return time.Duration(n.propInt("flume.node.close.timeout", 30000)) * time.Millisecond
 }
 
 // report logs how a logical node ended: the one place a flow's failure is reported.
@@ -151,7 +165,10 @@ func (n *Node) propInt(name string, def int64) int64 {
 func (n *Node) Statuses() map[string]flow.Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make(map[string]flow.Status, len(n.drivers))
+	out := make(map[string]flow.Status, len(n.drivers)+len(n.idle))
+	for name, st := range n.idle {
+		out[name] = st
+	}
 	for name, d := range n.drivers {
 		out[name] = d.Status()
 	}
@@ -213,4 +230,120 @@ func (n *Node) errors() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Assigned is one logical node as the masters assign it to this node.
+type Assigned struct {
+	Name    string
+	Version uint64
+	// Def is the flow it runs; nil when it has nothing to run (it idles).
+	Def *spec.NodeDef
+	// Err, when set, is why its spec cannot run: the logical node is in ERROR.
+	Err error
+}
+
+// Apply makes the node run exactly the assigned logical nodes. A logical node whose version
+// is newer than the one it runs is restarted: its flow is stopped gracefully (within
+// flume.node.close.timeout) and the new one started; an older or equal version changes
+// nothing. Logical nodes no longer assigned are stopped and forgotten. A spec that does not
+// build puts its logical node in ERROR with the error; the others are not affected. Calls are
+// serialized.
+func (n *Node) Apply(assigned []Assigned) {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	want := make(map[string]bool, len(assigned))
+	var start []Assigned
+	var stop []*flow.Driver
+	n.mu.Lock()
+	forget := func(name string) {
+		if d, ok := n.drivers[name]; ok {
+			stop = append(stop, d)
+		}
+		delete(n.drivers, name)
+		delete(n.idle, name)
+		delete(n.versions, name)
+	}
+	for _, a := range assigned {
+		if want[a.Name] {
+			continue
+		}
+		want[a.Name] = true
+		if v, ok := n.versions[a.Name]; ok && a.Version <= v {
+			continue
+		}
+		forget(a.Name)
+		start = append(start, a)
+	}
+	for _, name := range n.namesLocked() {
+		if !want[name] {
+			n.log.Info("logical node no longer assigned", "logical", name)
+			forget(name)
+		}
+	}
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), n.closeTimeout())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, d := range stop {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = d.Stop(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, a := range start {
+		n.startAssigned(a)
+	}
+}
+
+// startAssigned builds and starts one assigned logical node.
+func (n *Node) startAssigned(a Assigned) {
+	err := a.Err
+	var f *flow.Flow
+	if err == nil && a.Def != nil {
+		if a.Def.Name != a.Name {
+			err = fmt.Errorf("spec defines logical node %q, not %q", a.Def.Name, a.Name)
+		} else {
+			f, err = flow.Build(n.buildContext(a.Name), a.Def)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.versions[a.Name] = a.Version
+	switch {
+	case err != nil:
+		n.log.Error("logical node cannot run its configuration", "logical", a.Name, "version", a.Version, "err", err)
+		n.idle[a.Name] = flow.Status{State: flow.StateError, Err: err, Since: time.Now()}
+	case f == nil:
+		n.idle[a.Name] = flow.Status{State: flow.StateIdle, Since: time.Now()}
+	default:
+		n.startLocked(f)
+	}
+}
+
+// namesLocked returns the names of every logical node; n.mu is held.
+func (n *Node) namesLocked() []string {
+	names := make([]string, 0, len(n.drivers)+len(n.idle))
+	for name := range n.drivers {
+		names = append(names, name)
+	}
+	for name := range n.idle {
+		if _, ok := n.drivers[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// Versions returns the configuration version of every assigned logical node, by name.
+func (n *Node) Versions() map[string]uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]uint64, len(n.versions))
+	for name, v := range n.versions {
+		out[name] = v
+	}
+	return out
 }

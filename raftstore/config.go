@@ -21,14 +21,14 @@ import (
 const (
 	// DefaultHeartbeatTimeout is how long a follower waits without hearing from the leader
 	// before it starts an election (randomised up to twice this).
-	DefaultHeartbeatTimeout = 1000 * time.Millisecond
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
 	// DefaultElectionTimeout is how long a candidate waits for votes before retrying
 	// (randomised up to twice this).
-	DefaultElectionTimeout = 1000 * time.Millisecond
+	DefaultElectionTimeout = 500 * time.Millisecond
 	// DefaultLeaderLeaseTimeout is how long a leader keeps leading without contact with a
 	// majority; after it the leader steps down, so a leader cut off from the majority stops
-	// accepting writes within half a second.
-	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	// accepting writes within a quarter of a second.
+	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
 	// DefaultCommitTimeout bounds how long a follower may go without learning the commit
 	// index when the leader has nothing to send.
 	DefaultCommitTimeout = 50 * time.Millisecond

@@ -179,6 +179,28 @@ func queryCommands(r *remote) []*cobra.Command {
 					}
 				})
 			}},
+		{Use: "status", Short: "Show every logical node: physical node, host, state, version, last seen", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				var resp *flumev1.GetNodeStatusesResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetNodeStatuses(ctx, &flumev1.GetNodeStatusesRequest{})
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "LOGICAL\tPHYSICAL\tHOST\tSTATE\tVERSION\tLAST SEEN\tERROR")
+					for _, s := range resp.GetStatuses() {
+						seen := "never"
+						if s.GetLastSeen() > 0 {
+							seen = time.Since(time.Unix(0, s.GetLastSeen())).Round(100*time.Millisecond).String() + " ago"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.GetLogical(), s.GetPhysical(), s.GetHost(),
+							strings.TrimPrefix(s.GetState().String(), "LOGICAL_NODE_STATE_"), s.GetVersion(), seen, firstLine(s.GetError()))
+					}
+				})
+			}},
 		{Use: "mappings [PHYSICAL]", Short: "Show which logical nodes run on which physical nodes", Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				req := &flumev1.GetMappingsRequest{}
@@ -248,4 +270,10 @@ func queryCommands(r *remote) []*cobra.Command {
 				})
 			}},
 	}
+}
+
+// firstLine returns the first line of s: a stack trace stays out of a table.
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }

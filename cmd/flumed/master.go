@@ -100,11 +100,13 @@ func runMaster(cmd *cobra.Command, cfg *masterConfig, stderr io.Writer) error {
 	m, err := master.Open(master.Config{
 		ID: strconv.Itoa(id), Peers: peers, DataDir: p.String(conf.MasterDataDir),
 		Registry: builtin.Registry(), Logger: logger,
+		HeartbeatPeriod:    p.Duration(conf.HeartbeatPeriod),
+		HeartbeatMissedMax: int(p.Int(conf.HeartbeatMissedMax)),
 	})
 	if err != nil {
 		return err
 	}
-	logger.Info("master running", "serverid", id, "admin", peers[id].Admin, "raft", peers[id].Raft,
+	logger.Info("master running", "serverid", id, "admin", peers[id].Admin, "nodes", peers[id].Node, "raft", peers[id].Raft,
 		"masters", len(peers), "majority", len(peers)/2+1)
 	<-cmd.Context().Done()
 	logger.Info("master stopping")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/conf"
+	"github.com/flumego/flume/master"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/spec"
@@ -47,8 +48,8 @@ func (c *nodeConfig) register(cmd *cobra.Command) {
 
 // Validate checks the flags.
 func (c *nodeConfig) Validate() error {
-	if strings.TrimSpace(c.Spec) == "" {
-		return fmt.Errorf("-c is required: give the flows to run, e.g. -c 'demo : asciisynth(10, 20) | console ;'")
+	if strings.TrimSpace(c.Spec) == "" && c.Oneshot {
+		return fmt.Errorf("-c is required with --oneshot: give the flows to run, e.g. -c 'demo : asciisynth(10, 20) | console ;'")
 	}
 	if err := c.loadProps(); err != nil {
 		return err
@@ -94,9 +95,11 @@ func (c *nodeConfig) specText() (text, label string, err error) {
 func newNodeCommand() *cobra.Command {
 	cfg := &nodeConfig{}
 	cmd := &cobra.Command{
-		Use:   "node -c SPEC [-n NAME] [--oneshot]",
+		Use:   "node [-n NAME] [-c SPEC [--oneshot]]",
 		Short: "Run a physical node",
-		Long: `Run a physical node and the logical nodes given with -c.
+		Long: `Run a physical node. Without -c it keeps a session with the masters listed in
+flume.master.servers (or flume.master.heartbeat.servers) and runs the logical nodes they assign
+to it, until interrupted; with -c it runs the logical nodes given and no master is involved.
 
 The spec is the classic Flume dataflow language, one 'name : source | sink ;' definition per
 logical node. With --oneshot the node exits once every flow has ended, with status 0 if they all
@@ -106,7 +109,8 @@ Configuration properties (flume.tail.pollperiod, flume.event.max.size.bytes, ...
 flume-site.xml in the --conf directory, or in $FLUME_CONF_DIR; -D name=value overrides the file,
 and flags override both. A bad value stops the node with status 2; an unknown property is a
 warning.`,
-		Example: `  flumed node --oneshot -n demo -c 'demo : asciisynth(5, 20) | console ;'
+		Example: `  flumed node -n host1 -D flume.master.servers=master1,master2,master3
+  flumed node --oneshot -n demo -c 'demo : asciisynth(5, 20) | console ;'
   flumed node -c @flows.flume`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -124,6 +128,9 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if strings.TrimSpace(cfg.Spec) == "" {
+		return runManagedNode(ctx, cfg, logger, stdin, stdout)
+	}
 	text, label, err := cfg.specText()
 	if err != nil {
 		return err
@@ -165,4 +172,46 @@ func printSpecErrors(w io.Writer, err error) error {
 		fmt.Fprintln(w, e)
 	}
 	return cli.ExitError{Code: 2}
+}
+
+// runManagedNode runs a node that the masters configure, until ctx ends.
+func runManagedNode(ctx context.Context, cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	masters, err := nodeMasters(cfg.props)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.warnings {
+		logger.Warn(w.String())
+	}
+	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
+		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	logger.Info("node running", "masters", strings.Join(masters, ","))
+	err = node.NewSession(n, node.SessionConfig{Masters: masters}).Run(ctx)
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.props.Duration(conf.NodeCloseTimeout))
+	defer cancel()
+	if stopErr := n.Stop(stopCtx); err == nil && stopErr != nil {
+		return cli.ExitError{Code: 1} // the node has logged each failed logical node
+	}
+	return err
+}
+
+// nodeMasters returns the node service addresses of the masters: flume.master.heartbeat.servers
+// when set, else the node port of each master of flume.master.servers.
+func nodeMasters(props *conf.Config) ([]string, error) {
+	port := int(props.Int(conf.MasterHeartbeatPort))
+	if hb := props.Addrs(conf.MasterHeartbeatServers, port); len(hb) > 0 {
+		return hb, nil
+	}
+	peers, err := master.PeersFromServers(props.List(conf.MasterServers), master.Ports{
+		Web: int(props.Int(conf.MasterHTTPPort)), Node: port,
+		Admin: int(props.Int(conf.MasterAdminPort)), Raft: int(props.Int(conf.MasterRaftPort)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(peers))
+	for i, p := range peers {
+		out[i] = p.Node
+	}
+	return out, nil
 }

@@ -340,6 +340,10 @@ func TestTranslatedVersionsFollowWhatNodesRun(t *testing.T) {
 	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 1 {
 		t.Fatalf("agent version moved to %d without a change in what it runs", tr2.GetVersion())
 	}
+	// The collector's own translation changed (why it cannot run yet), so it took a version.
+	if col, _ := s.Translated("col"); col.GetVersion() != 3 || col.GetSource() != `fail("physical node h1 has not reported its host yet")` {
+		t.Fatalf("collector after mapping: %v", col)
+	}
 	applyOK(t, s, cmd("host h1", func(c *flumev1.Command) {
 		c.Op = &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: "h1", Host: "10.0.0.1"}}
 	}))
@@ -348,18 +352,18 @@ func TestTranslatedVersionsFollowWhatNodesRun(t *testing.T) {
 	if tr.GetSink() != `agentE2EChain("10.0.0.1:35853")` || col.GetSource() != "collectorSource(35853)" {
 		t.Fatalf("after the host is known: agent %v, collector %v", tr, col)
 	}
-	if tr.GetVersion() != 3 || col.GetVersion() != 3 || tr.GetSubmittedVersion() != 1 {
-		t.Fatalf("versions: agent %d (submitted %d), collector %d; want one new shared version 3",
+	if tr.GetVersion() != 4 || col.GetVersion() != 4 || tr.GetSubmittedVersion() != 1 {
+		t.Fatalf("versions: agent %d (submitted %d), collector %d; want one new shared version 4",
 			tr.GetVersion(), tr.GetSubmittedVersion(), col.GetVersion())
 	}
 	applyOK(t, s, cmd("noop", func(c *flumev1.Command) { c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}} }))
-	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 3 {
+	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 4 {
 		t.Fatal("a noop changed a version")
 	}
 	applyOK(t, s, cmd("refresh agent", func(c *flumev1.Command) {
 		c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{Nodes: []string{"agent"}}}
 	}))
-	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 4 {
+	if tr2, _ := s.Translated("agent"); tr2.GetVersion() != 5 {
 		t.Fatalf("refresh left the agent at version %d", tr2.GetVersion())
 	}
 	applyOK(t, s, cmd("decommission col", func(c *flumev1.Command) {
@@ -368,7 +372,7 @@ func TestTranslatedVersionsFollowWhatNodesRun(t *testing.T) {
 	if _, ok := s.Translated("col"); ok {
 		t.Fatal("a decommissioned node keeps a translated configuration")
 	}
-	if tr2, _ := s.Translated("agent"); tr2.GetSink() != `fail("no collectors")` || tr2.GetVersion() != 5 {
+	if tr2, _ := s.Translated("agent"); tr2.GetSink() != `fail("no collectors")` || tr2.GetVersion() != 6 {
 		t.Fatalf("after the collector left: %v", tr2)
 	}
 }

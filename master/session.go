@@ -1,0 +1,341 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flumego/flume/master/state"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// sessions serves NodeService: the sessions of physical nodes with the leader, and the soft
+// status table their heartbeats fill. Only the leader serves sessions; the table lives in its
+// memory alone and starts empty at each change of leadership, when every session on this
+// master ends and the nodes reconnect to the new leader.
+type sessions struct {
+	flumev1.UnimplementedNodeServiceServer
+	m *Master
+
+	ctx    context.Context // ends when the master closes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the leadership watcher, the handlers and their receivers
+
+	mu       sync.Mutex
+	lastID   uint64                   // the last session id given out
+	physical map[string]*physicalSoft // by physical node
+}
+
+// physicalSoft is what the leader knows of one physical node from its session.
+type physicalSoft struct {
+	host, instance string
+	session        uint64 // the id of the session that last registered
+	lastSeen       time.Time
+	end            context.CancelFunc // ends the session; nil once it has ended
+	// logical holds the statuses of the last heartbeat, by logical node.
+	logical map[string]*flumev1.LogicalStatus
+}
+
+func newSessions(m *Master) *sessions {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sessions{m: m, ctx: ctx, cancel: cancel, physical: map[string]*physicalSoft{}}
+}
+
+// start watches the leadership: at every change the table is emptied and the sessions end.
+func (s *sessions) start() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for range s.m.store.WatchLeader(s.ctx) {
+			s.reset()
+		}
+	}()
+}
+
+// close ends every session and waits for the goroutines of the service. The gRPC server has
+// been stopped before, so no new session begins.
+func (s *sessions) close() {
+	s.cancel()
+	s.reset()
+	s.wg.Wait()
+}
+
+// reset ends every session and forgets every node.
+func (s *sessions) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.physical {
+		if p.end != nil {
+			p.end()
+		}
+	}
+	clear(s.physical)
+}
+
+// window is how long a physical node may stay silent before its logical nodes are LOST.
+func (s *sessions) window() time.Duration {
+	return s.m.cfg.HeartbeatPeriod * time.Duration(s.m.cfg.HeartbeatMissedMax)
+}
+
+// Session is one physical node's session: a Hello, then heartbeats; the master answers with
+// the node's assignment and pushes every change of it.
+func (s *sessions) Session(stream flumev1.NodeService_SessionServer) error {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello.GetPhysical() == "" || hello.GetInstance() == "" {
+		return status.Error(codes.InvalidArgument, "a session begins with a Hello naming the physical node and its instance")
+	}
+	if !s.m.store.IsLeader() {
+		return stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_NotLeader{
+			NotLeader: &flumev1.NotLeader{Leader: s.leaderNodeAddr()}}})
+	}
+	ctx, end := context.WithCancel(stream.Context())
+	defer end()
+	id, reason := s.register(hello, end)
+	if reason != "" {
+		s.m.log.Warn("node session refused", "physical", hello.GetPhysical(), "host", hello.GetHost(), "reason", reason)
+		return stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_Refusal{
+			Refusal: &flumev1.Refusal{Reason: reason}}})
+	}
+	defer s.unregister(hello.GetPhysical(), id)
+	s.m.log.Info("node session", "physical", hello.GetPhysical(), "host", hello.GetHost(), "instance", hello.GetInstance())
+	if err := s.adopt(ctx, hello); err != nil {
+		return toStatus(err)
+	}
+	return s.serve(ctx, stream, hello.GetPhysical(), id)
+}
+
+// leaderNodeAddr returns the node service address of the leader, empty when none is known.
+func (s *sessions) leaderNodeAddr() string {
+	id, _ := s.m.store.Leader()
+	for _, p := range s.m.cfg.Peers {
+		if p.ID == id && id != "" {
+			return p.Node
+		}
+	}
+	return ""
+}
+
+// register records a node's session. It returns why the session is refused: another live
+// process already has the physical node's name. A session of the same process (a reconnect)
+// or of a process that went silent replaces the old one.
+func (s *sessions) register(h *flumev1.Hello, end context.CancelFunc) (id uint64, refusal string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.m.cfg.Now()
+	p := s.physical[h.GetPhysical()]
+	if p != nil && p.end != nil && p.instance != h.GetInstance() && now.Sub(p.lastSeen) <= s.window() {
+		return 0, fmt.Sprintf("physical node %s is already connected from host %s (another process with the same name?)",
+			h.GetPhysical(), p.host)
+	}
+	if p == nil {
+		p = &physicalSoft{}
+		s.physical[h.GetPhysical()] = p
+	}
+	if p.end != nil {
+		p.end()
+	}
+	s.lastID++
+	p.host, p.instance, p.session, p.lastSeen, p.end = h.GetHost(), h.GetInstance(), s.lastID, now, end
+	return s.lastID, ""
+}
+
+// unregister notes that a session ended; the node's statuses stay, to become LOST.
+func (s *sessions) unregister(physical string, id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.physical[physical]; p != nil && p.session == id {
+		p.end = nil
+	}
+}
+
+// adopt brings the replicated state in line with a node that said hello: its host, and the
+// logical node named after it, which every physical node has (classic Flume).
+func (s *sessions) adopt(ctx context.Context, h *flumev1.Hello) error {
+	var hostKnown, mapped bool
+	s.m.fsm.read(func(st *state.State) {
+		host, ok := st.Host(h.GetPhysical())
+		hostKnown = ok && host == h.GetHost()
+		_, mapped = st.PhysicalOf(h.GetPhysical())
+	})
+	origin := "node " + h.GetPhysical()
+	if !hostKnown && h.GetHost() != "" {
+		cmd := &flumev1.Command{Origin: origin, Argv: []string{"setnodehost", h.GetPhysical(), h.GetHost()},
+			Op: &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: h.GetPhysical(), Host: h.GetHost()}}}
+		if err := s.propose(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	if !mapped {
+		cmd := &flumev1.Command{Origin: origin, Argv: []string{"map", h.GetPhysical(), h.GetPhysical()},
+			Op: &flumev1.Command_MapNode{MapNode: &flumev1.MapNode{Physical: h.GetPhysical(), Logical: h.GetPhysical()}}}
+		if err := s.propose(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// propose applies a command through raft on this master, the leader. A command the state
+// refuses is logged: it does not end the session.
+func (s *sessions) propose(ctx context.Context, cmd *flumev1.Command) error {
+	cmd.Time = s.m.cfg.Now().UnixNano()
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.m.store.Apply(ctx, b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd.GetArgv()[0], err)
+	}
+	if rec, _ := res.(*flumev1.CommandRecord); rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
+		s.m.log.Warn("node command failed", "argv", cmd.GetArgv(), "err", rec.GetMessage())
+	}
+	return nil
+}
+
+// serve pushes the node's assignment and takes its heartbeats until the session ends: the
+// node leaves, another session replaces it, or this master stops leading.
+func (s *sessions) serve(ctx context.Context, stream flumev1.NodeService_SessionServer, physical string, id uint64) error {
+	reqs := make(chan *flumev1.SessionRequest)
+	recvErr := make(chan error, 1)
+	s.wg.Add(1)
+	go func() { // ends when the stream does, at the latest when this handler returns
+		defer s.wg.Done()
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(s.m.cfg.HeartbeatPeriod)
+	defer tick.Stop()
+	var sent *flumev1.NodeAssignment
+	for {
+		changed := s.m.fsm.changes()
+		if a := s.assignment(physical); sent == nil || !proto.Equal(a, sent) {
+			if err := stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_Assignment{Assignment: a}}); err != nil {
+				return err
+			}
+			sent = a
+		}
+		select {
+		case <-changed:
+		case req := <-reqs:
+			s.heartbeat(physical, id, req.GetHeartbeat())
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case <-tick.C:
+			if !s.m.store.IsLeader() {
+				return status.Error(codes.Unavailable, "this master is no longer the leader")
+			}
+		case <-ctx.Done():
+			return status.Error(codes.Unavailable, "session ended by the master")
+		}
+	}
+}
+
+// assignment returns what physical node name must run.
+func (s *sessions) assignment(name string) *flumev1.NodeAssignment {
+	a := &flumev1.NodeAssignment{}
+	s.m.fsm.read(func(st *state.State) {
+		for _, l := range st.LogicalOn(name) {
+			t, ok := st.Translated(l)
+			if !ok {
+				t = &flumev1.TranslatedConfig{Node: l} // mapped, not configured: it idles
+			}
+			a.Nodes = append(a.Nodes, t)
+		}
+		a.Chokes = st.Chokes(name)
+	})
+	return a
+}
+
+// heartbeat records a node's report: the logical nodes it no longer reports are forgotten.
+func (s *sessions) heartbeat(physical string, id uint64, hb *flumev1.Heartbeat) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.physical[physical]
+	if p == nil || p.session != id {
+		return
+	}
+	p.lastSeen = s.m.cfg.Now()
+	if hb == nil {
+		return
+	}
+	p.logical = make(map[string]*flumev1.LogicalStatus, len(hb.GetStatuses()))
+	for _, st := range hb.GetStatuses() {
+		p.logical[st.GetNode()] = st
+	}
+}
+
+// statuses returns the table joined with the mappings, sorted by logical node. A logical
+// node reported by a silent physical node is LOST; one reported by a physical node it is no
+// longer mapped to is DECOMMISSIONED; a mapped one its live physical node has not reported
+// yet is HELLO.
+func (s *sessions) statuses(st *state.State) []*flumev1.NodeStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.m.cfg.Now()
+	byLogical := map[string]*flumev1.NodeStatus{}
+	for _, phys := range slices.Sorted(maps.Keys(s.physical)) {
+		p := s.physical[phys]
+		lost := now.Sub(p.lastSeen) > s.window()
+		host := p.host
+		if h, ok := st.Host(phys); ok {
+			host = h
+		}
+		for name, ls := range p.logical {
+			ns := &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: ls.GetState(),
+				Version: ls.GetVersion(), LastSeen: p.lastSeen.UnixNano(), Error: ls.GetError()}
+			if mp, ok := st.PhysicalOf(name); !ok || mp != phys {
+				ns.State = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED
+			} else if lost {
+				ns.State = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
+			}
+			if old, dup := byLogical[name]; !dup || old.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED {
+				byLogical[name] = ns
+			}
+		}
+		for _, name := range st.LogicalOn(phys) {
+			if _, ok := p.logical[name]; ok {
+				continue
+			}
+			state := flumev1.LogicalNodeState_LOGICAL_NODE_STATE_HELLO
+			if lost {
+				state = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
+			}
+			byLogical[name] = &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: state,
+				LastSeen: p.lastSeen.UnixNano()}
+		}
+	}
+	out := make([]*flumev1.NodeStatus, 0, len(byLogical))
+	for _, name := range slices.Sorted(maps.Keys(byLogical)) {
+		out = append(out, byLogical[name])
+	}
+	return out
+}
