@@ -14,10 +14,10 @@ vet:
 test: vet
 	$(GO) test -race ./...
 
-# The embedded demo: parse an access log and print it as JSON, keeping a copy under data/demo.
-run:
-	@mkdir -p data/demo
-	$(GO) run ./cmd/flumed node --oneshot -n demo -c @deploy/demo/demo.flume
+# The embedded default: a master and a node in one process on loopback, data under ./data,
+# running the demo flow (an access log parsed and printed as JSON). Stop with Ctrl-C.
+run: build
+	bin/flumed dev
 
 # Pipeline throughput, one pipeline per child process (see BENCHMARKS.md).
 bench:

@@ -27,6 +27,7 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 		},
 		newNodeCommand(),
 		newMasterCommand(),
+		newDevCommand(),
 	)
 	return cli.Run(ctx, root, args, s)
 }
