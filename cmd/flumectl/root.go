@@ -35,5 +35,6 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 	root.AddCommand(commandCommands(r)...)
 	root.AddCommand(queryCommands(r)...)
 	root.AddCommand(newShellCommand(r))
+	root.AddCommand(oneShotCommands(r)...)
 	return cli.Run(ctx, root, args, s)
 }

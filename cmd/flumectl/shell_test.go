@@ -144,3 +144,46 @@ func TestSplitArgs(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestSaveLoadWaitOneShot(t *testing.T) {
+	addr := oneMaster(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.flume")
+	if err := os.WriteFile(good, []byte("a : null | console ;\nb : asciisynth(5, 10) | null ;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := shellRun(t, "", "--master", addr, "load", good); code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("load: exit %d\n%s\n%s", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.flume")
+	if err := os.WriteFile(bad, []byte("a : null | console ;\nc : nul | console ;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := shellRun(t, "", "--master", addr, "load", bad)
+	if code != 1 || !strings.Contains(errOut, bad+`:2:5: unknown source "nul"; did you mean "null"?`) {
+		t.Fatalf("load of a bad file: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := shellRun(t, "", "--master", addr, "config", "a", "web", "null", "null"); code != 0 {
+		t.Fatalf("config: %s", errOut)
+	}
+	saved := filepath.Join(dir, "saved.flume")
+	if err := os.WriteFile(saved, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := shellRun(t, "", "--master", addr, "save", saved); code != 0 {
+		t.Fatalf("save: %s", errOut)
+	}
+	got, _ := os.ReadFile(saved)
+	if want := "// flow web\na : null | null ;\nb : asciisynth(5, 10) | null ;\n"; string(got) != want {
+		t.Fatalf("saved %q, want %q", got, want)
+	}
+	if old, _ := os.ReadFile(saved + "~"); string(old) != "old" {
+		t.Fatalf("previous file not kept: %q", old)
+	}
+	if code, out, _ := shellRun(t, "", "--master", addr, "wait", "0", "1"); code != 0 || !strings.Contains(out, "command 1 SUCCEEDED") {
+		t.Fatalf("wait: exit %d %s", code, out)
+	}
+	if code, _, errOut := shellRun(t, "", "--master", addr, "waitForNodesActive", "300", "a"); code != 1 || !strings.Contains(errOut, "timed out waiting for ACTIVE or CONFIGURING: a is") {
+		t.Fatalf("waitForNodesActive with no node: exit %d %s", code, errOut)
+	}
+}
