@@ -24,7 +24,7 @@ type adminServer struct {
 
 // Exec carries out a command.
 func (a *adminServer) Exec(ctx context.Context, req *flumev1.ExecRequest) (*flumev1.ExecResponse, error) {
-	rec, err := a.m.Exec(ctx, req.GetArgv(), req.GetOrigin())
+	rec, err := a.m.ExecRequest(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}

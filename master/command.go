@@ -19,6 +19,19 @@ import (
 // ErrUsage is wrapped by the error for a command line that is not a valid command.
 var ErrUsage = errors.New("bad command")
 
+// Bounds of one command line.
+const (
+	maxArgs         = 64
+	maxCommandBytes = 4 << 20 // a multiconfig of thousands of nodes fits
+)
+
+func clipName(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
 // commandUsage is the usage of every command that changes the state, as the classic shell
 // documents them (REFERENCE.md §6.3).
 var commandUsage = map[string]string{
@@ -58,6 +71,15 @@ func usageErr(name, format string, args ...any) error {
 func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("%w: empty command", ErrUsage)
+	}
+	// Commands are kept in the replicated history: bound what one may hold.
+	size := 0
+	for _, a := range argv {
+		size += len(a)
+	}
+	if len(argv) > maxArgs || size > maxCommandBytes {
+		return nil, fmt.Errorf("%w: %s: %d arguments of %d bytes in all; at most %d arguments and %d bytes",
+			ErrUsage, clipName(argv[0]), len(argv), size, maxArgs, maxCommandBytes)
 	}
 	name, args := argv[0], argv[1:]
 	c := &flumev1.Command{Argv: append([]string(nil), argv...)}

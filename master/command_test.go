@@ -77,3 +77,15 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		t.Fatalf("%v is not ErrUsage", err)
 	}
 }
+
+func TestCommandSizeIsBounded(t *testing.T) {
+	reg := builtin.Registry()
+	if _, err := ParseCommand(append([]string{"noop"}, make([]string, 100)...), reg); !errors.Is(err, ErrUsage) ||
+		!strings.Contains(err.Error(), "101 arguments") {
+		t.Fatalf("many arguments: %v", err)
+	}
+	if _, err := ParseCommand([]string{"unconfig", strings.Repeat("x", 5<<20)}, reg); !errors.Is(err, ErrUsage) ||
+		!strings.Contains(err.Error(), "at most 64 arguments and 4194304 bytes") {
+		t.Fatalf("a huge argument: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,7 +118,7 @@ func Open(cfg Config) (*Master, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	m.admin = grpc.NewServer()
+	m.admin = grpc.NewServer(grpc.WaitForHandlers(true))
 	flumev1.RegisterAdminServiceServer(m.admin, &adminServer{m: m})
 	go func() { _ = m.admin.Serve(m.lis) }()
 	return m, nil
@@ -136,7 +137,7 @@ func (m *Master) serveNodes() error {
 			return fmt.Errorf("master %s: listen for nodes on %s: %w", m.cfg.ID, m.self.Node, err)
 		}
 	}
-	m.nodes = grpc.NewServer()
+	m.nodes = grpc.NewServer(grpc.WaitForHandlers(true))
 	flumev1.RegisterNodeServiceServer(m.nodes, m.sess)
 	m.sess.start()
 	go func() { _ = m.nodes.Serve(m.nlis) }()
@@ -176,11 +177,22 @@ func (m *Master) Store() *raftstore.Store { return m.store }
 // Exec carries out a command line. The command is checked here, then applied through the
 // leader: on a follower it is forwarded. During an election it is retried until ctx ends.
 func (m *Master) Exec(ctx context.Context, argv []string, origin string) (*flumev1.CommandRecord, error) {
+	return m.ExecRequest(ctx, &flumev1.ExecRequest{Argv: argv, Origin: origin})
+}
+
+// ExecRequest is Exec with the client's request id: a request retried with the same id after
+// its answer was lost is not applied twice. An empty id gets a fresh one, kept across the
+// retries Exec makes itself.
+func (m *Master) ExecRequest(ctx context.Context, req *flumev1.ExecRequest) (*flumev1.CommandRecord, error) {
+	argv := req.GetArgv()
 	cmd, err := ParseCommand(argv, m.cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Origin = origin
+	cmd.Origin, cmd.RequestId = req.GetOrigin(), req.GetRequestId()
+	if cmd.RequestId == "" {
+		cmd.RequestId = NewRequestID()
+	}
 	for {
 		rec, err := m.execOnce(ctx, cmd)
 		if err == nil || !retryable(err) {
@@ -188,6 +200,9 @@ func (m *Master) Exec(ctx context.Context, argv []string, origin string) (*flume
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(err, errUnreachable) {
+				return nil, fmt.Errorf("%s: the leader could not be reached in time: %w", argv[0], err)
+			}
 			return nil, fmt.Errorf("%s: no leader elected in time: %w", argv[0], err)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -221,7 +236,8 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 	if err != nil {
 		return nil, err
 	}
-	resp, err := flumev1.NewAdminServiceClient(conn).Exec(ctx, &flumev1.ExecRequest{Argv: cmd.GetArgv(), Origin: cmd.GetOrigin()})
+	resp, err := flumev1.NewAdminServiceClient(conn).Exec(ctx, &flumev1.ExecRequest{Argv: cmd.GetArgv(),
+		Origin: cmd.GetOrigin(), RequestId: cmd.GetRequestId()})
 	if err != nil {
 		return nil, fromStatus(err)
 	}
@@ -254,4 +270,9 @@ func (m *Master) leaderConn() (*grpc.ClientConn, error) {
 	}
 	m.conns[addr] = c
 	return c, nil
+}
+
+// NewRequestID returns a random id for ExecRequest.RequestId.
+func NewRequestID() string {
+	return rand.Text()
 }

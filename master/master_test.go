@@ -246,3 +246,28 @@ func TestExecWithoutMajorityFailsClearlyAndChangesNothing(t *testing.T) {
 		t.Fatalf("configs after a refused command: %v", cfgs)
 	}
 }
+
+// TestRetriedExecIsAppliedOnce: a client that lost the answer and retries with the same request
+// id, through another master, gets the first outcome; nothing is applied twice.
+func TestRetriedExecIsAppliedOnce(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := &flumev1.ExecRequest{Argv: []string{"config", "a", "null", "null"}, RequestId: "retry-me"}
+	first, err := c.admin(c.follower()).Exec(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.admin(c.leader()).Exec(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.GetRecord().GetId() != first.GetRecord().GetId() {
+		t.Fatalf("retry applied again: first id %d, retry id %d", first.GetRecord().GetId(), again.GetRecord().GetId())
+	}
+	var version uint64
+	c.masters[c.leader()].fsm.read(func(st *state.State) { version = st.ConfigVersion() })
+	if version != 1 {
+		t.Fatalf("config version %d after one request retried, want 1", version)
+	}
+}

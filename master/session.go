@@ -50,13 +50,19 @@ func newSessions(m *Master) *sessions {
 	return &sessions{m: m, ctx: ctx, cancel: cancel, physical: map[string]*physicalSoft{}}
 }
 
-// start watches the leadership: at every change the table is emptied and the sessions end.
+// start watches the leadership: when this master stops leading, the table is emptied and the
+// sessions end, so nodes move to the new leader. Events that keep or give this master the lead
+// end nothing: a node that registered meanwhile keeps its session.
 func (s *sessions) start() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		for range s.m.store.WatchLeader(s.ctx) {
-			s.reset()
+		leading := false
+		for ev := range s.m.store.WatchLeader(s.ctx) {
+			if leading && !ev.Self {
+				s.reset()
+			}
+			leading = ev.Self
 		}
 	}()
 }
@@ -81,6 +87,10 @@ func (s *sessions) reset() {
 	clear(s.physical)
 }
 
+// maxHelloField bounds the names a node sends: they are kept in memory and in the replicated
+// state.
+const maxHelloField = 256
+
 // window is how long a physical node may stay silent before its logical nodes are LOST.
 func (s *sessions) window() time.Duration {
 	return s.m.cfg.HeartbeatPeriod * time.Duration(s.m.cfg.HeartbeatMissedMax)
@@ -99,7 +109,13 @@ func (s *sessions) Session(stream flumev1.NodeService_SessionServer) error {
 	if hello.GetPhysical() == "" || hello.GetInstance() == "" {
 		return status.Error(codes.InvalidArgument, "a session begins with a Hello naming the physical node and its instance")
 	}
-	if !s.m.store.IsLeader() {
+	if len(hello.GetPhysical()) > maxHelloField || len(hello.GetHost()) > maxHelloField || len(hello.GetInstance()) > maxHelloField {
+		return status.Errorf(codes.InvalidArgument, "a Hello field is longer than %d bytes", maxHelloField)
+	}
+	// A consistent read, not just IsLeader: a master that has just been elected may not have
+	// applied everything its predecessor committed yet, and an assignment read from that state
+	// could send a node back to a configuration it already left.
+	if err := s.m.store.ConsistentRead(stream.Context()); err != nil {
 		return stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_NotLeader{
 			NotLeader: &flumev1.NotLeader{Leader: s.leaderNodeAddr()}}})
 	}

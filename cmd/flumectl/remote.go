@@ -36,66 +36,94 @@ type remote struct {
 
 func (r *remote) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&r.master, "master", "", "admin address of a master, host[:port] (default: $FLUME_MASTER, or the first of flume.master.servers)")
+	f.StringVar(&r.master, "master", "", "admin address of a master, host[:port], or several, comma-separated (default: $FLUME_MASTER, or every master of flume.master.servers)")
 	f.StringVar(&r.confDir, "conf", "", "directory holding flume-site.xml (default: $"+conf.EnvConfDir+")")
 	f.StringVarP(&r.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&r.timeout, "timeout", 10*time.Second, "how long to keep trying while the masters elect a leader")
 }
 
-// address finds the master to talk to: --master, $FLUME_MASTER, then flume-site.xml.
-func (r *remote) address() (string, error) {
-	addr := r.master
-	if addr == "" {
-		addr = os.Getenv("FLUME_MASTER")
+// addresses finds the masters to talk to: --master, $FLUME_MASTER (either may list several,
+// comma-separated), or every master of flume.master.servers in flume-site.xml.
+func (r *remote) addresses() ([]string, error) {
+	list := r.master
+	if list == "" {
+		list = os.Getenv("FLUME_MASTER")
 	}
-	if addr == "" {
+	if list == "" {
 		props, err := conf.Load(conf.Options{ConfDir: r.confDir})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		peers, err := master.PeersFromServers(props.List(conf.MasterServers), master.Ports{
 			Admin: int(props.Int(conf.MasterAdminPort)), Raft: int(props.Int(conf.MasterRaftPort))})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return peers[0].Admin, nil
+		var out []string
+		for _, p := range peers {
+			out = append(out, p.Admin)
+		}
+		return out, nil
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		addr = net.JoinHostPort(addr, strconv.Itoa(master.DefaultAdminPort))
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		a = strings.TrimSpace(a)
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, strconv.Itoa(master.DefaultAdminPort))
+		}
+		out = append(out, a)
 	}
-	return addr, nil
+	return out, nil
 }
 
-// call connects to the master and runs fn, retrying while no leader is known, until the
-// timeout. Errors come back with what the master said.
+// address returns the first master to talk to, for messages.
+func (r *remote) address() (string, error) {
+	addrs, err := r.addresses()
+	if err != nil {
+		return "", err
+	}
+	return addrs[0], nil
+}
+
+// call runs fn against the masters: when the one asked is unavailable (down, or no leader yet)
+// it tries the next, round and round, until the timeout. Errors come back with what the
+// master said.
 func (r *remote) call(ctx context.Context, fn func(context.Context, flumev1.AdminServiceClient) error) error {
-	addr, err := r.address()
+	addrs, err := r.addresses()
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("master %s: %w", addr, err)
-	}
-	defer conn.Close()
+	conns := make([]*grpc.ClientConn, len(addrs))
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	client := flumev1.NewAdminServiceClient(conn)
-	for {
-		err = fn(ctx, client)
+	for i := 0; ; i = (i + 1) % len(addrs) {
+		if conns[i] == nil {
+			if conns[i], err = grpc.NewClient(addrs[i], grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+				return fmt.Errorf("master %s: %w", addrs[i], err)
+			}
+		}
+		err = fn(ctx, flumev1.NewAdminServiceClient(conns[i]))
 		if status.Code(err) != codes.Unavailable {
-			break
+			if err != nil {
+				return fmt.Errorf("master %s: %s", addrs[i], status.Convert(err).Message())
+			}
+			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("master %s: no answer within %v: %s", addr, r.timeout, status.Convert(err).Message())
-		case <-time.After(100 * time.Millisecond):
+		if i == len(addrs)-1 || ctx.Err() != nil {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no master of %s answered within %v: %s", strings.Join(addrs, ", "), r.timeout, status.Convert(err).Message())
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("master %s: %s", addr, status.Convert(err).Message())
-	}
-	return nil
 }
 
 // print writes msg as JSON, or calls table.
@@ -136,8 +164,9 @@ func commandCommands(r *remote) []*cobra.Command {
 
 func runExec(cmd *cobra.Command, r *remote, argv []string) error {
 	var rec *flumev1.CommandRecord
+	req := &flumev1.ExecRequest{Argv: argv, Origin: "flumectl", RequestId: master.NewRequestID()}
 	err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) error {
-		resp, err := c.Exec(ctx, &flumev1.ExecRequest{Argv: argv, Origin: "flumectl"})
+		resp, err := c.Exec(ctx, req) // the same id on every retry: applied once
 		rec = resp.GetRecord()
 		return err
 	})

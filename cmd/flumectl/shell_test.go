@@ -187,3 +187,19 @@ func TestSaveLoadWaitOneShot(t *testing.T) {
 		t.Fatalf("waitForNodesActive with no node: exit %d %s", code, errOut)
 	}
 }
+
+// TestFlumectlTriesTheNextMaster: with a dead master first in the list, commands still reach
+// the live one.
+func TestFlumectlTriesTheNextMaster(t *testing.T) {
+	addr := oneMaster(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	code, out, errOut := shellRun(t, "", "--master", dead+","+addr, "--timeout", "5s", "noop")
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"maps"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -85,6 +87,14 @@ func opName(cmd *flumev1.Command) string {
 // not know is skipped when it is ignorable; otherwise Apply panics, because a master that
 // applied the log differently from the others would serve a diverged state.
 func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
+	if id := cmd.GetRequestId(); id != "" {
+		// A retried request: answer with the first outcome instead of applying it again.
+		for i := len(s.history) - 1; i >= 0; i-- {
+			if s.history[i].GetRequestId() == id {
+				return proto.CloneOf(s.history[i])
+			}
+		}
+	}
 	name := opName(cmd)
 	fn, ok := ops[name]
 	if !ok {
@@ -95,11 +105,12 @@ func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
 	}
 	s.commandID++
 	rec := &flumev1.CommandRecord{
-		Id:     s.commandID,
-		Argv:   slices.Clone(cmd.GetArgv()),
-		Origin: cmd.GetOrigin(),
-		Time:   cmd.GetTime(),
-		State:  flumev1.CommandState_COMMAND_STATE_SUCCEEDED,
+		Id:        s.commandID,
+		Argv:      slices.Clone(cmd.GetArgv()),
+		Origin:    cmd.GetOrigin(),
+		Time:      cmd.GetTime(),
+		State:     flumev1.CommandState_COMMAND_STATE_SUCCEEDED,
+		RequestId: cmd.GetRequestId(),
 	}
 	note, err := fn(s, cmd)
 	if err != nil {

@@ -376,3 +376,19 @@ func TestTranslatedVersionsFollowWhatNodesRun(t *testing.T) {
 		t.Fatalf("after the collector left: %v", tr2)
 	}
 }
+
+func TestRetriedRequestIsNotAppliedTwice(t *testing.T) {
+	s := New()
+	c := config("a", "", "null", "null")
+	c.RequestId = "req-1"
+	first := applyOK(t, s, proto.CloneOf(c))
+	again := s.Apply(proto.CloneOf(c))
+	if again.GetId() != first.GetId() || s.ConfigVersion() != 1 || len(s.History()) != 1 {
+		t.Fatalf("a retried request was applied again: first %v, again %v, version %d", first, again, s.ConfigVersion())
+	}
+	other := config("a", "", "null", "null")
+	other.RequestId = "req-2"
+	if rec := applyOK(t, s, other); rec.GetId() != 2 || s.ConfigVersion() != 2 {
+		t.Fatalf("a new request was not applied: %v", rec)
+	}
+}

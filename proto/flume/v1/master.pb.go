@@ -100,6 +100,9 @@ type Command struct {
 	// The admin command line this change carries out, for the history, e.g.
 	// ["config", "agentA", "tail(\"/var/log/app.log\")", "console"]. Empty for internal changes.
 	Argv []string `protobuf:"bytes,4,rep,name=argv,proto3" json:"argv,omitempty"`
+	// A client-chosen id of the request. A command whose request id is in the history already is
+	// not applied again: a client that retries after losing the answer gets the first outcome.
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The operation.
 	//
 	// Types that are valid to be assigned to Op:
@@ -174,6 +177,13 @@ func (x *Command) GetArgv() []string {
 		return x.Argv
 	}
 	return nil
+}
+
+func (x *Command) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -887,7 +897,9 @@ type CommandRecord struct {
 	// Why it failed, or a note on what it did.
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// When it was applied, in unix nanoseconds.
-	Time          int64 `protobuf:"varint,6,opt,name=time,proto3" json:"time,omitempty"`
+	Time int64 `protobuf:"varint,6,opt,name=time,proto3" json:"time,omitempty"`
+	// The request id the command carried, if any.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -962,6 +974,13 @@ func (x *CommandRecord) GetTime() int64 {
 		return x.Time
 	}
 	return 0
+}
+
+func (x *CommandRecord) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Mapping is a logical node mapped onto a physical node.
@@ -1483,12 +1502,14 @@ var File_flume_v1_master_proto protoreflect.FileDescriptor
 
 const file_flume_v1_master_proto_rawDesc = "" +
 	"\n" +
-	"\x15flume/v1/master.proto\x12\bflume.v1\"\xd1\x04\n" +
+	"\x15flume/v1/master.proto\x12\bflume.v1\"\xf0\x04\n" +
 	"\aCommand\x12\x12\n" +
 	"\x04time\x18\x01 \x01(\x03R\x04time\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1c\n" +
 	"\tignorable\x18\x03 \x01(\bR\tignorable\x12\x12\n" +
-	"\x04argv\x18\x04 \x03(\tR\x04argv\x127\n" +
+	"\x04argv\x18\x04 \x03(\tR\x04argv\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x127\n" +
 	"\vset_configs\x18\n" +
 	" \x01(\v2\x14.flume.v1.SetConfigsH\x00R\n" +
 	"setConfigs\x120\n" +
@@ -1533,14 +1554,16 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\vSetNodeHost\x12\x1a\n" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"\x06\n" +
-	"\x04Noop\"\xa7\x01\n" +
+	"\x04Noop\"\xc6\x01\n" +
 	"\rCommandRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04argv\x18\x02 \x03(\tR\x04argv\x12\x16\n" +
 	"\x06origin\x18\x03 \x01(\tR\x06origin\x12,\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.flume.v1.CommandStateR\x05state\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x12\n" +
-	"\x04time\x18\x06 \x01(\x03R\x04time\"?\n" +
+	"\x04time\x18\x06 \x01(\x03R\x04time\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"?\n" +
 	"\aMapping\x12\x1a\n" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x18\n" +
 	"\alogical\x18\x02 \x01(\tR\alogical\"j\n" +

@@ -641,7 +641,10 @@ type ExecRequest struct {
 	// The command line, as the classic shell has it: ["map", "host1", "agentA"].
 	Argv []string `protobuf:"bytes,1,rep,name=argv,proto3" json:"argv,omitempty"`
 	// Who asks, for the history.
-	Origin        string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	// An id the client chooses for this request and keeps when it retries, so that a command
+	// whose answer was lost is not applied twice. Empty: the master chooses one.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +689,13 @@ func (x *ExecRequest) GetArgv() []string {
 func (x *ExecRequest) GetOrigin() string {
 	if x != nil {
 		return x.Origin
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1426,10 +1436,12 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\tNotLeader\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\"!\n" +
 	"\aRefusal\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"9\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"X\n" +
 	"\vExecRequest\x12\x12\n" +
 	"\x04argv\x18\x01 \x03(\tR\x04argv\x12\x16\n" +
-	"\x06origin\x18\x02 \x01(\tR\x06origin\"?\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"?\n" +
 	"\fExecResponse\x12/\n" +
 	"\x06record\x18\x01 \x01(\v2\x17.flume.v1.CommandRecordR\x06record\"$\n" +
 	"\x12GetCommandsRequest\x12\x0e\n" +
