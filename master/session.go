@@ -33,6 +33,9 @@ type sessions struct {
 	mu       sync.Mutex
 	lastID   uint64                   // the last session id given out
 	physical map[string]*physicalSoft // by physical node
+	// leaderSince is when this master last became leader: nodes it has not heard from count
+	// as LOST one heartbeat window after it.
+	leaderSince time.Time
 }
 
 // physicalSoft is what the leader knows of one physical node from its session.
@@ -61,6 +64,11 @@ func (s *sessions) start() {
 		for ev := range s.m.store.WatchLeader(s.ctx) {
 			if leading && !ev.Self {
 				s.reset()
+			}
+			if !leading && ev.Self {
+				s.mu.Lock()
+				s.leaderSince = s.m.cfg.Now()
+				s.mu.Unlock()
 			}
 			leading = ev.Self
 		}
@@ -348,6 +356,21 @@ func (s *sessions) statuses(st *state.State) []*flumev1.NodeStatus {
 			byLogical[name] = &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: state,
 				LastSeen: p.lastSeen.UnixNano()}
 		}
+	}
+	// Mapped logical nodes that no session reports: their physical node has not connected to
+	// this leader. Within one heartbeat window of taking the lead it may still be on its way
+	// (HELLO); after that it is LOST, as it would be had this master seen it go silent.
+	waiting := now.Sub(s.leaderSince) <= s.window()
+	for _, mp := range st.Mappings() {
+		if _, ok := byLogical[mp.GetLogical()]; ok {
+			continue
+		}
+		state := flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
+		if waiting {
+			state = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_HELLO
+		}
+		host, _ := st.Host(mp.GetPhysical())
+		byLogical[mp.GetLogical()] = &flumev1.NodeStatus{Logical: mp.GetLogical(), Physical: mp.GetPhysical(), Host: host, State: state}
 	}
 	out := make([]*flumev1.NodeStatus, 0, len(byLogical))
 	for _, name := range slices.Sorted(maps.Keys(byLogical)) {

@@ -249,9 +249,23 @@ func TestSilentNodeIsLost(t *testing.T) {
 	waitStatus(t, admin, "quiet", func(st *flumev1.NodeStatus) bool {
 		return st.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
 	})
-	if el := time.Since(start); el < 5*testPeriod/2 {
+	// The last heartbeat came at most one period before the stop, so LOST must not come
+	// before four periods of the five-period window have passed.
+	if el := time.Since(start); el < 4*testPeriod {
 		t.Fatalf("LOST after %v, before the heartbeat window of %v", el, 5*testPeriod)
 	}
+}
+
+// TestNodeThatNeverConnectsIsLost: a mapped logical node whose physical node never connects to
+// the leader is listed, first HELLO, then LOST once the heartbeat window has passed.
+func TestNodeThatNeverConnectsIsLost(t *testing.T) {
+	c := newSessionCluster(t, 1)
+	admin := c.admin(c.leader())
+	exec(t, admin, "config", "ghost", "null", "null")
+	exec(t, admin, "map", "nowhere", "ghost")
+	waitStatus(t, admin, "ghost", func(st *flumev1.NodeStatus) bool {
+		return st.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST && st.GetPhysical() == "nowhere"
+	})
 }
 
 func TestNodeFollowsTheLeaderAndRunsWithoutMasters(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/flumego/flume/master"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/web"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -107,6 +108,20 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: filepath.Join(cfg.DataDir, "node"), Logger: logger,
 		Stdout: stdout}, builtin.Registry())
+	statusPort := 35862
+	if cfg.AdminPort == 0 {
+		statusPort = 0
+	}
+	srv, err := web.Start(web.Config{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(statusPort)),
+		AutoFindPort: true, Node: n, Name: cfg.Name, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+	}()
 	sctx, stopSession := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -116,7 +131,7 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		logger.Warn("demo flow not configured", "err", err)
 	}
-	printDevBanner(stdout, cfg, peer.Admin, seeded)
+	printDevBanner(stdout, cfg, peer.Admin, "http://"+srv.Addr()+"/", seeded)
 	<-ctx.Done()
 	stopSession()
 	<-done
@@ -171,8 +186,9 @@ func seedDemo(ctx context.Context, m *master.Master, cfg *devConfig) (bool, erro
 	return true, nil
 }
 
-func printDevBanner(w io.Writer, cfg *devConfig, admin string, seeded bool) {
+func printDevBanner(w io.Writer, cfg *devConfig, admin, status string, seeded bool) {
 	fmt.Fprintf(w, "Flume dev: a master (admin %s) and the node %q in this process; data in %s.\n", admin, cfg.Name, cfg.DataDir)
+	fmt.Fprintf(w, "The node's status page, metrics and health check: %s (/metrics, /metrics.json, /healthz).\n", status)
 	if seeded {
 		fmt.Fprintf(w, "The logical node \"demo\" runs %s on it; its events follow.\n", cfg.Demo)
 	}

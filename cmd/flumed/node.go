@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/spec"
+	"github.com/flumego/flume/node/web"
 )
 
 // nodeConfig is the configuration of `flumed node`.
@@ -147,6 +151,11 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
 		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	stopStatus, err := startStatus(cfg, n, logger)
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
 	if err := n.Start(defs); err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
@@ -185,6 +194,11 @@ func runManagedNode(ctx context.Context, cfg *nodeConfig, logger *slog.Logger, s
 	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
 		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	stopStatus, err := startStatus(cfg, n, logger)
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
 	logger.Info("node running", "masters", strings.Join(masters, ","))
 	err = node.NewSession(n, node.SessionConfig{Masters: masters}).Run(ctx)
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.props.Duration(conf.NodeCloseTimeout))
@@ -214,4 +228,27 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 		out[i] = p.Node
 	}
 	return out, nil
+}
+
+// startStatus serves the node's status page, metrics and health check on
+// flume.node.status.port (moving to the next free port when flume.node.http.autofindport is
+// set), unless -s turned it off. The returned function stops it.
+func startStatus(cfg *nodeConfig, n *node.Node, logger *slog.Logger) (func(), error) {
+	if cfg.NoStatus {
+		return func() {}, nil
+	}
+	srv, err := web.Start(web.Config{
+		Addr:         net.JoinHostPort("", strconv.Itoa(int(cfg.props.Int(conf.NodeStatusPort)))),
+		AutoFindPort: cfg.props.Bool(conf.NodeAutofindPort),
+		Node:         n, Name: cfg.Name, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("status page", "addr", "http://"+srv.Addr()+"/")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	}, nil
 }
