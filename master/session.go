@@ -255,17 +255,25 @@ func (s *sessions) serve(ctx context.Context, stream flumev1.NodeService_Session
 	}()
 	tick := time.NewTicker(s.m.cfg.HeartbeatPeriod)
 	defer tick.Stop()
+	// The assignment is rebuilt only when the state changes, not on every heartbeat: with
+	// thousands of nodes, heartbeats are the hot path. The change signal is taken before the
+	// state is read, so a change in between wakes the loop again.
 	var sent *flumev1.NodeAssignment
+	changed := s.m.fsm.changes()
+	rebuild := true
 	for {
-		changed := s.m.fsm.changes()
-		if a := s.assignment(physical); sent == nil || !proto.Equal(a, sent) {
-			if err := stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_Assignment{Assignment: a}}); err != nil {
-				return err
+		if rebuild {
+			rebuild = false
+			if a := s.assignment(physical); sent == nil || !proto.Equal(a, sent) {
+				if err := stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_Assignment{Assignment: a}}); err != nil {
+					return err
+				}
+				sent = a
 			}
-			sent = a
 		}
 		select {
 		case <-changed:
+			changed, rebuild = s.m.fsm.changes(), true
 		case req := <-reqs:
 			s.heartbeat(physical, id, req.GetHeartbeat())
 		case err := <-recvErr:

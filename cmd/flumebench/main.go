@@ -5,6 +5,7 @@
 //	flumebench                      # every pipeline
 //	flumebench -run 'synth'         # pipelines whose name matches a regexp
 //	flumebench -procs 1             # GOMAXPROCS of the children (default 1: one core)
+//	flumebench -run 'control'       # only the control plane table (see control.go)
 package main
 
 import (
@@ -93,6 +94,9 @@ func main() {
 	one := flag.String("one", "", "internal: run the named pipeline in this process")
 	flag.Parse()
 	if *one != "" {
+		if runControlOne(*one) {
+			return
+		}
 		r := runOne(*one)
 		_ = json.NewEncoder(os.Stdout).Encode(r)
 		if r.Error != "" {
@@ -120,8 +124,11 @@ func runAll(re *regexp.Regexp, procs, count int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine, GOMAXPROCS=%d per pipeline, median of %d runs\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), procs, count)
+	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if !slices.ContainsFunc(pipelines, func(p pipeline) bool { return re.MatchString(p.name) }) {
+		return runControl(self, re)
+	}
+	fmt.Printf("\npipelines: GOMAXPROCS=%d per pipeline, median of %d runs\n\n", procs, count)
 	fmt.Printf("| %-56s | %12s | %10s | %9s | %13s |\n", "pipeline", "events/s", "MB/s", "seconds", "peak RSS MiB")
 	fmt.Printf("|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 58), strings.Repeat("-", 14), strings.Repeat("-", 12),
 		strings.Repeat("-", 11), strings.Repeat("-", 15))
@@ -154,7 +161,7 @@ func runAll(re *regexp.Regexp, procs, count int) error {
 	if failed {
 		return fmt.Errorf("a pipeline failed")
 	}
-	return nil
+	return runControl(self, re)
 }
 
 // runChild runs one pipeline in a child process and returns what it reports.

@@ -50,14 +50,7 @@ func (s *State) Mappings() []*flumev1.Mapping {
 
 // LogicalOn returns the logical nodes mapped onto physical node name, sorted.
 func (s *State) LogicalOn(name string) []string {
-	var out []string
-	for l, p := range s.mappings {
-		if p == name {
-			out = append(out, l)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(s.onPhysical[name]))
 }
 
 // Chokes returns the choke limits of physical node name, by choke id, in KB/s.

@@ -46,7 +46,7 @@ func FromProto(m *flumev1.MasterState) (*State, error) {
 		s.configs[n] = proto.CloneOf(c)
 	}
 	for _, mp := range m.GetMappings() {
-		s.mappings[mp.GetLogical()] = mp.GetPhysical()
+		s.mapLogical(mp.GetLogical(), mp.GetPhysical())
 	}
 	for _, c := range m.GetChokes() {
 		s.chokes[chokeKey{c.GetPhysical(), c.GetChokeId()}] = c.GetLimitKbps()

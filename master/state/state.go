@@ -35,6 +35,7 @@ type State struct {
 	commandID     uint64
 	configs       map[string]*flumev1.StoredConfig // by logical node
 	mappings      map[string]string                // logical -> physical
+	onPhysical    map[string]map[string]struct{}   // physical -> its logical nodes: the index of mappings
 	chokes        map[chokeKey]int64
 	hosts         map[string]string // physical -> host
 	history       []*flumev1.CommandRecord
@@ -49,6 +50,7 @@ func New() *State {
 	return &State{
 		configs:    make(map[string]*flumev1.StoredConfig),
 		mappings:   make(map[string]string),
+		onPhysical: make(map[string]map[string]struct{}),
 		chokes:     make(map[chokeKey]int64),
 		hosts:      make(map[string]string),
 		translated: make(map[string]*flumev1.TranslatedConfig),
@@ -127,6 +129,25 @@ func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
 	return rec
 }
 
+// mapLogical and unmapLogical change a mapping and its index together.
+func (s *State) mapLogical(logical, physical string) {
+	s.mappings[logical] = physical
+	if s.onPhysical[physical] == nil {
+		s.onPhysical[physical] = make(map[string]struct{})
+	}
+	s.onPhysical[physical][logical] = struct{}{}
+}
+
+func (s *State) unmapLogical(logical string) {
+	if p, ok := s.mappings[logical]; ok {
+		delete(s.onPhysical[p], logical)
+		if len(s.onPhysical[p]) == 0 {
+			delete(s.onPhysical, p)
+		}
+		delete(s.mappings, logical)
+	}
+}
+
 func (s *State) nextVersion() uint64 {
 	s.configVersion++
 	return s.configVersion
@@ -198,7 +219,7 @@ func (s *State) mapNode(cmd *flumev1.Command) (string, error) {
 		// A logical node runs on one physical node only (classic FLUME-45).
 		return "", fmt.Errorf("logical node %s is mapped to physical node %s; unmap it first", m.GetLogical(), cur)
 	}
-	s.mappings[m.GetLogical()] = m.GetPhysical()
+	s.mapLogical(m.GetLogical(), m.GetPhysical())
 	return "", nil
 }
 
@@ -207,6 +228,7 @@ func (s *State) unmapNode(cmd *flumev1.Command) (string, error) {
 	if u.GetAll() {
 		n := len(s.mappings)
 		clear(s.mappings)
+		clear(s.onPhysical)
 		return fmt.Sprintf("%d mappings removed", n), nil
 	}
 	cur, ok := s.mappings[u.GetLogical()]
@@ -216,7 +238,7 @@ func (s *State) unmapNode(cmd *flumev1.Command) (string, error) {
 	if cur != u.GetPhysical() {
 		return "", fmt.Errorf("logical node %s is mapped to physical node %s, not %s", u.GetLogical(), cur, u.GetPhysical())
 	}
-	delete(s.mappings, u.GetLogical())
+	s.unmapLogical(u.GetLogical())
 	return "", nil
 }
 
@@ -227,7 +249,7 @@ func (s *State) decommission(cmd *flumev1.Command) (string, error) {
 	}
 	for _, n := range nodes {
 		delete(s.configs, n)
-		delete(s.mappings, n)
+		s.unmapLogical(n)
 	}
 	return "", nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -293,6 +294,8 @@ func TestApplyIsDeterministicAndSnapshotsRestoreExactly(t *testing.T) {
 		if !bytes.Equal(marshal(t, a), marshal(t, b)) {
 			t.Fatalf("seed %d: states diverged after the same log", seed)
 		}
+		checkIndex(t, a)
+		checkIndex(t, b)
 		if len(a.History()) != MaxHistory {
 			t.Fatalf("history holds %d records, want the last %d", len(a.History()), MaxHistory)
 		}
@@ -390,5 +393,22 @@ func TestRetriedRequestIsNotAppliedTwice(t *testing.T) {
 	other.RequestId = "req-2"
 	if rec := applyOK(t, s, other); rec.GetId() != 2 || s.ConfigVersion() != 2 {
 		t.Fatalf("a new request was not applied: %v", rec)
+	}
+}
+
+// checkIndex compares LogicalOn, which reads an index, with a scan of every mapping.
+func checkIndex(t *testing.T, s *State) {
+	t.Helper()
+	scan := map[string][]string{}
+	for _, m := range s.Mappings() {
+		scan[m.GetPhysical()] = append(scan[m.GetPhysical()], m.GetLogical())
+	}
+	for i := range 6 {
+		phys := fmt.Sprintf("h%d", i)
+		got, want := s.LogicalOn(phys), scan[phys]
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("LogicalOn(%s) = %v, mappings say %v", phys, got, want)
+		}
 	}
 }
