@@ -146,12 +146,7 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	if err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
-	for _, w := range cfg.warnings {
-		logger.Warn(w.String())
-	}
-	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
-		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
-	stopStatus, err := startStatus(cfg, n, logger)
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout)
 	if err != nil {
 		return err
 	}
@@ -189,12 +184,7 @@ func runManagedNode(ctx context.Context, cfg *nodeConfig, logger *slog.Logger, s
 	if err != nil {
 		return err
 	}
-	for _, w := range cfg.warnings {
-		logger.Warn(w.String())
-	}
-	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
-		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
-	stopStatus, err := startStatus(cfg, n, logger)
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout)
 	if err != nil {
 		return err
 	}
@@ -228,6 +218,21 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 		out[i] = p.Node
 	}
 	return out, nil
+}
+
+// newPhysicalNode logs the configuration warnings, creates the node and starts its status
+// server; the returned function stops the server.
+func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer) (*node.Node, func(), error) {
+	for _, w := range cfg.warnings {
+		logger.Warn(w.String())
+	}
+	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
+		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	stop, err := startStatus(cfg, n, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, stop, nil
 }
 
 // startStatus serves the node's status page, metrics and health check on
