@@ -145,15 +145,24 @@ func TestCloseCutsConnectionsWhenItsContextEnds(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := s.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close = %v, want the context's error", err)
+	start := time.Now()
+	first := s.Close(ctx)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Close took %v with a 50ms context", el)
+	}
+	// The server may not have accepted the connection yet when Close began (the kernel
+	// completes a connect before accept); then there was nothing to wait for, and Close is nil.
+	// Otherwise it waited for the stuck request until its context ended, and says so.
+	if first != nil && !errors.Is(first, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want nil or the context's error", first)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
 		t.Fatalf("half-sent connection still open after Close: read %d, %v", n, err)
 	}
-	if err := s.Close(context.Background()); err == nil || !strings.Contains(err.Error(), "shut down") {
-		t.Fatalf("second Close = %v, want the first Close's error again", err)
+	if second := s.Close(context.Background()); (first == nil) != (second == nil) ||
+		(second != nil && !strings.Contains(second.Error(), "shut down")) {
+		t.Fatalf("second Close = %v, want the first Close's result (%v) again", second, first)
 	}
 }
 
