@@ -103,9 +103,6 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	if err := waitLeader(ctx, m); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "demo"), 0o755); err != nil {
-		return err
-	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: filepath.Join(cfg.DataDir, "node"), Logger: logger,
 		Stdout: stdout}, builtin.Registry())
 	statusPort := 35862
