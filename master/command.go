@@ -48,6 +48,8 @@ var commandUsage = map[string]string{
 	"decommission":  "decommission <logical>",
 	"setChokeLimit": "setChokeLimit <physical> <chokeId> <KB/s>",
 	"noop":          "noop [<delayMillis>]",
+	"purge":         "purge <logical>  (forget a LOST or DECOMMISSIONED node's status)",
+	"purgeAll":      "purgeAll  (forget every status; live nodes report again)",
 }
 
 // CommandNames returns the names of the commands that change the state, sorted.
@@ -147,6 +149,11 @@ func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error)
 				err = usageErr(name, "delay %q is not a whole number of milliseconds", args[0])
 			}
 		}
+		c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}}
+	case "purge", "purgeAll":
+		// Statuses are the leader's soft state, not replicated: the command is recorded in the
+		// history like any other, and the leader forgets the statuses once it is applied.
+		err = nargs((name == "purge" && len(args) == 1) || (name == "purgeAll" && len(args) == 0))
 		c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}}
 	default:
 		msg := fmt.Sprintf("unknown command %q", name)

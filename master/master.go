@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -193,6 +194,15 @@ func (m *Master) ExecRequest(ctx context.Context, req *flumev1.ExecRequest) (*fl
 	if cmd.RequestId == "" {
 		cmd.RequestId = NewRequestID()
 	}
+	if argv[0] == "noop" && len(argv) == 2 {
+		// Classic noop waited delayMillis before completing (to test clients' waits).
+		ms, _ := strconv.ParseInt(argv[1], 10, 64)
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("noop: %w", ctx.Err())
+		}
+	}
 	for {
 		rec, err := m.execOnce(ctx, cmd)
 		if err == nil || !retryable(err) {
@@ -230,6 +240,14 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 			return nil, err
 		}
 		rec, _ := res.(*flumev1.CommandRecord)
+		if rec.GetState() == flumev1.CommandState_COMMAND_STATE_SUCCEEDED {
+			switch argv := cmd.GetArgv(); argv[0] {
+			case "purge":
+				m.sess.purge(argv[1])
+			case "purgeAll":
+				m.sess.purge("")
+			}
+		}
 		return rec, nil
 	}
 	conn, err := m.leaderConn()

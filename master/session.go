@@ -179,6 +179,25 @@ func (s *sessions) register(h *flumev1.Hello, end context.CancelFunc) (id uint64
 }
 
 // unregister notes that a session ended; the node's statuses stay, to become LOST.
+// purge forgets the status of logical node name, or every status when name is empty, as
+// classic purge and purgeAll did: a LOST or DECOMMISSIONED node leaves the table, a live one
+// appears again at its next heartbeat. A physical node left without statuses and without a
+// session is forgotten too.
+func (s *sessions) purge(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for phys, p := range s.physical {
+		if name == "" {
+			clear(p.logical)
+		} else {
+			delete(p.logical, name)
+		}
+		if len(p.logical) == 0 && p.end == nil {
+			delete(s.physical, phys)
+		}
+	}
+}
+
 func (s *sessions) unregister(physical string, id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -322,3 +322,46 @@ func TestNodeFollowsTheLeaderAndRunsWithoutMasters(t *testing.T) {
 		t.Fatalf("node forgot its logical node: %v", n.Versions())
 	}
 }
+
+// TestPurgeForgetsAStatus: a logical node unmapped while its physical node reported it, and
+// then left behind when that node stopped, stays DECOMMISSIONED until purge forgets it.
+func TestPurgeForgetsAStatus(t *testing.T) {
+	c := newSessionCluster(t, 1)
+	admin := c.admin(c.leader())
+	exec(t, admin, "config", "old", "asciisynth(0, 10)", endless)
+	exec(t, admin, "map", "h5", "old")
+	_, _, stop := runNode(t, "h5", c.peers[c.leader()].Node)
+	waitStatus(t, admin, "old", func(st *flumev1.NodeStatus) bool {
+		return st.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_ACTIVE
+	})
+	stop() // the node goes away still reporting "old"
+	exec(t, admin, "unmap", "h5", "old")
+	waitStatus(t, admin, "old", func(st *flumev1.NodeStatus) bool {
+		return st.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED
+	})
+	rec := exec(t, admin, "purge", "old")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := admin.GetNodeStatuses(ctx, &flumev1.GetNodeStatusesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range resp.GetStatuses() {
+		if st.GetLogical() == "old" {
+			t.Fatalf("status of old still listed after purge: %v", st)
+		}
+	}
+	hist, err := admin.GetCommands(ctx, &flumev1.GetCommandsRequest{Id: rec.GetId()})
+	if err != nil || strings.Join(hist.GetRecords()[0].GetArgv(), " ") != "purge old" {
+		t.Fatalf("purge not in the history: %v, %v", hist, err)
+	}
+}
+
+func TestNoopWaitsItsDelay(t *testing.T) {
+	c := newSessionCluster(t, 1)
+	start := time.Now()
+	exec(t, c.admin(c.leader()), "noop", "200")
+	if el := time.Since(start); el < 200*time.Millisecond {
+		t.Fatalf("noop 200 returned after %v", el)
+	}
+}
