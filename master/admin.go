@@ -48,12 +48,15 @@ func forward[Req, Resp any](ctx context.Context, a *adminServer, req Req,
 	if a.m.store.IsLeader() {
 		return local(ctx, req)
 	}
+	var zero Resp
+	if forwarded(ctx) { // never forward twice: see forwardedKey
+		return zero, toStatus(&raftstore.NotLeaderError{})
+	}
 	conn, err := a.m.leaderConn()
 	if err != nil {
-		var zero Resp
 		return zero, toStatus(err)
 	}
-	return remote(flumev1.NewAdminServiceClient(conn), ctx, req)
+	return remote(flumev1.NewAdminServiceClient(conn), markForwarded(ctx), req)
 }
 
 // GetCommands returns one command record or the history.

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flumego/flume/node/plugin"
@@ -205,7 +206,7 @@ func (m *Master) ExecRequest(ctx context.Context, req *flumev1.ExecRequest) (*fl
 	}
 	for {
 		rec, err := m.execOnce(ctx, cmd)
-		if err == nil || !retryable(err) {
+		if err == nil || !retryable(err) || forwarded(ctx) { // the sender retries a forwarded request
 			return rec, err
 		}
 		select {
@@ -250,11 +251,16 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 		}
 		return rec, nil
 	}
+	if forwarded(ctx) {
+		// Forwarded once already: this master's idea of the leader is as stale as the sender's.
+		// Send the request back rather than on, so two masters never pass it to and fro.
+		return nil, &raftstore.NotLeaderError{}
+	}
 	conn, err := m.leaderConn()
 	if err != nil {
 		return nil, err
 	}
-	resp, err := flumev1.NewAdminServiceClient(conn).Exec(ctx, &flumev1.ExecRequest{Argv: cmd.GetArgv(),
+	resp, err := flumev1.NewAdminServiceClient(conn).Exec(markForwarded(ctx), &flumev1.ExecRequest{Argv: cmd.GetArgv(),
 		Origin: cmd.GetOrigin(), RequestId: cmd.GetRequestId()})
 	if err != nil {
 		return nil, fromStatus(err)
@@ -293,4 +299,17 @@ func (m *Master) leaderConn() (*grpc.ClientConn, error) {
 // NewRequestID returns a random id for ExecRequest.RequestId.
 func NewRequestID() string {
 	return rand.Text()
+}
+
+// forwardedKey marks, in gRPC metadata, a request a master forwarded to the one it believes is
+// the leader. Such a request is never forwarded again.
+const forwardedKey = "flume-forwarded"
+
+func markForwarded(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
+}
+
+func forwarded(ctx context.Context) bool {
+	md, ok := metadata.FromIncomingContext(ctx)
+	return ok && len(md.Get(forwardedKey)) > 0
 }

@@ -271,3 +271,22 @@ func TestRetriedExecIsAppliedOnce(t *testing.T) {
 		t.Fatalf("config version %d after one request retried, want 1", version)
 	}
 }
+
+// TestForwardedRequestsAreNotForwardedAgain: a follower that receives a request another master
+// forwarded answers Unavailable at once instead of passing it on.
+func TestForwardedRequestsAreNotForwardedAgain(t *testing.T) {
+	c := newCluster(t, 3)
+	f := c.follower()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.admin(f).Exec(markForwarded(ctx), &flumev1.ExecRequest{Argv: []string{"noop"}})
+	if status.Code(err) != codes.Unavailable || time.Since(start) > 2*time.Second {
+		t.Fatalf("forwarded request to a follower: %v after %v; want Unavailable at once", err, time.Since(start))
+	}
+	if _, err := c.admin(f).GetConfigs(markForwarded(ctx), &flumev1.GetConfigsRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("forwarded read to a follower: %v; want Unavailable", err)
+	}
+	// Unmarked, the same follower forwards as usual.
+	exec(t, c.admin(f), "noop")
+}
