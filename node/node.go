@@ -191,16 +191,7 @@ func (n *Node) Wait(ctx context.Context) error {
 
 // Stop stops every logical node gracefully and waits for them; ctx bounds the graceful part.
 func (n *Node) Stop(ctx context.Context) error {
-	drivers := n.snapshot()
-	var wg sync.WaitGroup
-	for _, d := range drivers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = d.Stop(ctx)
-		}()
-	}
-	wg.Wait()
+	stopDrivers(ctx, n.snapshot())
 	n.wg.Wait()
 	return n.errors()
 }
@@ -284,15 +275,7 @@ func (n *Node) Apply(assigned []Assigned) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), n.closeTimeout())
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, d := range stop {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = d.Stop(ctx)
-		}()
-	}
-	wg.Wait()
+	stopDrivers(ctx, stop)
 	for _, a := range start {
 		n.startAssigned(a)
 	}
@@ -346,4 +329,18 @@ func (n *Node) Versions() map[string]uint64 {
 		out[name] = v
 	}
 	return out
+}
+
+// stopDrivers stops drivers gracefully, all at once, and waits for them; ctx bounds the
+// graceful part of each.
+func stopDrivers(ctx context.Context, drivers []*flow.Driver) {
+	var wg sync.WaitGroup
+	for _, d := range drivers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = d.Stop(ctx)
+		}()
+	}
+	wg.Wait()
 }

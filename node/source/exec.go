@@ -197,16 +197,13 @@ func (s *execSource) hold(evs []*event.Event) {
 func (s *execSource) takeHeld() ([]*event.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.held) == 0 {
-		s.held = nil
+	b := record.TakeHeld(&s.held)
+	if b == nil {
 		if s.runErr != nil {
 			return nil, s.runErr
 		}
 		return nil, io.EOF
 	}
-	n := min(len(s.held), record.MaxBatch)
-	b := s.held[:n:n]
-	s.held = s.held[n:]
 	s.ctr.Add(b)
 	return b, nil
 }

@@ -266,13 +266,10 @@ func (s *Source) finish() {
 
 // takeFinal returns the held records, a batch at a time, then io.EOF.
 func (s *Source) takeFinal() ([]*event.Event, error) {
-	if len(s.final) == 0 {
-		s.final = nil
+	f := record.TakeHeld(&s.final)
+	if f == nil {
 		return nil, io.EOF
 	}
-	n := min(len(s.final), record.MaxBatch)
-	f := s.final[:n:n]
-	s.final = s.final[n:]
 	s.ctr.Add(f)
 	return f, nil
 }

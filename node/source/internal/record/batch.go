@@ -136,3 +136,16 @@ func (c Counters) Oversize(buf *Buffer) {
 		buf.Rejected = 0
 	}
 }
+
+// TakeHeld returns the next batch of at most MaxBatch events from *held, the events a closed
+// source still hands out, and shortens *held; nil once it is empty (and *held is released).
+func TakeHeld(held *[]*event.Event) []*event.Event {
+	if len(*held) == 0 {
+		*held = nil
+		return nil
+	}
+	n := min(len(*held), MaxBatch)
+	b := (*held)[:n:n]
+	*held = (*held)[n:]
+	return b
+}
