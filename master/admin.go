@@ -127,10 +127,8 @@ func (a *adminServer) GetMembers(_ context.Context, _ *flumev1.GetMembersRequest
 	resp := &flumev1.GetMembersResponse{Term: ms.Term, LastIndex: ms.LastIndex, AnsweredBy: a.m.cfg.ID}
 	for _, s := range ms.Members {
 		mem := &flumev1.Member{Id: s.ID, RaftAddress: s.Addr, Leader: s.Leader, Voter: s.Suffrage == raftstore.Voter}
-		for _, p := range a.m.cfg.Peers {
-			if p.ID == s.ID {
-				mem.AdminAddress = p.Admin
-			}
+		if p, ok := a.m.peer(s.ID); ok {
+			mem.AdminAddress = p.Admin
 		}
 		resp.Members = append(resp.Members, mem)
 	}

@@ -50,6 +50,8 @@ var commandUsage = map[string]string{
 	"noop":          "noop [<delayMillis>]",
 	"purge":         "purge <logical>  (forget a LOST or DECOMMISSIONED node's status)",
 	"purgeAll":      "purgeAll  (forget every status; live nodes report again)",
+	"addmaster":     "addmaster <serverid> <host>[:<adminport>]  (a master started with --join)",
+	"removemaster":  "removemaster <serverid>",
 }
 
 // CommandNames returns the names of the commands that change the state, sorted.
@@ -155,6 +157,24 @@ func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error)
 		// history like any other, and the leader forgets the statuses once it is applied.
 		err = nargs((name == "purge" && len(args) == 1) || (name == "purgeAll" && len(args) == 0))
 		c.Op = &flumev1.Command_Noop{Noop: &flumev1.Noop{}}
+	case "addmaster":
+		err = nargs(len(args) == 2)
+		if err == nil {
+			var p Peer
+			if p, err = peerOf(args[0], args[1], DefaultPorts); err != nil {
+				err = usageErr(name, "%v", err)
+			}
+			c.Op = &flumev1.Command_AddMaster{AddMaster: &flumev1.AddMaster{Master: &flumev1.MasterAddress{
+				Id: p.ID, Raft: p.Raft, Admin: p.Admin, Node: p.Node}}}
+		}
+	case "removemaster":
+		err = nargs(len(args) == 1)
+		if err == nil && args[0] == "" {
+			err = usageErr(name, "empty server id")
+		}
+		if err == nil {
+			c.Op = &flumev1.Command_RemoveMaster{RemoveMaster: &flumev1.RemoveMaster{Id: args[0]}}
+		}
 	default:
 		msg := fmt.Sprintf("unknown command %q", name)
 		if s := spec.Suggest(name, CommandNames()); s != "" {

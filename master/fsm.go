@@ -49,7 +49,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	rec := f.st.Apply(&c)
-	f.notify()
+	if !state.IsDataOp(&c) {
+		// Commits change no configuration: waking every session for them would cost the
+		// leader a pass over every node per commit.
+		f.notify()
+	}
 	f.mu.Unlock()
 	return rec
 }

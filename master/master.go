@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/master/state"
 	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 	"github.com/flumego/flume/raftstore"
@@ -36,6 +37,9 @@ type Config struct {
 	Peers []Peer
 	// DataDir holds the raft log and snapshots.
 	DataDir string
+	// Join starts a master without state that waits to be added to a running ensemble
+	// (addmaster) instead of bootstrapping one.
+	Join bool
 	// RaftListener and AdminListener, when set, are used instead of binding the peer's
 	// addresses (tests use 127.0.0.1:0).
 	RaftListener, AdminListener net.Listener
@@ -103,6 +107,7 @@ func Open(cfg Config) (*Master, error) {
 	}
 	rc := cfg.Raft
 	rc.ID, rc.Servers, rc.DataDir, rc.Listener, rc.Logger = cfg.ID, servers, cfg.DataDir, cfg.RaftListener, m.log
+	rc.Join = cfg.Join
 	store, err := raftstore.Open(rc, m.fsm)
 	if err != nil {
 		return nil, fmt.Errorf("master %s: %w", cfg.ID, err)
@@ -230,6 +235,13 @@ var errUnreachable = errors.New("leader unreachable")
 
 func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.CommandRecord, error) {
 	if m.store.IsLeader() {
+		if id := cmd.GetRemoveMaster().GetId(); id != "" {
+			// Out of the raft configuration first: the directory entry goes only once the
+			// master no longer votes.
+			if err := m.store.RemoveServer(ctx, id); err != nil {
+				return nil, fmt.Errorf("remove master %s: %w", id, err)
+			}
+		}
 		c := proto.CloneOf(cmd)
 		c.Time = m.cfg.Now().UnixNano()
 		b, err := proto.Marshal(c)
@@ -247,6 +259,13 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 				m.sess.purge(argv[1])
 			case "purgeAll":
 				m.sess.purge("")
+			case "addmaster":
+				// The directory knows the new master's addresses first, so whoever leads
+				// once it votes can forward to it.
+				a := cmd.GetAddMaster().GetMaster()
+				if err := m.store.AddVoter(ctx, a.GetId(), a.GetRaft()); err != nil {
+					return nil, fmt.Errorf("master %s recorded, but not added as a voter (run addmaster again): %w", a.GetId(), err)
+				}
 			}
 		}
 		return rec, nil
@@ -274,26 +293,36 @@ func (m *Master) leaderConn() (*grpc.ClientConn, error) {
 	if id == "" {
 		return nil, &raftstore.NotLeaderError{}
 	}
-	var addr string
-	for _, p := range m.cfg.Peers {
-		if p.ID == id {
-			addr = p.Admin
-		}
-	}
-	if addr == "" {
+	p, ok := m.peer(id)
+	if !ok || p.Admin == "" {
 		return nil, fmt.Errorf("leader %s has no admin address: %w", id, errUnreachable)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c, ok := m.conns[addr]; ok {
-		return c, nil
-	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("dial leader %s at %s: %v: %w", id, addr, err, errUnreachable)
-	}
-	m.conns[addr] = c
-	return c, nil
+	return m.conn(p.Admin)
+}
+
+// peer returns the addresses of master id: from the configured list, or from the replicated
+// directory of masters that joined at run time.
+func (m *Master) peer(id string) (Peer, bool) {
+	var found Peer
+	var ok bool
+	m.fsm.read(func(st *state.State) {
+		joined, removed := st.Masters()
+		for _, j := range joined {
+			if j.GetId() == id {
+				found, ok = Peer{ID: id, Raft: j.GetRaft(), Admin: j.GetAdmin(), Node: j.GetNode()}, true
+				return
+			}
+		}
+		if slices.Contains(removed, id) {
+			return
+		}
+		for _, p := range m.cfg.Peers {
+			if p.ID == id {
+				found, ok = p, true
+			}
+		}
+	})
+	return found, ok
 }
 
 // NewRequestID returns a random id for ExecRequest.RequestId.

@@ -30,24 +30,10 @@ func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
 	}
 	peers := make([]Peer, 0, len(servers))
 	seen := map[string]int{}
-	for i, s := range servers {
-		s = strings.TrimSpace(s)
-		host, p := s, ports
-		if h, port, err := net.SplitHostPort(s); err == nil {
-			n, err := strconv.Atoi(port)
-			if err != nil || n < 3 || n > 65534 {
-				return nil, fmt.Errorf("flume.master.servers entry %d %q: port %q is not an admin port (3-65534)", i, s, port)
-			}
-			host, p = h, Ports{Web: n - 2, Node: n - 1, Admin: n, Raft: n + 1}
-		}
-		if host == "" {
-			return nil, fmt.Errorf("flume.master.servers entry %d %q names no host", i, s)
-		}
-		peer := Peer{
-			ID:    strconv.Itoa(i),
-			Raft:  net.JoinHostPort(host, strconv.Itoa(p.Raft)),
-			Admin: net.JoinHostPort(host, strconv.Itoa(p.Admin)),
-			Node:  net.JoinHostPort(host, strconv.Itoa(p.Node)),
+	for i, entry := range servers {
+		peer, err := peerOf(strconv.Itoa(i), entry, ports)
+		if err != nil {
+			return nil, fmt.Errorf("flume.master.servers entry %d: %w", i, err)
 		}
 		if j, dup := seen[peer.Admin]; dup {
 			return nil, fmt.Errorf("flume.master.servers entries %d and %d are the same master %s", j, i, peer.Admin)
@@ -56,4 +42,30 @@ func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
 		peers = append(peers, peer)
 	}
 	return peers, nil
+}
+
+// DefaultPorts are the ports of a master named by its host alone.
+var DefaultPorts = Ports{Web: DefaultWebPort, Node: DefaultNodePort, Admin: DefaultAdminPort, Raft: DefaultRaftPort}
+
+// peerOf gives master id the addresses an entry of flume.master.servers names: a host with
+// the given ports, or host:adminport with the other ports at their offsets to it.
+func peerOf(id, entry string, ports Ports) (Peer, error) {
+	entry = strings.TrimSpace(entry)
+	host, p := entry, ports
+	if h, port, err := net.SplitHostPort(entry); err == nil {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 3 || n > 65534 {
+			return Peer{}, fmt.Errorf("%q: port %q is not an admin port (3-65534)", entry, port)
+		}
+		host, p = h, Ports{Web: n - 2, Node: n - 1, Admin: n, Raft: n + 1}
+	}
+	if host == "" {
+		return Peer{}, fmt.Errorf("%q names no host", entry)
+	}
+	return Peer{
+		ID:    id,
+		Raft:  net.JoinHostPort(host, strconv.Itoa(p.Raft)),
+		Admin: net.JoinHostPort(host, strconv.Itoa(p.Admin)),
+		Node:  net.JoinHostPort(host, strconv.Itoa(p.Node)),
+	}, nil
 }

@@ -146,10 +146,8 @@ func (s *sessions) Session(stream flumev1.NodeService_SessionServer) error {
 // leaderNodeAddr returns the node service address of the leader, empty when none is known.
 func (s *sessions) leaderNodeAddr() string {
 	id, _ := s.m.store.Leader()
-	for _, p := range s.m.cfg.Peers {
-		if p.ID == id && id != "" {
-			return p.Node
-		}
+	if p, ok := s.m.peer(id); ok && id != "" {
+		return p.Node
 	}
 	return ""
 }

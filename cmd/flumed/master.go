@@ -16,6 +16,7 @@ import (
 // masterConfig is the configuration of `flumed master`.
 type masterConfig struct {
 	ServerID int      // --serverid; -1 leaves flume.master.serverid as configured
+	Join     bool     // --join: wait to be added to a running ensemble instead of bootstrapping
 	ConfDir  string   // --conf
 	DataDir  string   // --data-dir; "" leaves flume.master.data.dir as configured
 	Props    []string // -D name=value
@@ -28,6 +29,7 @@ type masterConfig struct {
 func (c *masterConfig) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVarP(&c.ServerID, "serverid", "i", -1, "this master's index in flume.master.servers (default: property "+conf.MasterServerID+")")
+	f.BoolVar(&c.Join, "join", false, "join a running ensemble: start empty and wait for `flumectl addmaster ID HOST` instead of bootstrapping")
 	f.StringVar(&c.ConfDir, "conf", "", "directory holding flume-site.xml (default: $"+conf.EnvConfDir+")")
 	f.StringVar(&c.DataDir, "data-dir", "", "directory for the master's raft log and snapshots (default: property "+conf.MasterDataDir+")")
 	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable; overrides flume-site.xml)")
@@ -64,9 +66,14 @@ func newMasterCommand() *cobra.Command {
 		Short: "Run a master of the ensemble",
 		Long: `Run one master. Every master of the ensemble is listed in flume.master.servers (a host, or
 host:port to give its admin port), and --serverid says which one this is. A majority of the
-masters must be running for the ensemble to accept changes: 1 of 1, 2 of 3, 3 of 5.`,
-		Example: `  flumed master --serverid 0 -D flume.master.servers=127.0.0.1,127.0.0.2,127.0.0.3`,
-		Args:    cobra.NoArgs,
+masters must be running for the ensemble to accept changes: 1 of 1, 2 of 3, 3 of 5.
+
+To grow a running ensemble, start the new master with --join (its flume.master.servers lists it
+at its server id), then add it with 'flumectl addmaster ID HOST[:PORT]'. 'flumectl removemaster
+ID' takes a master out.`,
+		Example: `  flumed master --serverid 0 -D flume.master.servers=127.0.0.1,127.0.0.2,127.0.0.3
+  flumed master --serverid 3 --join -D flume.master.servers=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -98,7 +105,7 @@ func runMaster(cmd *cobra.Command, cfg *masterConfig, stderr io.Writer) error {
 		return fmt.Errorf("serverid %d: flume.master.servers lists %d masters (ids 0 to %d)", id, len(peers), len(peers)-1)
 	}
 	m, err := master.Open(master.Config{
-		ID: strconv.Itoa(id), Peers: peers, DataDir: p.String(conf.MasterDataDir),
+		ID: strconv.Itoa(id), Peers: peers, DataDir: p.String(conf.MasterDataDir), Join: cfg.Join,
 		Registry: builtin.Registry(), Logger: logger,
 		HeartbeatPeriod:    p.Duration(conf.HeartbeatPeriod),
 		HeartbeatMissedMax: int(p.Int(conf.HeartbeatMissedMax)),

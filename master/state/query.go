@@ -123,5 +123,7 @@ func (s *State) ToProto() *flumev1.MasterState {
 	for _, n := range slices.Sorted(maps.Keys(s.ports)) {
 		m.Ports = append(m.Ports, &flumev1.CollectorPort{Node: n, Port: int32(s.ports[n])})
 	}
+	m.Masters, m.RemovedMasters = s.Masters()
+	s.commitsToProto(m)
 	return m
 }

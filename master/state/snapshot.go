@@ -63,5 +63,14 @@ func FromProto(m *flumev1.MasterState) (*State, error) {
 	for _, p := range m.GetPorts() {
 		s.ports[p.GetNode()] = int(p.GetPort())
 	}
+	for _, ma := range m.GetMasters() {
+		s.masters[ma.GetId()] = proto.CloneOf(ma)
+	}
+	for _, id := range m.GetRemovedMasters() {
+		s.removedMasters[id] = struct{}{}
+	}
+	if err := s.commitsFromProto(m); err != nil {
+		return nil, err
+	}
 	return s, nil
 }

@@ -31,16 +31,20 @@ const snapshotFormat = 1
 // State is the replicated state. It is not safe for concurrent use: the owner serialises Apply
 // and the reads.
 type State struct {
-	configVersion uint64
-	commandID     uint64
-	configs       map[string]*flumev1.StoredConfig // by logical node
-	mappings      map[string]string                // logical -> physical
-	onPhysical    map[string]map[string]struct{}   // physical -> its logical nodes: the index of mappings
-	chokes        map[chokeKey]int64
-	hosts         map[string]string // physical -> host
-	history       []*flumev1.CommandRecord
-	translated    map[string]*flumev1.TranslatedConfig // by logical node
-	ports         map[string]int                       // collector ports, by logical node
+	configVersion  uint64
+	commandID      uint64
+	configs        map[string]*flumev1.StoredConfig // by logical node
+	mappings       map[string]string                // logical -> physical
+	onPhysical     map[string]map[string]struct{}   // physical -> its logical nodes: the index of mappings
+	chokes         map[chokeKey]int64
+	hosts          map[string]string // physical -> host
+	history        []*flumev1.CommandRecord
+	translated     map[string]*flumev1.TranslatedConfig // by logical node
+	ports          map[string]int                       // collector ports, by logical node
+	masters        map[string]*flumev1.MasterAddress    // masters that joined at run time, by id
+	removedMasters map[string]struct{}                  // masters removed at run time
+	agents         map[string]*agentState               // end-to-end commit records, by agent
+	files          map[string]map[string]int64          // collector -> file -> committed length
 }
 
 type chokeKey struct{ physical, id string }
@@ -48,13 +52,17 @@ type chokeKey struct{ physical, id string }
 // New returns an empty state.
 func New() *State {
 	return &State{
-		configs:    make(map[string]*flumev1.StoredConfig),
-		mappings:   make(map[string]string),
-		onPhysical: make(map[string]map[string]struct{}),
-		chokes:     make(map[chokeKey]int64),
-		hosts:      make(map[string]string),
-		translated: make(map[string]*flumev1.TranslatedConfig),
-		ports:      make(map[string]int),
+		configs:        make(map[string]*flumev1.StoredConfig),
+		mappings:       make(map[string]string),
+		onPhysical:     make(map[string]map[string]struct{}),
+		chokes:         make(map[chokeKey]int64),
+		hosts:          make(map[string]string),
+		translated:     make(map[string]*flumev1.TranslatedConfig),
+		ports:          make(map[string]int),
+		masters:        make(map[string]*flumev1.MasterAddress),
+		removedMasters: make(map[string]struct{}),
+		agents:         make(map[string]*agentState),
+		files:          make(map[string]map[string]int64),
 	}
 }
 
@@ -73,6 +81,8 @@ var ops = map[string]applyFunc{
 	"set_choke_limit": (*State).setChokeLimit,
 	"set_node_host":   (*State).setNodeHost,
 	"noop":            func(*State, *flumev1.Command) (string, error) { return "", nil },
+	"add_master":      (*State).addMaster,
+	"remove_master":   (*State).removeMaster,
 }
 
 // opName returns the name of the operation a command carries, "" if it carries none this code
@@ -88,7 +98,17 @@ func opName(cmd *flumev1.Command) string {
 // Apply applies cmd and returns its history record. A command whose operation this code does
 // not know is skipped when it is ignorable; otherwise Apply panics, because a master that
 // applied the log differently from the others would serve a diverged state.
+//
+// The data-plane operations (commits, epochs) return a record with id 0 that is not kept in
+// the history: they change no configuration.
 func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
+	if fn, ok := dataOps[opName(cmd)]; ok {
+		rec := &flumev1.CommandRecord{Time: cmd.GetTime(), State: flumev1.CommandState_COMMAND_STATE_SUCCEEDED}
+		if err := fn(s, cmd, rec); err != nil {
+			rec.State, rec.Message = flumev1.CommandState_COMMAND_STATE_FAILED, err.Error()
+		}
+		return rec
+	}
 	if id := cmd.GetRequestId(); id != "" {
 		// A retried request: answer with the first outcome instead of applying it again.
 		for i := len(s.history) - 1; i >= 0; i-- {

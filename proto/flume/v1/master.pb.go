@@ -116,6 +116,12 @@ type Command struct {
 	//	*Command_SetChokeLimit
 	//	*Command_SetNodeHost
 	//	*Command_Noop
+	//	*Command_AddMaster
+	//	*Command_RemoveMaster
+	//	*Command_CommitChunks
+	//	*Command_NewEpoch
+	//	*Command_ReleaseChunks
+	//	*Command_FinishFiles
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -274,6 +280,60 @@ func (x *Command) GetNoop() *Noop {
 	return nil
 }
 
+func (x *Command) GetAddMaster() *AddMaster {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AddMaster); ok {
+			return x.AddMaster
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveMaster() *RemoveMaster {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveMaster); ok {
+			return x.RemoveMaster
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCommitChunks() *CommitChunks {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CommitChunks); ok {
+			return x.CommitChunks
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetNewEpoch() *NewEpoch {
+	if x != nil {
+		if x, ok := x.Op.(*Command_NewEpoch); ok {
+			return x.NewEpoch
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReleaseChunks() *ReleaseChunks {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReleaseChunks); ok {
+			return x.ReleaseChunks
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFinishFiles() *FinishFiles {
+	if x != nil {
+		if x, ok := x.Op.(*Command_FinishFiles); ok {
+			return x.FinishFiles
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -323,6 +383,36 @@ type Command_Noop struct {
 	Noop *Noop `protobuf:"bytes,18,opt,name=noop,proto3,oneof"`
 }
 
+type Command_AddMaster struct {
+	// Record a master joining the ensemble, with the addresses of its services.
+	AddMaster *AddMaster `protobuf:"bytes,19,opt,name=add_master,json=addMaster,proto3,oneof"`
+}
+
+type Command_RemoveMaster struct {
+	// Forget a master that left the ensemble.
+	RemoveMaster *RemoveMaster `protobuf:"bytes,20,opt,name=remove_master,json=removeMaster,proto3,oneof"`
+}
+
+type Command_CommitChunks struct {
+	// Record chunks of events as committed by a collector (the end-to-end commit point).
+	CommitChunks *CommitChunks `protobuf:"bytes,21,opt,name=commit_chunks,json=commitChunks,proto3,oneof"`
+}
+
+type Command_NewEpoch struct {
+	// Give an agent a new epoch.
+	NewEpoch *NewEpoch `protobuf:"bytes,22,opt,name=new_epoch,json=newEpoch,proto3,oneof"`
+}
+
+type Command_ReleaseChunks struct {
+	// Forget commit records an agent no longer needs.
+	ReleaseChunks *ReleaseChunks `protobuf:"bytes,23,opt,name=release_chunks,json=releaseChunks,proto3,oneof"`
+}
+
+type Command_FinishFiles struct {
+	// Forget the committed lengths of files a collector finished.
+	FinishFiles *FinishFiles `protobuf:"bytes,24,opt,name=finish_files,json=finishFiles,proto3,oneof"`
+}
+
 func (*Command_SetConfigs) isCommand_Op() {}
 
 func (*Command_Unconfig) isCommand_Op() {}
@@ -340,6 +430,18 @@ func (*Command_SetChokeLimit) isCommand_Op() {}
 func (*Command_SetNodeHost) isCommand_Op() {}
 
 func (*Command_Noop) isCommand_Op() {}
+
+func (*Command_AddMaster) isCommand_Op() {}
+
+func (*Command_RemoveMaster) isCommand_Op() {}
+
+func (*Command_CommitChunks) isCommand_Op() {}
+
+func (*Command_NewEpoch) isCommand_Op() {}
+
+func (*Command_ReleaseChunks) isCommand_Op() {}
+
+func (*Command_FinishFiles) isCommand_Op() {}
 
 // NodeConfig is the configuration of one logical node as submitted.
 type NodeConfig struct {
@@ -883,6 +985,774 @@ func (*Noop) Descriptor() ([]byte, []int) {
 	return file_flume_v1_master_proto_rawDescGZIP(), []int{10}
 }
 
+// MasterAddress is a master with the addresses of its services.
+type MasterAddress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its server id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its raft address.
+	Raft string `protobuf:"bytes,2,opt,name=raft,proto3" json:"raft,omitempty"`
+	// Its admin service address.
+	Admin string `protobuf:"bytes,3,opt,name=admin,proto3" json:"admin,omitempty"`
+	// Its node service address.
+	Node          string `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MasterAddress) Reset() {
+	*x = MasterAddress{}
+	mi := &file_flume_v1_master_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MasterAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MasterAddress) ProtoMessage() {}
+
+func (x *MasterAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MasterAddress.ProtoReflect.Descriptor instead.
+func (*MasterAddress) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MasterAddress) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MasterAddress) GetRaft() string {
+	if x != nil {
+		return x.Raft
+	}
+	return ""
+}
+
+func (x *MasterAddress) GetAdmin() string {
+	if x != nil {
+		return x.Admin
+	}
+	return ""
+}
+
+func (x *MasterAddress) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+// AddMaster records a master that joins the ensemble at run time; the leader then adds it to
+// the raft configuration as a voter.
+type AddMaster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new master.
+	Master        *MasterAddress `protobuf:"bytes,1,opt,name=master,proto3" json:"master,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddMaster) Reset() {
+	*x = AddMaster{}
+	mi := &file_flume_v1_master_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddMaster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddMaster) ProtoMessage() {}
+
+func (x *AddMaster) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddMaster.ProtoReflect.Descriptor instead.
+func (*AddMaster) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AddMaster) GetMaster() *MasterAddress {
+	if x != nil {
+		return x.Master
+	}
+	return nil
+}
+
+// RemoveMaster forgets a master that left the ensemble.
+type RemoveMaster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its server id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMaster) Reset() {
+	*x = RemoveMaster{}
+	mi := &file_flume_v1_master_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMaster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMaster) ProtoMessage() {}
+
+func (x *RemoveMaster) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMaster.ProtoReflect.Descriptor instead.
+func (*RemoveMaster) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RemoveMaster) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// FileLength is the committed length of one file a collector writes.
+type FileLength struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's path on the collector's host, as the collector names it.
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// The length in bytes that holds only committed chunks.
+	Length        int64 `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileLength) Reset() {
+	*x = FileLength{}
+	mi := &file_flume_v1_master_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileLength) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileLength) ProtoMessage() {}
+
+func (x *FileLength) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileLength.ProtoReflect.Descriptor instead.
+func (*FileLength) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FileLength) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *FileLength) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+// ChunkCommit is one chunk a collector asks to commit.
+type ChunkCommit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent that sent the chunk; empty for data that carries no chunk identity (best
+	// effort and disk failover batches), which only moves file lengths.
+	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The agent's epoch.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The chunk's sequence number within the epoch.
+	Seq uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The lengths of the files the chunk was written to, once it is in them.
+	Files         []*FileLength `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkCommit) Reset() {
+	*x = ChunkCommit{}
+	mi := &file_flume_v1_master_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkCommit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkCommit) ProtoMessage() {}
+
+func (x *ChunkCommit) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkCommit.ProtoReflect.Descriptor instead.
+func (*ChunkCommit) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ChunkCommit) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *ChunkCommit) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ChunkCommit) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChunkCommit) GetFiles() []*FileLength {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// CommitChunks commits chunks in order, all written by one collector. Applying it stops at the
+// first chunk that is committed already: the collector then drops its copy of that chunk and
+// rewrites what followed it.
+type CommitChunks struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collector: its physical node, whose files the lengths describe.
+	Collector string `protobuf:"bytes,1,opt,name=collector,proto3" json:"collector,omitempty"`
+	// The chunks, in the order they were written.
+	Chunks        []*ChunkCommit `protobuf:"bytes,2,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitChunks) Reset() {
+	*x = CommitChunks{}
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitChunks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitChunks) ProtoMessage() {}
+
+func (x *CommitChunks) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitChunks.ProtoReflect.Descriptor instead.
+func (*CommitChunks) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommitChunks) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
+func (x *CommitChunks) GetChunks() []*ChunkCommit {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+// NewEpoch gives an agent the next epoch: its chunk numbers start again.
+type NewEpoch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent         string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NewEpoch) Reset() {
+	*x = NewEpoch{}
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NewEpoch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NewEpoch) ProtoMessage() {}
+
+func (x *NewEpoch) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NewEpoch.ProtoReflect.Descriptor instead.
+func (*NewEpoch) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *NewEpoch) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+// ReleaseChunks says an agent will never send again the chunks of an epoch up to a sequence
+// number; their commit records go, and a late copy of one of them is still known as a
+// duplicate.
+type ReleaseChunks struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The epoch.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Every chunk up to and including this sequence number is released.
+	Through       uint64 `protobuf:"varint,3,opt,name=through,proto3" json:"through,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseChunks) Reset() {
+	*x = ReleaseChunks{}
+	mi := &file_flume_v1_master_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseChunks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseChunks) ProtoMessage() {}
+
+func (x *ReleaseChunks) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseChunks.ProtoReflect.Descriptor instead.
+func (*ReleaseChunks) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReleaseChunks) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *ReleaseChunks) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ReleaseChunks) GetThrough() uint64 {
+	if x != nil {
+		return x.Through
+	}
+	return 0
+}
+
+// FinishFiles forgets the committed lengths of files a collector finished (renamed to their
+// final names), which no restart will truncate.
+type FinishFiles struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collector.
+	Collector string `protobuf:"bytes,1,opt,name=collector,proto3" json:"collector,omitempty"`
+	// The files.
+	Files         []string `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishFiles) Reset() {
+	*x = FinishFiles{}
+	mi := &file_flume_v1_master_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishFiles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishFiles) ProtoMessage() {}
+
+func (x *FinishFiles) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishFiles.ProtoReflect.Descriptor instead.
+func (*FinishFiles) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FinishFiles) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
+func (x *FinishFiles) GetFiles() []string {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// CommitResult is the outcome of CommitChunks.
+type CommitResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many chunks from the start were committed.
+	Committed uint32 `protobuf:"varint,1,opt,name=committed,proto3" json:"committed,omitempty"`
+	// Set when a chunk was committed already: the index of that chunk in the request. The
+	// chunks after it were not committed.
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitResult) Reset() {
+	*x = CommitResult{}
+	mi := &file_flume_v1_master_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitResult) ProtoMessage() {}
+
+func (x *CommitResult) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitResult.ProtoReflect.Descriptor instead.
+func (*CommitResult) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CommitResult) GetCommitted() uint32 {
+	if x != nil {
+		return x.Committed
+	}
+	return 0
+}
+
+func (x *CommitResult) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+// AgentCommits is the commit state of one agent epoch.
+type AgentCommits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The epoch.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Every chunk up to this sequence number is committed and released.
+	ReleasedThrough uint64 `protobuf:"varint,3,opt,name=released_through,json=releasedThrough,proto3" json:"released_through,omitempty"`
+	// The chunks committed above released_through, in order.
+	Committed []uint64 `protobuf:"varint,4,rep,packed,name=committed,proto3" json:"committed,omitempty"`
+	// When each chunk of committed was committed, in unix nanoseconds, in the same order.
+	CommittedAt   []int64 `protobuf:"varint,5,rep,packed,name=committed_at,json=committedAt,proto3" json:"committed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCommits) Reset() {
+	*x = AgentCommits{}
+	mi := &file_flume_v1_master_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCommits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCommits) ProtoMessage() {}
+
+func (x *AgentCommits) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCommits.ProtoReflect.Descriptor instead.
+func (*AgentCommits) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AgentCommits) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *AgentCommits) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *AgentCommits) GetReleasedThrough() uint64 {
+	if x != nil {
+		return x.ReleasedThrough
+	}
+	return 0
+}
+
+func (x *AgentCommits) GetCommitted() []uint64 {
+	if x != nil {
+		return x.Committed
+	}
+	return nil
+}
+
+func (x *AgentCommits) GetCommittedAt() []int64 {
+	if x != nil {
+		return x.CommittedAt
+	}
+	return nil
+}
+
+// AgentEpoch is the current epoch of an agent.
+type AgentEpoch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Its epoch.
+	Epoch         uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEpoch) Reset() {
+	*x = AgentEpoch{}
+	mi := &file_flume_v1_master_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEpoch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEpoch) ProtoMessage() {}
+
+func (x *AgentEpoch) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEpoch.ProtoReflect.Descriptor instead.
+func (*AgentEpoch) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AgentEpoch) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *AgentEpoch) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// CollectorFiles is the committed lengths of one collector's unfinished files.
+type CollectorFiles struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collector.
+	Collector string `protobuf:"bytes,1,opt,name=collector,proto3" json:"collector,omitempty"`
+	// Its files, sorted by path.
+	Files         []*FileLength `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectorFiles) Reset() {
+	*x = CollectorFiles{}
+	mi := &file_flume_v1_master_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectorFiles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectorFiles) ProtoMessage() {}
+
+func (x *CollectorFiles) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectorFiles.ProtoReflect.Descriptor instead.
+func (*CollectorFiles) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CollectorFiles) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
+func (x *CollectorFiles) GetFiles() []*FileLength {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
 // CommandRecord is one entry of the command history.
 type CommandRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -899,14 +1769,18 @@ type CommandRecord struct {
 	// When it was applied, in unix nanoseconds.
 	Time int64 `protobuf:"varint,6,opt,name=time,proto3" json:"time,omitempty"`
 	// The request id the command carried, if any.
-	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The outcome of a CommitChunks command.
+	CommitResult *CommitResult `protobuf:"bytes,8,opt,name=commit_result,json=commitResult,proto3" json:"commit_result,omitempty"`
+	// The epoch a NewEpoch command gave out.
+	Epoch         uint64 `protobuf:"varint,9,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CommandRecord) Reset() {
 	*x = CommandRecord{}
-	mi := &file_flume_v1_master_proto_msgTypes[11]
+	mi := &file_flume_v1_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1792,7 @@ func (x *CommandRecord) String() string {
 func (*CommandRecord) ProtoMessage() {}
 
 func (x *CommandRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[11]
+	mi := &file_flume_v1_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1805,7 @@ func (x *CommandRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRecord.ProtoReflect.Descriptor instead.
 func (*CommandRecord) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{11}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CommandRecord) GetId() uint64 {
@@ -983,6 +1857,20 @@ func (x *CommandRecord) GetRequestId() string {
 	return ""
 }
 
+func (x *CommandRecord) GetCommitResult() *CommitResult {
+	if x != nil {
+		return x.CommitResult
+	}
+	return nil
+}
+
+func (x *CommandRecord) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 // Mapping is a logical node mapped onto a physical node.
 type Mapping struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -996,7 +1884,7 @@ type Mapping struct {
 
 func (x *Mapping) Reset() {
 	*x = Mapping{}
-	mi := &file_flume_v1_master_proto_msgTypes[12]
+	mi := &file_flume_v1_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1896,7 @@ func (x *Mapping) String() string {
 func (*Mapping) ProtoMessage() {}
 
 func (x *Mapping) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[12]
+	mi := &file_flume_v1_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1909,7 @@ func (x *Mapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mapping.ProtoReflect.Descriptor instead.
 func (*Mapping) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{12}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Mapping) GetPhysical() string {
@@ -1053,7 +1941,7 @@ type StoredConfig struct {
 
 func (x *StoredConfig) Reset() {
 	*x = StoredConfig{}
-	mi := &file_flume_v1_master_proto_msgTypes[13]
+	mi := &file_flume_v1_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1953,7 @@ func (x *StoredConfig) String() string {
 func (*StoredConfig) ProtoMessage() {}
 
 func (x *StoredConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[13]
+	mi := &file_flume_v1_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1966,7 @@ func (x *StoredConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredConfig.ProtoReflect.Descriptor instead.
 func (*StoredConfig) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{13}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StoredConfig) GetConfig() *NodeConfig {
@@ -1117,7 +2005,7 @@ type ChokeLimit struct {
 
 func (x *ChokeLimit) Reset() {
 	*x = ChokeLimit{}
-	mi := &file_flume_v1_master_proto_msgTypes[14]
+	mi := &file_flume_v1_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +2017,7 @@ func (x *ChokeLimit) String() string {
 func (*ChokeLimit) ProtoMessage() {}
 
 func (x *ChokeLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[14]
+	mi := &file_flume_v1_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +2030,7 @@ func (x *ChokeLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChokeLimit.ProtoReflect.Descriptor instead.
 func (*ChokeLimit) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{14}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChokeLimit) GetPhysical() string {
@@ -1179,7 +2067,7 @@ type NodeHost struct {
 
 func (x *NodeHost) Reset() {
 	*x = NodeHost{}
-	mi := &file_flume_v1_master_proto_msgTypes[15]
+	mi := &file_flume_v1_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +2079,7 @@ func (x *NodeHost) String() string {
 func (*NodeHost) ProtoMessage() {}
 
 func (x *NodeHost) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[15]
+	mi := &file_flume_v1_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +2092,7 @@ func (x *NodeHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHost.ProtoReflect.Descriptor instead.
 func (*NodeHost) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{15}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NodeHost) GetPhysical() string {
@@ -1245,7 +2133,7 @@ type TranslatedConfig struct {
 
 func (x *TranslatedConfig) Reset() {
 	*x = TranslatedConfig{}
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +2145,7 @@ func (x *TranslatedConfig) String() string {
 func (*TranslatedConfig) ProtoMessage() {}
 
 func (x *TranslatedConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +2158,7 @@ func (x *TranslatedConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TranslatedConfig.ProtoReflect.Descriptor instead.
 func (*TranslatedConfig) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TranslatedConfig) GetNode() string {
@@ -1328,7 +2216,7 @@ type CollectorPort struct {
 
 func (x *CollectorPort) Reset() {
 	*x = CollectorPort{}
-	mi := &file_flume_v1_master_proto_msgTypes[17]
+	mi := &file_flume_v1_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +2228,7 @@ func (x *CollectorPort) String() string {
 func (*CollectorPort) ProtoMessage() {}
 
 func (x *CollectorPort) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[17]
+	mi := &file_flume_v1_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +2241,7 @@ func (x *CollectorPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorPort.ProtoReflect.Descriptor instead.
 func (*CollectorPort) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{17}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CollectorPort) GetNode() string {
@@ -1393,14 +2281,24 @@ type MasterState struct {
 	// Translated configurations, sorted by node.
 	Translated []*TranslatedConfig `protobuf:"bytes,9,rep,name=translated,proto3" json:"translated,omitempty"`
 	// Collector ports, sorted by node.
-	Ports         []*CollectorPort `protobuf:"bytes,10,rep,name=ports,proto3" json:"ports,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Ports []*CollectorPort `protobuf:"bytes,10,rep,name=ports,proto3" json:"ports,omitempty"`
+	// Masters that joined at run time, sorted by id.
+	Masters []*MasterAddress `protobuf:"bytes,11,rep,name=masters,proto3" json:"masters,omitempty"`
+	// Commit records, sorted by agent and epoch.
+	Commits []*AgentCommits `protobuf:"bytes,12,rep,name=commits,proto3" json:"commits,omitempty"`
+	// Agent epochs, sorted by agent.
+	Epochs []*AgentEpoch `protobuf:"bytes,13,rep,name=epochs,proto3" json:"epochs,omitempty"`
+	// Committed file lengths, sorted by collector.
+	Files []*CollectorFiles `protobuf:"bytes,14,rep,name=files,proto3" json:"files,omitempty"`
+	// Masters removed at run time, sorted: a removed static master stays out of the directory.
+	RemovedMasters []string `protobuf:"bytes,15,rep,name=removed_masters,json=removedMasters,proto3" json:"removed_masters,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MasterState) Reset() {
 	*x = MasterState{}
-	mi := &file_flume_v1_master_proto_msgTypes[18]
+	mi := &file_flume_v1_master_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +2310,7 @@ func (x *MasterState) String() string {
 func (*MasterState) ProtoMessage() {}
 
 func (x *MasterState) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[18]
+	mi := &file_flume_v1_master_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +2323,7 @@ func (x *MasterState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterState.ProtoReflect.Descriptor instead.
 func (*MasterState) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{18}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MasterState) GetFormat() uint32 {
@@ -1498,11 +2396,46 @@ func (x *MasterState) GetPorts() []*CollectorPort {
 	return nil
 }
 
+func (x *MasterState) GetMasters() []*MasterAddress {
+	if x != nil {
+		return x.Masters
+	}
+	return nil
+}
+
+func (x *MasterState) GetCommits() []*AgentCommits {
+	if x != nil {
+		return x.Commits
+	}
+	return nil
+}
+
+func (x *MasterState) GetEpochs() []*AgentEpoch {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+func (x *MasterState) GetFiles() []*CollectorFiles {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *MasterState) GetRemovedMasters() []string {
+	if x != nil {
+		return x.RemovedMasters
+	}
+	return nil
+}
+
 var File_flume_v1_master_proto protoreflect.FileDescriptor
 
 const file_flume_v1_master_proto_rawDesc = "" +
 	"\n" +
-	"\x15flume/v1/master.proto\x12\bflume.v1\"\xf0\x04\n" +
+	"\x15flume/v1/master.proto\x12\bflume.v1\"\xd5\a\n" +
 	"\aCommand\x12\x12\n" +
 	"\x04time\x18\x01 \x01(\x03R\x04time\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1c\n" +
@@ -1521,7 +2454,14 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\arefresh\x18\x0f \x01(\v2\x11.flume.v1.RefreshH\x00R\arefresh\x12A\n" +
 	"\x0fset_choke_limit\x18\x10 \x01(\v2\x17.flume.v1.SetChokeLimitH\x00R\rsetChokeLimit\x12;\n" +
 	"\rset_node_host\x18\x11 \x01(\v2\x15.flume.v1.SetNodeHostH\x00R\vsetNodeHost\x12$\n" +
-	"\x04noop\x18\x12 \x01(\v2\x0e.flume.v1.NoopH\x00R\x04noopB\x04\n" +
+	"\x04noop\x18\x12 \x01(\v2\x0e.flume.v1.NoopH\x00R\x04noop\x124\n" +
+	"\n" +
+	"add_master\x18\x13 \x01(\v2\x13.flume.v1.AddMasterH\x00R\taddMaster\x12=\n" +
+	"\rremove_master\x18\x14 \x01(\v2\x16.flume.v1.RemoveMasterH\x00R\fremoveMaster\x12=\n" +
+	"\rcommit_chunks\x18\x15 \x01(\v2\x16.flume.v1.CommitChunksH\x00R\fcommitChunks\x121\n" +
+	"\tnew_epoch\x18\x16 \x01(\v2\x12.flume.v1.NewEpochH\x00R\bnewEpoch\x12@\n" +
+	"\x0erelease_chunks\x18\x17 \x01(\v2\x17.flume.v1.ReleaseChunksH\x00R\rreleaseChunks\x12:\n" +
+	"\ffinish_files\x18\x18 \x01(\v2\x15.flume.v1.FinishFilesH\x00R\vfinishFilesB\x04\n" +
 	"\x02op\"`\n" +
 	"\n" +
 	"NodeConfig\x12\x12\n" +
@@ -1554,7 +2494,53 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\vSetNodeHost\x12\x1a\n" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\"\x06\n" +
-	"\x04Noop\"\xc6\x01\n" +
+	"\x04Noop\"]\n" +
+	"\rMasterAddress\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04raft\x18\x02 \x01(\tR\x04raft\x12\x14\n" +
+	"\x05admin\x18\x03 \x01(\tR\x05admin\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\tR\x04node\"<\n" +
+	"\tAddMaster\x12/\n" +
+	"\x06master\x18\x01 \x01(\v2\x17.flume.v1.MasterAddressR\x06master\"\x1e\n" +
+	"\fRemoveMaster\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"8\n" +
+	"\n" +
+	"FileLength\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"w\n" +
+	"\vChunkCommit\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12*\n" +
+	"\x05files\x18\x04 \x03(\v2\x14.flume.v1.FileLengthR\x05files\"[\n" +
+	"\fCommitChunks\x12\x1c\n" +
+	"\tcollector\x18\x01 \x01(\tR\tcollector\x12-\n" +
+	"\x06chunks\x18\x02 \x03(\v2\x15.flume.v1.ChunkCommitR\x06chunks\" \n" +
+	"\bNewEpoch\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\"U\n" +
+	"\rReleaseChunks\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\athrough\x18\x03 \x01(\x04R\athrough\"A\n" +
+	"\vFinishFiles\x12\x1c\n" +
+	"\tcollector\x18\x01 \x01(\tR\tcollector\x12\x14\n" +
+	"\x05files\x18\x02 \x03(\tR\x05files\"J\n" +
+	"\fCommitResult\x12\x1c\n" +
+	"\tcommitted\x18\x01 \x01(\rR\tcommitted\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xa6\x01\n" +
+	"\fAgentCommits\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +
+	"\x10released_through\x18\x03 \x01(\x04R\x0freleasedThrough\x12\x1c\n" +
+	"\tcommitted\x18\x04 \x03(\x04R\tcommitted\x12!\n" +
+	"\fcommitted_at\x18\x05 \x03(\x03R\vcommittedAt\"8\n" +
+	"\n" +
+	"AgentEpoch\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"Z\n" +
+	"\x0eCollectorFiles\x12\x1c\n" +
+	"\tcollector\x18\x01 \x01(\tR\tcollector\x12*\n" +
+	"\x05files\x18\x02 \x03(\v2\x14.flume.v1.FileLengthR\x05files\"\x99\x02\n" +
 	"\rCommandRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04argv\x18\x02 \x03(\tR\x04argv\x12\x16\n" +
@@ -1563,7 +2549,9 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x12\n" +
 	"\x04time\x18\x06 \x01(\x03R\x04time\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tR\trequestId\"?\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12;\n" +
+	"\rcommit_result\x18\b \x01(\v2\x16.flume.v1.CommitResultR\fcommitResult\x12\x14\n" +
+	"\x05epoch\x18\t \x01(\x04R\x05epoch\"?\n" +
 	"\aMapping\x12\x1a\n" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x18\n" +
 	"\alogical\x18\x02 \x01(\tR\alogical\"j\n" +
@@ -1589,7 +2577,7 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\x11submitted_version\x18\x06 \x01(\x04R\x10submittedVersion\"7\n" +
 	"\rCollectorPort\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\x05R\x04port\"\xc2\x03\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\"\xae\x05\n" +
 	"\vMasterState\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12%\n" +
 	"\x0econfig_version\x18\x02 \x01(\x04R\rconfigVersion\x12\x1d\n" +
@@ -1604,7 +2592,12 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"translated\x18\t \x03(\v2\x1a.flume.v1.TranslatedConfigR\n" +
 	"translated\x12-\n" +
 	"\x05ports\x18\n" +
-	" \x03(\v2\x17.flume.v1.CollectorPortR\x05ports*\x99\x01\n" +
+	" \x03(\v2\x17.flume.v1.CollectorPortR\x05ports\x121\n" +
+	"\amasters\x18\v \x03(\v2\x17.flume.v1.MasterAddressR\amasters\x120\n" +
+	"\acommits\x18\f \x03(\v2\x16.flume.v1.AgentCommitsR\acommits\x12,\n" +
+	"\x06epochs\x18\r \x03(\v2\x14.flume.v1.AgentEpochR\x06epochs\x12.\n" +
+	"\x05files\x18\x0e \x03(\v2\x18.flume.v1.CollectorFilesR\x05files\x12'\n" +
+	"\x0fremoved_masters\x18\x0f \x03(\tR\x0eremovedMasters*\x99\x01\n" +
 	"\fCommandState\x12\x1d\n" +
 	"\x19COMMAND_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COMMAND_STATE_QUEUED\x10\x01\x12\x19\n" +
@@ -1625,7 +2618,7 @@ func file_flume_v1_master_proto_rawDescGZIP() []byte {
 }
 
 var file_flume_v1_master_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_flume_v1_master_proto_goTypes = []any{
 	(CommandState)(0),        // 0: flume.v1.CommandState
 	(*Command)(nil),          // 1: flume.v1.Command
@@ -1639,14 +2632,27 @@ var file_flume_v1_master_proto_goTypes = []any{
 	(*SetChokeLimit)(nil),    // 9: flume.v1.SetChokeLimit
 	(*SetNodeHost)(nil),      // 10: flume.v1.SetNodeHost
 	(*Noop)(nil),             // 11: flume.v1.Noop
-	(*CommandRecord)(nil),    // 12: flume.v1.CommandRecord
-	(*Mapping)(nil),          // 13: flume.v1.Mapping
-	(*StoredConfig)(nil),     // 14: flume.v1.StoredConfig
-	(*ChokeLimit)(nil),       // 15: flume.v1.ChokeLimit
-	(*NodeHost)(nil),         // 16: flume.v1.NodeHost
-	(*TranslatedConfig)(nil), // 17: flume.v1.TranslatedConfig
-	(*CollectorPort)(nil),    // 18: flume.v1.CollectorPort
-	(*MasterState)(nil),      // 19: flume.v1.MasterState
+	(*MasterAddress)(nil),    // 12: flume.v1.MasterAddress
+	(*AddMaster)(nil),        // 13: flume.v1.AddMaster
+	(*RemoveMaster)(nil),     // 14: flume.v1.RemoveMaster
+	(*FileLength)(nil),       // 15: flume.v1.FileLength
+	(*ChunkCommit)(nil),      // 16: flume.v1.ChunkCommit
+	(*CommitChunks)(nil),     // 17: flume.v1.CommitChunks
+	(*NewEpoch)(nil),         // 18: flume.v1.NewEpoch
+	(*ReleaseChunks)(nil),    // 19: flume.v1.ReleaseChunks
+	(*FinishFiles)(nil),      // 20: flume.v1.FinishFiles
+	(*CommitResult)(nil),     // 21: flume.v1.CommitResult
+	(*AgentCommits)(nil),     // 22: flume.v1.AgentCommits
+	(*AgentEpoch)(nil),       // 23: flume.v1.AgentEpoch
+	(*CollectorFiles)(nil),   // 24: flume.v1.CollectorFiles
+	(*CommandRecord)(nil),    // 25: flume.v1.CommandRecord
+	(*Mapping)(nil),          // 26: flume.v1.Mapping
+	(*StoredConfig)(nil),     // 27: flume.v1.StoredConfig
+	(*ChokeLimit)(nil),       // 28: flume.v1.ChokeLimit
+	(*NodeHost)(nil),         // 29: flume.v1.NodeHost
+	(*TranslatedConfig)(nil), // 30: flume.v1.TranslatedConfig
+	(*CollectorPort)(nil),    // 31: flume.v1.CollectorPort
+	(*MasterState)(nil),      // 32: flume.v1.MasterState
 }
 var file_flume_v1_master_proto_depIdxs = []int32{
 	3,  // 0: flume.v1.Command.set_configs:type_name -> flume.v1.SetConfigs
@@ -1658,21 +2664,36 @@ var file_flume_v1_master_proto_depIdxs = []int32{
 	9,  // 6: flume.v1.Command.set_choke_limit:type_name -> flume.v1.SetChokeLimit
 	10, // 7: flume.v1.Command.set_node_host:type_name -> flume.v1.SetNodeHost
 	11, // 8: flume.v1.Command.noop:type_name -> flume.v1.Noop
-	2,  // 9: flume.v1.SetConfigs.configs:type_name -> flume.v1.NodeConfig
-	0,  // 10: flume.v1.CommandRecord.state:type_name -> flume.v1.CommandState
-	2,  // 11: flume.v1.StoredConfig.config:type_name -> flume.v1.NodeConfig
-	14, // 12: flume.v1.MasterState.configs:type_name -> flume.v1.StoredConfig
-	13, // 13: flume.v1.MasterState.mappings:type_name -> flume.v1.Mapping
-	15, // 14: flume.v1.MasterState.chokes:type_name -> flume.v1.ChokeLimit
-	16, // 15: flume.v1.MasterState.hosts:type_name -> flume.v1.NodeHost
-	12, // 16: flume.v1.MasterState.history:type_name -> flume.v1.CommandRecord
-	17, // 17: flume.v1.MasterState.translated:type_name -> flume.v1.TranslatedConfig
-	18, // 18: flume.v1.MasterState.ports:type_name -> flume.v1.CollectorPort
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 9: flume.v1.Command.add_master:type_name -> flume.v1.AddMaster
+	14, // 10: flume.v1.Command.remove_master:type_name -> flume.v1.RemoveMaster
+	17, // 11: flume.v1.Command.commit_chunks:type_name -> flume.v1.CommitChunks
+	18, // 12: flume.v1.Command.new_epoch:type_name -> flume.v1.NewEpoch
+	19, // 13: flume.v1.Command.release_chunks:type_name -> flume.v1.ReleaseChunks
+	20, // 14: flume.v1.Command.finish_files:type_name -> flume.v1.FinishFiles
+	2,  // 15: flume.v1.SetConfigs.configs:type_name -> flume.v1.NodeConfig
+	12, // 16: flume.v1.AddMaster.master:type_name -> flume.v1.MasterAddress
+	15, // 17: flume.v1.ChunkCommit.files:type_name -> flume.v1.FileLength
+	16, // 18: flume.v1.CommitChunks.chunks:type_name -> flume.v1.ChunkCommit
+	15, // 19: flume.v1.CollectorFiles.files:type_name -> flume.v1.FileLength
+	0,  // 20: flume.v1.CommandRecord.state:type_name -> flume.v1.CommandState
+	21, // 21: flume.v1.CommandRecord.commit_result:type_name -> flume.v1.CommitResult
+	2,  // 22: flume.v1.StoredConfig.config:type_name -> flume.v1.NodeConfig
+	27, // 23: flume.v1.MasterState.configs:type_name -> flume.v1.StoredConfig
+	26, // 24: flume.v1.MasterState.mappings:type_name -> flume.v1.Mapping
+	28, // 25: flume.v1.MasterState.chokes:type_name -> flume.v1.ChokeLimit
+	29, // 26: flume.v1.MasterState.hosts:type_name -> flume.v1.NodeHost
+	25, // 27: flume.v1.MasterState.history:type_name -> flume.v1.CommandRecord
+	30, // 28: flume.v1.MasterState.translated:type_name -> flume.v1.TranslatedConfig
+	31, // 29: flume.v1.MasterState.ports:type_name -> flume.v1.CollectorPort
+	12, // 30: flume.v1.MasterState.masters:type_name -> flume.v1.MasterAddress
+	22, // 31: flume.v1.MasterState.commits:type_name -> flume.v1.AgentCommits
+	23, // 32: flume.v1.MasterState.epochs:type_name -> flume.v1.AgentEpoch
+	24, // 33: flume.v1.MasterState.files:type_name -> flume.v1.CollectorFiles
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_master_proto_init() }
@@ -1690,6 +2711,12 @@ func file_flume_v1_master_proto_init() {
 		(*Command_SetChokeLimit)(nil),
 		(*Command_SetNodeHost)(nil),
 		(*Command_Noop)(nil),
+		(*Command_AddMaster)(nil),
+		(*Command_RemoveMaster)(nil),
+		(*Command_CommitChunks)(nil),
+		(*Command_NewEpoch)(nil),
+		(*Command_ReleaseChunks)(nil),
+		(*Command_FinishFiles)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1697,7 +2724,7 @@ func file_flume_v1_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_master_proto_rawDesc), len(file_flume_v1_master_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

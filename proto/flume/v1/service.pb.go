@@ -1397,6 +1397,558 @@ func (x *GetMembersResponse) GetAnsweredBy() string {
 	return ""
 }
 
+// CommitRequest asks to commit chunks.
+type CommitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chunks and their collector.
+	Commit        *CommitChunks `protobuf:"bytes,1,opt,name=commit,proto3" json:"commit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitRequest) Reset() {
+	*x = CommitRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitRequest) ProtoMessage() {}
+
+func (x *CommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
+func (*CommitRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CommitRequest) GetCommit() *CommitChunks {
+	if x != nil {
+		return x.Commit
+	}
+	return nil
+}
+
+// CommitResponse is the outcome of a commit.
+type CommitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How far the commit went.
+	Result        *CommitResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitResponse) Reset() {
+	*x = CommitResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitResponse) ProtoMessage() {}
+
+func (x *CommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
+func (*CommitResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CommitResponse) GetResult() *CommitResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// GetFileLengthsRequest asks for a collector's committed file lengths.
+type GetFileLengthsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collector.
+	Collector     string `protobuf:"bytes,1,opt,name=collector,proto3" json:"collector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFileLengthsRequest) Reset() {
+	*x = GetFileLengthsRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFileLengthsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFileLengthsRequest) ProtoMessage() {}
+
+func (x *GetFileLengthsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFileLengthsRequest.ProtoReflect.Descriptor instead.
+func (*GetFileLengthsRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetFileLengthsRequest) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
+// GetFileLengthsResponse lists the committed lengths of a collector's unfinished files.
+type GetFileLengthsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The files, sorted by path. A file missing here has nothing committed.
+	Files         []*FileLength `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFileLengthsResponse) Reset() {
+	*x = GetFileLengthsResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFileLengthsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFileLengthsResponse) ProtoMessage() {}
+
+func (x *GetFileLengthsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFileLengthsResponse.ProtoReflect.Descriptor instead.
+func (*GetFileLengthsResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetFileLengthsResponse) GetFiles() []*FileLength {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// FinishFilesRequest reports finished files.
+type FinishFilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The collector and its finished files.
+	Finish        *FinishFiles `protobuf:"bytes,1,opt,name=finish,proto3" json:"finish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishFilesRequest) Reset() {
+	*x = FinishFilesRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishFilesRequest) ProtoMessage() {}
+
+func (x *FinishFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishFilesRequest.ProtoReflect.Descriptor instead.
+func (*FinishFilesRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *FinishFilesRequest) GetFinish() *FinishFiles {
+	if x != nil {
+		return x.Finish
+	}
+	return nil
+}
+
+// FinishFilesResponse acknowledges a FinishFilesRequest.
+type FinishFilesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishFilesResponse) Reset() {
+	*x = FinishFilesResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishFilesResponse) ProtoMessage() {}
+
+func (x *FinishFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishFilesResponse.ProtoReflect.Descriptor instead.
+func (*FinishFilesResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{27}
+}
+
+// NewEpochRequest asks for a new agent epoch.
+type NewEpochRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent         string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NewEpochRequest) Reset() {
+	*x = NewEpochRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NewEpochRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NewEpochRequest) ProtoMessage() {}
+
+func (x *NewEpochRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NewEpochRequest.ProtoReflect.Descriptor instead.
+func (*NewEpochRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *NewEpochRequest) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+// NewEpochResponse carries the new epoch.
+type NewEpochResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The epoch, greater than every epoch the agent had.
+	Epoch         uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NewEpochResponse) Reset() {
+	*x = NewEpochResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NewEpochResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NewEpochResponse) ProtoMessage() {}
+
+func (x *NewEpochResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NewEpochResponse.ProtoReflect.Descriptor instead.
+func (*NewEpochResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *NewEpochResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// GetCommittedRequest asks whether chunks are committed.
+type GetCommittedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent.
+	Agent string `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	// The epoch.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The chunks' sequence numbers.
+	Seqs          []uint64 `protobuf:"varint,3,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommittedRequest) Reset() {
+	*x = GetCommittedRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommittedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommittedRequest) ProtoMessage() {}
+
+func (x *GetCommittedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommittedRequest.ProtoReflect.Descriptor instead.
+func (*GetCommittedRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetCommittedRequest) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *GetCommittedRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *GetCommittedRequest) GetSeqs() []uint64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+// GetCommittedResponse answers GetCommittedRequest.
+type GetCommittedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The committed ones among the chunks asked about (released ones count as committed).
+	Committed     []uint64 `protobuf:"varint,1,rep,packed,name=committed,proto3" json:"committed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommittedResponse) Reset() {
+	*x = GetCommittedResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommittedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommittedResponse) ProtoMessage() {}
+
+func (x *GetCommittedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommittedResponse.ProtoReflect.Descriptor instead.
+func (*GetCommittedResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetCommittedResponse) GetCommitted() []uint64 {
+	if x != nil {
+		return x.Committed
+	}
+	return nil
+}
+
+// ReleaseRequest releases chunks.
+type ReleaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to release.
+	Release       *ReleaseChunks `protobuf:"bytes,1,opt,name=release,proto3" json:"release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseRequest) Reset() {
+	*x = ReleaseRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseRequest) ProtoMessage() {}
+
+func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReleaseRequest) GetRelease() *ReleaseChunks {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+// ReleaseResponse acknowledges a ReleaseRequest.
+type ReleaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseResponse) Reset() {
+	*x = ReleaseResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseResponse) ProtoMessage() {}
+
+func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
+func (*ReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{33}
+}
+
 var File_flume_v1_service_proto protoreflect.FileDescriptor
 
 const file_flume_v1_service_proto_rawDesc = "" +
@@ -1483,7 +2035,31 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"last_index\x18\x03 \x01(\x04R\tlastIndex\x12\x1f\n" +
 	"\vanswered_by\x18\x04 \x01(\tR\n" +
-	"answeredBy*\x92\x02\n" +
+	"answeredBy\"?\n" +
+	"\rCommitRequest\x12.\n" +
+	"\x06commit\x18\x01 \x01(\v2\x16.flume.v1.CommitChunksR\x06commit\"@\n" +
+	"\x0eCommitResponse\x12.\n" +
+	"\x06result\x18\x01 \x01(\v2\x16.flume.v1.CommitResultR\x06result\"5\n" +
+	"\x15GetFileLengthsRequest\x12\x1c\n" +
+	"\tcollector\x18\x01 \x01(\tR\tcollector\"D\n" +
+	"\x16GetFileLengthsResponse\x12*\n" +
+	"\x05files\x18\x01 \x03(\v2\x14.flume.v1.FileLengthR\x05files\"C\n" +
+	"\x12FinishFilesRequest\x12-\n" +
+	"\x06finish\x18\x01 \x01(\v2\x15.flume.v1.FinishFilesR\x06finish\"\x15\n" +
+	"\x13FinishFilesResponse\"'\n" +
+	"\x0fNewEpochRequest\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\"(\n" +
+	"\x10NewEpochResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"U\n" +
+	"\x13GetCommittedRequest\x12\x14\n" +
+	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04seqs\x18\x03 \x03(\x04R\x04seqs\"4\n" +
+	"\x14GetCommittedResponse\x12\x1c\n" +
+	"\tcommitted\x18\x01 \x03(\x04R\tcommitted\"C\n" +
+	"\x0eReleaseRequest\x121\n" +
+	"\arelease\x18\x01 \x01(\v2\x17.flume.v1.ReleaseChunksR\arelease\"\x11\n" +
+	"\x0fReleaseResponse*\x92\x02\n" +
 	"\x10LogicalNodeState\x12\x1c\n" +
 	"\x18LOGICAL_NODE_STATE_HELLO\x10\x00\x12\x1b\n" +
 	"\x17LOGICAL_NODE_STATE_IDLE\x10\x01\x12\"\n" +
@@ -1492,9 +2068,15 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\x18LOGICAL_NODE_STATE_ERROR\x10\x04\x12\x1b\n" +
 	"\x17LOGICAL_NODE_STATE_LOST\x10\x05\x12%\n" +
 	"!LOGICAL_NODE_STATE_DECOMMISSIONED\x10\x06\x12\x1e\n" +
-	"\x1aLOGICAL_NODE_STATE_CLOSING\x10\a2Q\n" +
+	"\x1aLOGICAL_NODE_STATE_CLOSING\x10\a2\x81\x04\n" +
 	"\vNodeService\x12B\n" +
-	"\aSession\x12\x18.flume.v1.SessionRequest\x1a\x19.flume.v1.SessionResponse(\x010\x012\xc7\x03\n" +
+	"\aSession\x12\x18.flume.v1.SessionRequest\x1a\x19.flume.v1.SessionResponse(\x010\x01\x12;\n" +
+	"\x06Commit\x12\x17.flume.v1.CommitRequest\x1a\x18.flume.v1.CommitResponse\x12S\n" +
+	"\x0eGetFileLengths\x12\x1f.flume.v1.GetFileLengthsRequest\x1a .flume.v1.GetFileLengthsResponse\x12J\n" +
+	"\vFinishFiles\x12\x1c.flume.v1.FinishFilesRequest\x1a\x1d.flume.v1.FinishFilesResponse\x12A\n" +
+	"\bNewEpoch\x12\x19.flume.v1.NewEpochRequest\x1a\x1a.flume.v1.NewEpochResponse\x12M\n" +
+	"\fGetCommitted\x12\x1d.flume.v1.GetCommittedRequest\x1a\x1e.flume.v1.GetCommittedResponse\x12>\n" +
+	"\aRelease\x12\x18.flume.v1.ReleaseRequest\x1a\x19.flume.v1.ReleaseResponse2\xc7\x03\n" +
 	"\fAdminService\x125\n" +
 	"\x04Exec\x12\x15.flume.v1.ExecRequest\x1a\x16.flume.v1.ExecResponse\x12J\n" +
 	"\vGetCommands\x12\x1c.flume.v1.GetCommandsRequest\x1a\x1d.flume.v1.GetCommandsResponse\x12V\n" +
@@ -1518,7 +2100,7 @@ func file_flume_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_flume_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_flume_v1_service_proto_goTypes = []any{
 	(LogicalNodeState)(0),           // 0: flume.v1.LogicalNodeState
 	(*SessionRequest)(nil),          // 1: flume.v1.SessionRequest
@@ -1543,11 +2125,28 @@ var file_flume_v1_service_proto_goTypes = []any{
 	(*GetMembersRequest)(nil),       // 20: flume.v1.GetMembersRequest
 	(*Member)(nil),                  // 21: flume.v1.Member
 	(*GetMembersResponse)(nil),      // 22: flume.v1.GetMembersResponse
-	nil,                             // 23: flume.v1.NodeAssignment.ChokesEntry
-	(*TranslatedConfig)(nil),        // 24: flume.v1.TranslatedConfig
-	(*CommandRecord)(nil),           // 25: flume.v1.CommandRecord
-	(*StoredConfig)(nil),            // 26: flume.v1.StoredConfig
-	(*Mapping)(nil),                 // 27: flume.v1.Mapping
+	(*CommitRequest)(nil),           // 23: flume.v1.CommitRequest
+	(*CommitResponse)(nil),          // 24: flume.v1.CommitResponse
+	(*GetFileLengthsRequest)(nil),   // 25: flume.v1.GetFileLengthsRequest
+	(*GetFileLengthsResponse)(nil),  // 26: flume.v1.GetFileLengthsResponse
+	(*FinishFilesRequest)(nil),      // 27: flume.v1.FinishFilesRequest
+	(*FinishFilesResponse)(nil),     // 28: flume.v1.FinishFilesResponse
+	(*NewEpochRequest)(nil),         // 29: flume.v1.NewEpochRequest
+	(*NewEpochResponse)(nil),        // 30: flume.v1.NewEpochResponse
+	(*GetCommittedRequest)(nil),     // 31: flume.v1.GetCommittedRequest
+	(*GetCommittedResponse)(nil),    // 32: flume.v1.GetCommittedResponse
+	(*ReleaseRequest)(nil),          // 33: flume.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),         // 34: flume.v1.ReleaseResponse
+	nil,                             // 35: flume.v1.NodeAssignment.ChokesEntry
+	(*TranslatedConfig)(nil),        // 36: flume.v1.TranslatedConfig
+	(*CommandRecord)(nil),           // 37: flume.v1.CommandRecord
+	(*StoredConfig)(nil),            // 38: flume.v1.StoredConfig
+	(*Mapping)(nil),                 // 39: flume.v1.Mapping
+	(*CommitChunks)(nil),            // 40: flume.v1.CommitChunks
+	(*CommitResult)(nil),            // 41: flume.v1.CommitResult
+	(*FileLength)(nil),              // 42: flume.v1.FileLength
+	(*FinishFiles)(nil),             // 43: flume.v1.FinishFiles
+	(*ReleaseChunks)(nil),           // 44: flume.v1.ReleaseChunks
 }
 var file_flume_v1_service_proto_depIdxs = []int32{
 	2,  // 0: flume.v1.SessionRequest.hello:type_name -> flume.v1.Hello
@@ -1557,35 +2156,52 @@ var file_flume_v1_service_proto_depIdxs = []int32{
 	6,  // 4: flume.v1.SessionResponse.assignment:type_name -> flume.v1.NodeAssignment
 	7,  // 5: flume.v1.SessionResponse.not_leader:type_name -> flume.v1.NotLeader
 	8,  // 6: flume.v1.SessionResponse.refusal:type_name -> flume.v1.Refusal
-	24, // 7: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
-	23, // 8: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
-	25, // 9: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
-	25, // 10: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
+	36, // 7: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
+	35, // 8: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
+	37, // 9: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
+	37, // 10: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
 	0,  // 11: flume.v1.NodeStatus.state:type_name -> flume.v1.LogicalNodeState
 	14, // 12: flume.v1.GetNodeStatusesResponse.statuses:type_name -> flume.v1.NodeStatus
-	26, // 13: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
-	24, // 14: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
-	27, // 15: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
+	38, // 13: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
+	36, // 14: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
+	39, // 15: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
 	21, // 16: flume.v1.GetMembersResponse.members:type_name -> flume.v1.Member
-	1,  // 17: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
-	9,  // 18: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
-	11, // 19: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
-	13, // 20: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
-	16, // 21: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
-	18, // 22: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
-	20, // 23: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
-	5,  // 24: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
-	10, // 25: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
-	12, // 26: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
-	15, // 27: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
-	17, // 28: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
-	19, // 29: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
-	22, // 30: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	40, // 17: flume.v1.CommitRequest.commit:type_name -> flume.v1.CommitChunks
+	41, // 18: flume.v1.CommitResponse.result:type_name -> flume.v1.CommitResult
+	42, // 19: flume.v1.GetFileLengthsResponse.files:type_name -> flume.v1.FileLength
+	43, // 20: flume.v1.FinishFilesRequest.finish:type_name -> flume.v1.FinishFiles
+	44, // 21: flume.v1.ReleaseRequest.release:type_name -> flume.v1.ReleaseChunks
+	1,  // 22: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
+	23, // 23: flume.v1.NodeService.Commit:input_type -> flume.v1.CommitRequest
+	25, // 24: flume.v1.NodeService.GetFileLengths:input_type -> flume.v1.GetFileLengthsRequest
+	27, // 25: flume.v1.NodeService.FinishFiles:input_type -> flume.v1.FinishFilesRequest
+	29, // 26: flume.v1.NodeService.NewEpoch:input_type -> flume.v1.NewEpochRequest
+	31, // 27: flume.v1.NodeService.GetCommitted:input_type -> flume.v1.GetCommittedRequest
+	33, // 28: flume.v1.NodeService.Release:input_type -> flume.v1.ReleaseRequest
+	9,  // 29: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
+	11, // 30: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
+	13, // 31: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
+	16, // 32: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
+	18, // 33: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
+	20, // 34: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
+	5,  // 35: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
+	24, // 36: flume.v1.NodeService.Commit:output_type -> flume.v1.CommitResponse
+	26, // 37: flume.v1.NodeService.GetFileLengths:output_type -> flume.v1.GetFileLengthsResponse
+	28, // 38: flume.v1.NodeService.FinishFiles:output_type -> flume.v1.FinishFilesResponse
+	30, // 39: flume.v1.NodeService.NewEpoch:output_type -> flume.v1.NewEpochResponse
+	32, // 40: flume.v1.NodeService.GetCommitted:output_type -> flume.v1.GetCommittedResponse
+	34, // 41: flume.v1.NodeService.Release:output_type -> flume.v1.ReleaseResponse
+	10, // 42: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
+	12, // 43: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
+	15, // 44: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
+	17, // 45: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
+	19, // 46: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
+	22, // 47: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_service_proto_init() }
@@ -1609,7 +2225,7 @@ func file_flume_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_service_proto_rawDesc), len(file_flume_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -19,7 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeService_Session_FullMethodName = "/flume.v1.NodeService/Session"
+	NodeService_Session_FullMethodName        = "/flume.v1.NodeService/Session"
+	NodeService_Commit_FullMethodName         = "/flume.v1.NodeService/Commit"
+	NodeService_GetFileLengths_FullMethodName = "/flume.v1.NodeService/GetFileLengths"
+	NodeService_FinishFiles_FullMethodName    = "/flume.v1.NodeService/FinishFiles"
+	NodeService_NewEpoch_FullMethodName       = "/flume.v1.NodeService/NewEpoch"
+	NodeService_GetCommitted_FullMethodName   = "/flume.v1.NodeService/GetCommitted"
+	NodeService_Release_FullMethodName        = "/flume.v1.NodeService/Release"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -32,6 +38,20 @@ type NodeServiceClient interface {
 	// a Heartbeat every flume.config.heartbeat.period; the master answers the Hello with the
 	// node's whole configuration and then pushes every change. A follower answers with NotLeader.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error)
+	// Commit records chunks a collector wrote, in order, as committed: the end-to-end commit
+	// point. Followers forward it to the leader.
+	Commit(ctx context.Context, in *CommitRequest, opts ...grpc.CallOption) (*CommitResponse, error)
+	// GetFileLengths returns the committed lengths of a collector's unfinished files, which a
+	// restarting collector truncates its files to. A consistent read.
+	GetFileLengths(ctx context.Context, in *GetFileLengthsRequest, opts ...grpc.CallOption) (*GetFileLengthsResponse, error)
+	// FinishFiles forgets the lengths of files a collector finished.
+	FinishFiles(ctx context.Context, in *FinishFilesRequest, opts ...grpc.CallOption) (*FinishFilesResponse, error)
+	// NewEpoch gives an agent that starts with an empty write-ahead log a new epoch.
+	NewEpoch(ctx context.Context, in *NewEpochRequest, opts ...grpc.CallOption) (*NewEpochResponse, error)
+	// GetCommitted says which chunks of an agent epoch are committed. A consistent read.
+	GetCommitted(ctx context.Context, in *GetCommittedRequest, opts ...grpc.CallOption) (*GetCommittedResponse, error)
+	// Release forgets the commit records of chunks an agent will never send again.
+	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -55,6 +75,66 @@ func (c *nodeServiceClient) Session(ctx context.Context, opts ...grpc.CallOption
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeService_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionResponse]
 
+func (c *nodeServiceClient) Commit(ctx context.Context, in *CommitRequest, opts ...grpc.CallOption) (*CommitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CommitResponse)
+	err := c.cc.Invoke(ctx, NodeService_Commit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) GetFileLengths(ctx context.Context, in *GetFileLengthsRequest, opts ...grpc.CallOption) (*GetFileLengthsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFileLengthsResponse)
+	err := c.cc.Invoke(ctx, NodeService_GetFileLengths_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) FinishFiles(ctx context.Context, in *FinishFilesRequest, opts ...grpc.CallOption) (*FinishFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishFilesResponse)
+	err := c.cc.Invoke(ctx, NodeService_FinishFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) NewEpoch(ctx context.Context, in *NewEpochRequest, opts ...grpc.CallOption) (*NewEpochResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NewEpochResponse)
+	err := c.cc.Invoke(ctx, NodeService_NewEpoch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) GetCommitted(ctx context.Context, in *GetCommittedRequest, opts ...grpc.CallOption) (*GetCommittedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCommittedResponse)
+	err := c.cc.Invoke(ctx, NodeService_GetCommitted_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleaseResponse)
+	err := c.cc.Invoke(ctx, NodeService_Release_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -65,6 +145,20 @@ type NodeServiceServer interface {
 	// a Heartbeat every flume.config.heartbeat.period; the master answers the Hello with the
 	// node's whole configuration and then pushes every change. A follower answers with NotLeader.
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error
+	// Commit records chunks a collector wrote, in order, as committed: the end-to-end commit
+	// point. Followers forward it to the leader.
+	Commit(context.Context, *CommitRequest) (*CommitResponse, error)
+	// GetFileLengths returns the committed lengths of a collector's unfinished files, which a
+	// restarting collector truncates its files to. A consistent read.
+	GetFileLengths(context.Context, *GetFileLengthsRequest) (*GetFileLengthsResponse, error)
+	// FinishFiles forgets the lengths of files a collector finished.
+	FinishFiles(context.Context, *FinishFilesRequest) (*FinishFilesResponse, error)
+	// NewEpoch gives an agent that starts with an empty write-ahead log a new epoch.
+	NewEpoch(context.Context, *NewEpochRequest) (*NewEpochResponse, error)
+	// GetCommitted says which chunks of an agent epoch are committed. A consistent read.
+	GetCommitted(context.Context, *GetCommittedRequest) (*GetCommittedResponse, error)
+	// Release forgets the commit records of chunks an agent will never send again.
+	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -77,6 +171,24 @@ type UnimplementedNodeServiceServer struct{}
 
 func (UnimplementedNodeServiceServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error {
 	return status.Error(codes.Unimplemented, "method Session not implemented")
+}
+func (UnimplementedNodeServiceServer) Commit(context.Context, *CommitRequest) (*CommitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Commit not implemented")
+}
+func (UnimplementedNodeServiceServer) GetFileLengths(context.Context, *GetFileLengthsRequest) (*GetFileLengthsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFileLengths not implemented")
+}
+func (UnimplementedNodeServiceServer) FinishFiles(context.Context, *FinishFilesRequest) (*FinishFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishFiles not implemented")
+}
+func (UnimplementedNodeServiceServer) NewEpoch(context.Context, *NewEpochRequest) (*NewEpochResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NewEpoch not implemented")
+}
+func (UnimplementedNodeServiceServer) GetCommitted(context.Context, *GetCommittedRequest) (*GetCommittedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCommitted not implemented")
+}
+func (UnimplementedNodeServiceServer) Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -106,13 +218,146 @@ func _NodeService_Session_Handler(srv interface{}, stream grpc.ServerStream) err
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NodeService_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionResponse]
 
+func _NodeService_Commit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).Commit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_Commit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).Commit(ctx, req.(*CommitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_GetFileLengths_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFileLengthsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).GetFileLengths(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_GetFileLengths_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).GetFileLengths(ctx, req.(*GetFileLengthsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_FinishFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).FinishFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_FinishFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).FinishFiles(ctx, req.(*FinishFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_NewEpoch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NewEpochRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).NewEpoch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_NewEpoch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).NewEpoch(ctx, req.(*NewEpochRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_GetCommitted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCommittedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).GetCommitted(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_GetCommitted_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).GetCommitted(ctx, req.(*GetCommittedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_Release_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).Release(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_Release_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).Release(ctx, req.(*ReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var NodeService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "flume.v1.NodeService",
 	HandlerType: (*NodeServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Commit",
+			Handler:    _NodeService_Commit_Handler,
+		},
+		{
+			MethodName: "GetFileLengths",
+			Handler:    _NodeService_GetFileLengths_Handler,
+		},
+		{
+			MethodName: "FinishFiles",
+			Handler:    _NodeService_FinishFiles_Handler,
+		},
+		{
+			MethodName: "NewEpoch",
+			Handler:    _NodeService_NewEpoch_Handler,
+		},
+		{
+			MethodName: "GetCommitted",
+			Handler:    _NodeService_GetCommitted_Handler,
+		},
+		{
+			MethodName: "Release",
+			Handler:    _NodeService_Release_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Session",

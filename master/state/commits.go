@@ -1,0 +1,278 @@
+package state
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// CommitRetention is how long a commit record is kept when its agent never releases it (an
+// agent decommissioned with chunks in flight): a backstop, measured in command time.
+const CommitRetention = 24 * 60 * 60 * 1e9
+
+// The data-plane operations: the end-to-end commit records, agent epochs and the committed
+// lengths of collector files (DESIGN.md §6.1). They are frequent, so they are not kept in the
+// command history and do not retranslate configurations.
+var dataOps = map[string]func(s *State, cmd *flumev1.Command, rec *flumev1.CommandRecord) error{
+	"commit_chunks":  (*State).commitChunks,
+	"new_epoch":      (*State).newEpoch,
+	"release_chunks": (*State).releaseChunks,
+	"finish_files":   (*State).finishFiles,
+}
+
+// IsDataOp reports whether cmd is a data-plane operation: one that changes no configuration,
+// mapping or membership and is not kept in the history.
+func IsDataOp(cmd *flumev1.Command) bool {
+	_, ok := dataOps[opName(cmd)]
+	return ok
+}
+
+// agentState is what the masters know of one agent.
+type agentState struct {
+	epoch  uint64                   // the current epoch
+	epochs map[uint64]*epochCommits // commit records per epoch
+}
+
+// epochCommits are the commit records of one agent epoch.
+type epochCommits struct {
+	releasedThrough uint64           // every chunk up to it is committed and released
+	committed       map[uint64]int64 // chunk -> commit time, above releasedThrough
+}
+
+func (e *epochCommits) has(seq uint64) bool {
+	if seq <= e.releasedThrough {
+		return true
+	}
+	_, ok := e.committed[seq]
+	return ok
+}
+
+func (s *State) agent(name string) *agentState {
+	a := s.agents[name]
+	if a == nil {
+		a = &agentState{epochs: make(map[uint64]*epochCommits)}
+		s.agents[name] = a
+	}
+	return a
+}
+
+func (a *agentState) records(epoch uint64) *epochCommits {
+	e := a.epochs[epoch]
+	if e == nil {
+		e = &epochCommits{committed: make(map[uint64]int64)}
+		a.epochs[epoch] = e
+	}
+	return e
+}
+
+// commitChunks commits chunks in order and stops at the first one committed already.
+func (s *State) commitChunks(cmd *flumev1.Command, rec *flumev1.CommandRecord) error {
+	c := cmd.GetCommitChunks()
+	if c.GetCollector() == "" {
+		return fmt.Errorf("a commit names no collector")
+	}
+	for _, ch := range c.GetChunks() {
+		if ch.GetAgent() != "" && ch.GetSeq() == 0 {
+			return fmt.Errorf("chunk of agent %s epoch %d has sequence number 0", ch.GetAgent(), ch.GetEpoch())
+		}
+	}
+	res := &flumev1.CommitResult{}
+	rec.CommitResult = res
+	for _, ch := range c.GetChunks() {
+		if ch.GetAgent() != "" {
+			if a := s.agents[ch.GetAgent()]; a != nil {
+				if e := a.epochs[ch.GetEpoch()]; e != nil && e.has(ch.GetSeq()) {
+					res.Duplicate = true
+					return nil
+				}
+			}
+			s.agent(ch.GetAgent()).records(ch.GetEpoch()).committed[ch.GetSeq()] = cmd.GetTime()
+		}
+		for _, f := range ch.GetFiles() {
+			files := s.files[c.GetCollector()]
+			if files == nil {
+				files = make(map[string]int64)
+				s.files[c.GetCollector()] = files
+			}
+			files[f.GetFile()] = f.GetLength()
+		}
+		res.Committed++
+	}
+	return nil
+}
+
+// newEpoch gives an agent its next epoch and forgets the records of its older epochs: an agent
+// that lost its log cannot send their chunks again.
+func (s *State) newEpoch(cmd *flumev1.Command, rec *flumev1.CommandRecord) error {
+	name := cmd.GetNewEpoch().GetAgent()
+	if name == "" {
+		return fmt.Errorf("a new epoch names no agent")
+	}
+	a := s.agent(name)
+	a.epoch++
+	for e := range a.epochs {
+		if e < a.epoch-1 {
+			delete(a.epochs, e)
+		}
+	}
+	rec.Epoch = a.epoch
+	return nil
+}
+
+// releaseChunks forgets commit records an agent released, and records older than
+// CommitRetention.
+func (s *State) releaseChunks(cmd *flumev1.Command, _ *flumev1.CommandRecord) error {
+	r := cmd.GetReleaseChunks()
+	if r.GetAgent() == "" {
+		return fmt.Errorf("a release names no agent")
+	}
+	e := s.agent(r.GetAgent()).records(r.GetEpoch())
+	if r.GetThrough() > e.releasedThrough {
+		e.releasedThrough = r.GetThrough()
+	}
+	for seq, at := range e.committed {
+		if seq <= e.releasedThrough || cmd.GetTime()-at > CommitRetention {
+			delete(e.committed, seq)
+		}
+	}
+	return nil
+}
+
+// finishFiles forgets the lengths of files a collector finished.
+func (s *State) finishFiles(cmd *flumev1.Command, _ *flumev1.CommandRecord) error {
+	f := cmd.GetFinishFiles()
+	files := s.files[f.GetCollector()]
+	for _, name := range f.GetFiles() {
+		delete(files, name)
+	}
+	if len(files) == 0 {
+		delete(s.files, f.GetCollector())
+	}
+	return nil
+}
+
+// Epoch returns an agent's current epoch, 0 if it never asked for one.
+func (s *State) Epoch(agent string) uint64 {
+	if a := s.agents[agent]; a != nil {
+		return a.epoch
+	}
+	return 0
+}
+
+// Committed returns which of seqs are committed (or released) for an agent epoch, in the
+// order given.
+func (s *State) Committed(agent string, epoch uint64, seqs []uint64) []uint64 {
+	a := s.agents[agent]
+	if a == nil {
+		return nil
+	}
+	e := a.epochs[epoch]
+	if e == nil {
+		return nil
+	}
+	var out []uint64
+	for _, seq := range seqs {
+		if e.has(seq) {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
+// FileLengths returns the committed lengths of a collector's unfinished files, sorted by path.
+func (s *State) FileLengths(collector string) []*flumev1.FileLength {
+	files := s.files[collector]
+	out := make([]*flumev1.FileLength, 0, len(files))
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		out = append(out, &flumev1.FileLength{File: f, Length: files[f]})
+	}
+	return out
+}
+
+// commitsToProto adds the data-plane records to a snapshot.
+func (s *State) commitsToProto(m *flumev1.MasterState) {
+	for _, name := range slices.Sorted(maps.Keys(s.agents)) {
+		a := s.agents[name]
+		if a.epoch > 0 {
+			m.Epochs = append(m.Epochs, &flumev1.AgentEpoch{Agent: name, Epoch: a.epoch})
+		}
+		for _, ep := range slices.Sorted(maps.Keys(a.epochs)) {
+			e := a.epochs[ep]
+			ac := &flumev1.AgentCommits{Agent: name, Epoch: ep, ReleasedThrough: e.releasedThrough}
+			for _, seq := range slices.Sorted(maps.Keys(e.committed)) {
+				ac.Committed = append(ac.Committed, seq)
+				ac.CommittedAt = append(ac.CommittedAt, e.committed[seq])
+			}
+			m.Commits = append(m.Commits, ac)
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(s.files)) {
+		m.Files = append(m.Files, &flumev1.CollectorFiles{Collector: c, Files: s.FileLengths(c)})
+	}
+}
+
+// commitsFromProto restores the data-plane records of a snapshot.
+func (s *State) commitsFromProto(m *flumev1.MasterState) error {
+	for _, e := range m.GetEpochs() {
+		s.agent(e.GetAgent()).epoch = e.GetEpoch()
+	}
+	for _, ac := range m.GetCommits() {
+		if len(ac.GetCommitted()) != len(ac.GetCommittedAt()) {
+			return fmt.Errorf("master state: commit records of agent %s epoch %d have %d chunks and %d times",
+				ac.GetAgent(), ac.GetEpoch(), len(ac.GetCommitted()), len(ac.GetCommittedAt()))
+		}
+		e := s.agent(ac.GetAgent()).records(ac.GetEpoch())
+		e.releasedThrough = ac.GetReleasedThrough()
+		for i, seq := range ac.GetCommitted() {
+			e.committed[seq] = ac.GetCommittedAt()[i]
+		}
+	}
+	for _, cf := range m.GetFiles() {
+		files := make(map[string]int64, len(cf.GetFiles()))
+		for _, f := range cf.GetFiles() {
+			files[f.GetFile()] = f.GetLength()
+		}
+		s.files[cf.GetCollector()] = files
+	}
+	return nil
+}
+
+// masters: the directory of masters that joined or left at run time.
+
+func (s *State) addMaster(cmd *flumev1.Command) (string, error) {
+	m := cmd.GetAddMaster().GetMaster()
+	if m.GetId() == "" || m.GetRaft() == "" || m.GetAdmin() == "" {
+		return "", fmt.Errorf("a master needs an id, a raft address and an admin address")
+	}
+	for id, other := range s.masters {
+		if id != m.GetId() && (other.GetRaft() == m.GetRaft() || other.GetAdmin() == m.GetAdmin()) {
+			return "", fmt.Errorf("master %s already uses address %s", id, cmp.Or(other.GetAdmin(), other.GetRaft()))
+		}
+	}
+	s.masters[m.GetId()] = &flumev1.MasterAddress{Id: m.GetId(), Raft: m.GetRaft(), Admin: m.GetAdmin(), Node: m.GetNode()}
+	delete(s.removedMasters, m.GetId())
+	return "", nil
+}
+
+func (s *State) removeMaster(cmd *flumev1.Command) (string, error) {
+	id := cmd.GetRemoveMaster().GetId()
+	if id == "" {
+		return "", fmt.Errorf("no master id given")
+	}
+	delete(s.masters, id)
+	s.removedMasters[id] = struct{}{}
+	return "", nil
+}
+
+// Masters returns the masters that joined at run time, sorted by id, and the ids of masters
+// removed at run time.
+func (s *State) Masters() (joined []*flumev1.MasterAddress, removed []string) {
+	for _, id := range slices.Sorted(maps.Keys(s.masters)) {
+		m := s.masters[id]
+		joined = append(joined, &flumev1.MasterAddress{Id: m.GetId(), Raft: m.GetRaft(), Admin: m.GetAdmin(), Node: m.GetNode()})
+	}
+	return joined, slices.Sorted(maps.Keys(s.removedMasters))
+}
