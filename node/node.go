@@ -33,6 +33,9 @@ type Config struct {
 	// Stdin and Stdout are what stdin sources and console sinks use (the process's by default).
 	Stdin  io.Reader
 	Stdout io.Writer
+	// Commits is the commit point of end-to-end delivery: the masters (MasterCommits), or the
+	// node's own log (node/localcommit) when it runs without masters.
+	Commits plugin.CommitLog
 }
 
 // Node runs logical nodes. Its methods are safe for concurrent use.
@@ -92,6 +95,7 @@ func (n *Node) buildContext(name string) *plugin.BuildContext {
 		Stdin:        n.cfg.Stdin,
 		Stdout:       n.cfg.Stdout,
 		Chokes:       n.chokes,
+		Commits:      n.cfg.Commits,
 	}
 }
 

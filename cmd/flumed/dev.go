@@ -103,8 +103,10 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	if err := waitLeader(ctx, m); err != nil {
 		return err
 	}
+	commits := node.NewMasterCommits([]string{peer.Node})
+	defer commits.Close()
 	n := node.New(node.Config{Name: cfg.Name, DataDir: filepath.Join(cfg.DataDir, "node"), Logger: logger,
-		Stdout: stdout}, builtin.Registry())
+		Stdout: stdout, Commits: commits}, builtin.Registry())
 	statusPort := 35862
 	if cfg.AdminPort == 0 {
 		statusPort = 0

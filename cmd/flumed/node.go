@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/flumego/flume/master"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/localcommit"
+	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 	"github.com/flumego/flume/node/web"
 )
@@ -146,7 +149,7 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	if err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
-	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout)
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, nil)
 	if err != nil {
 		return err
 	}
@@ -184,7 +187,9 @@ func runManagedNode(ctx context.Context, cfg *nodeConfig, logger *slog.Logger, s
 	if err != nil {
 		return err
 	}
-	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout)
+	commits := node.NewMasterCommits(masters)
+	defer commits.Close()
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, commits)
 	if err != nil {
 		return err
 	}
@@ -222,17 +227,34 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 
 // newPhysicalNode logs the configuration warnings, creates the node and starts its status
 // server; the returned function stops the server.
-func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer) (*node.Node, func(), error) {
+//
+// commits is the commit point of end-to-end delivery; nil gives the node its own, a log in its
+// data directory, for a node that runs without masters.
+func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer, commits plugin.CommitLog) (*node.Node, func(), error) {
 	for _, w := range cfg.warnings {
 		logger.Warn(w.String())
 	}
-	n := node.New(node.Config{Name: cfg.Name, DataDir: cfg.props.String(conf.NodeDataDir), Props: cfg.props.Map(),
-		Logger: logger, Stdin: stdin, Stdout: stdout}, builtin.Registry())
+	dataDir := cfg.props.String(conf.NodeDataDir)
+	var local *localcommit.Lazy
+	if commits == nil {
+		local = localcommit.OpenLazy(filepath.Join(dataDir, "commits"))
+		commits = local
+	}
+	n := node.New(node.Config{Name: cfg.Name, DataDir: dataDir, Props: cfg.props.Map(),
+		Logger: logger, Stdin: stdin, Stdout: stdout, Commits: commits}, builtin.Registry())
 	stop, err := startStatus(cfg, n, logger)
 	if err != nil {
+		if local != nil {
+			_ = local.Close()
+		}
 		return nil, nil, err
 	}
-	return n, stop, nil
+	return n, func() {
+		stop()
+		if local != nil {
+			_ = local.Close()
+		}
+	}, nil
 }
 
 // startStatus serves the node's status page, metrics and health check on

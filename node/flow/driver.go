@@ -242,7 +242,18 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 	if len(events) == 0 || d.allCtx.Err() != nil {
 		return nil // nothing to deliver, or a hard stop: deliver nothing more
 	}
-	if err := guard("sink append", func() error { return d.flow.Sink.Append(d.allCtx, events) }); err != nil {
+	ctx := d.allCtx
+	var chunk *plugin.Chunk
+	if cs, ok := d.flow.Source.(plugin.ChunkSource); ok {
+		if chunk = cs.Chunk(); chunk != nil {
+			ctx = plugin.WithChunk(ctx, chunk)
+		}
+	}
+	err := guard("sink append", func() error { return d.flow.Sink.Append(ctx, events) })
+	if chunk != nil {
+		chunk.Appended(err)
+	}
+	if err != nil {
 		return stopped(d.allCtx, fmt.Errorf("sink: %w", err))
 	}
 	d.events.Add(int64(len(events)))

@@ -114,6 +114,10 @@ type BuildContext struct {
 	Stdout io.Writer
 	// Chokes is the node's choke limiter table; nil means no limits are set.
 	Chokes *ChokeTable
+	// Commits is the commit point of end-to-end delivery: the masters through the node's
+	// session, or the node's own log when it runs without masters. Nil in flows built only
+	// to be checked.
+	Commits CommitLog
 	// Validating is set when a flow is built only to check it, as the master checks a
 	// configuration before accepting it: what is built will never be opened.
 	Validating bool

@@ -1,0 +1,161 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Reliability is the delivery promise an agent asked for a chunk (DESIGN.md §6.1).
+type Reliability int
+
+// The reliability levels.
+const (
+	BestEffort Reliability = iota + 1
+	DiskFailover
+	EndToEnd
+)
+
+func (r Reliability) String() string {
+	switch r {
+	case BestEffort:
+		return "best effort"
+	case DiskFailover:
+		return "disk failover"
+	case EndToEnd:
+		return "end to end"
+	}
+	return "unknown"
+}
+
+// ChunkResult is the outcome of a chunk, as its agent learns it.
+type ChunkResult int
+
+// The outcomes, from best to worst: a chunk with several outcomes (a fan-out to two sinks)
+// gets the worst.
+const (
+	// ChunkOK: the chunk is as safe as its reliability asks.
+	ChunkOK ChunkResult = iota
+	// ChunkDuplicate: the chunk was committed before; this copy was dropped.
+	ChunkDuplicate
+	// ChunkRetry: the chunk was not taken; the agent sends it again.
+	ChunkRetry
+	// ChunkRejected: the chunk cannot be taken, however often it is sent.
+	ChunkRejected
+)
+
+// Chunk is a batch an agent sent, with its identity, passed to the sinks of a collector's flow
+// with the context of Append (ChunkFrom). A sink that makes the chunk safe later than Append
+// returns (an end-to-end sink commits it through the masters) calls Hold during Append and
+// settles the hold once it knows the outcome. A chunk no sink holds is settled as ChunkOK when
+// Append returns, so a flow whose sinks know nothing of chunks still acknowledges its agents.
+type Chunk struct {
+	Agent       string
+	Epoch       uint64
+	Seq         uint64
+	Reliability Reliability
+
+	mu      sync.Mutex
+	pending int // the Append in progress plus the holds not yet released
+	result  ChunkResult
+	err     error
+	done    func(ChunkResult, error)
+}
+
+// NewChunk returns a chunk whose outcome goes to done, called once from any goroutine.
+func NewChunk(agent string, epoch, seq uint64, r Reliability, done func(ChunkResult, error)) *Chunk {
+	return &Chunk{Agent: agent, Epoch: epoch, Seq: seq, Reliability: r, done: done, pending: 1}
+}
+
+// Hold makes the caller responsible for part of the chunk's outcome: the chunk is settled only
+// once every hold is released, with the worst result. Call it during Append only; call the
+// returned function exactly once (later calls do nothing).
+func (c *Chunk) Hold() func(ChunkResult, error) {
+	c.mu.Lock()
+	c.pending++
+	c.mu.Unlock()
+	var once sync.Once
+	return func(r ChunkResult, err error) {
+		once.Do(func() { c.release(r, err) })
+	}
+}
+
+// Appended is called by the source once Append of the chunk's batch returned, with its error.
+func (c *Chunk) Appended(err error) {
+	r := ChunkOK
+	if err != nil {
+		r = ChunkRetry
+	}
+	c.release(r, err)
+}
+
+func (c *Chunk) release(r ChunkResult, err error) {
+	c.mu.Lock()
+	if r > c.result || (r == c.result && c.err == nil) {
+		c.result, c.err = r, err
+	}
+	c.pending--
+	fire := c.pending == 0
+	res, e := c.result, c.err
+	c.mu.Unlock()
+	if fire && c.done != nil {
+		if res != ChunkOK && e == nil {
+			e = errors.New("chunk not delivered")
+		}
+		c.done(res, e)
+	}
+}
+
+type chunkKey struct{}
+
+// WithChunk returns ctx carrying c, for Append.
+func WithChunk(ctx context.Context, c *Chunk) context.Context {
+	return context.WithValue(ctx, chunkKey{}, c)
+}
+
+// ChunkFrom returns the chunk the batch being appended belongs to, nil when it comes from no
+// agent chunk.
+func ChunkFrom(ctx context.Context) *Chunk {
+	c, _ := ctx.Value(chunkKey{}).(*Chunk)
+	return c
+}
+
+// ChunkSource is implemented by sources whose batches are agent chunks (collectorSource): the
+// driver passes the chunk of the batch Next returned to Append through its context, and tells
+// the chunk when Append has returned.
+type ChunkSource interface {
+	// Chunk returns the chunk of the batch the last Next returned, nil if none.
+	Chunk() *Chunk
+}
+
+// FileLength is the length of a collector file that holds only committed chunks.
+type FileLength struct {
+	File   string
+	Length int64
+}
+
+// ChunkCommit is one chunk a collector asks to commit: its identity (Agent empty for data that
+// has none) and the lengths of the files it was written to, once it is in them.
+type ChunkCommit struct {
+	Agent      string
+	Epoch, Seq uint64
+	Files      []FileLength
+}
+
+// CommitLog is the commit point of end-to-end delivery (DESIGN.md §6.1): the masters, or a
+// node's own log when it runs without masters.
+type CommitLog interface {
+	// Commit commits chunks in order and stops at the first one committed already: it returns
+	// how many were committed and whether it stopped at a duplicate.
+	Commit(ctx context.Context, collector string, chunks []ChunkCommit) (committed int, duplicate bool, err error)
+	// FileLengths returns the committed lengths of a collector's unfinished files.
+	FileLengths(ctx context.Context, collector string) (map[string]int64, error)
+	// FinishFiles forgets the lengths of files a collector finished.
+	FinishFiles(ctx context.Context, collector string, files []string) error
+	// NewEpoch gives an agent its next epoch.
+	NewEpoch(ctx context.Context, agent string) (uint64, error)
+	// Committed returns which of seqs are committed for an agent epoch.
+	Committed(ctx context.Context, agent string, epoch uint64, seqs []uint64) ([]uint64, error)
+	// Release says the agent will never send the chunks of epoch up to through again.
+	Release(ctx context.Context, agent string, epoch, through uint64) error
+}
