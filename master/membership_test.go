@@ -83,7 +83,9 @@ func TestMastersJoinAndLeaveAtRunTime(t *testing.T) {
 	slices.Sort(want)
 	for i := range c.masters {
 		plugintest.Eventually(t, 10*time.Second, func() bool { return slices.Equal(voterIDs(members(t, c.admin(i))), want) },
-			func() string { return fmt.Sprintf("master %d lists voters %v, want %v", i, voterIDs(members(t, c.admin(i))), want) })
+			func() string {
+				return fmt.Sprintf("master %d lists voters %v, want %v", i, voterIDs(members(t, c.admin(i))), want)
+			})
 	}
 	plugintest.Eventually(t, 10*time.Second, func() bool {
 		return string(stateBytes(t, m)) == string(stateBytes(t, c.masters[c.leader()]))
@@ -96,7 +98,9 @@ func TestMastersJoinAndLeaveAtRunTime(t *testing.T) {
 	exec(t, c.admin(3), "removemaster", fmt.Sprint(old))
 	want = slices.DeleteFunc(want, func(s string) bool { return s[:1] == fmt.Sprint(old) })
 	plugintest.Eventually(t, 10*time.Second, func() bool { return slices.Equal(voterIDs(members(t, c.admin(3))), want) },
-		func() string { return fmt.Sprintf("voters %v after removemaster, want %v", voterIDs(members(t, c.admin(3))), want) })
+		func() string {
+			return fmt.Sprintf("voters %v after removemaster, want %v", voterIDs(members(t, c.admin(3))), want)
+		})
 	// Two of the three left must now be enough.
 	for i := range c.masters {
 		if i != old && i != 3 {
