@@ -2,7 +2,9 @@ package state
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 
@@ -38,8 +40,28 @@ type agentState struct {
 
 // epochCommits are the commit records of one agent epoch.
 type epochCommits struct {
-	releasedThrough uint64           // every chunk up to it is committed and released
-	committed       map[uint64]int64 // chunk -> commit time, above releasedThrough
+	releasedThrough uint64               // every chunk up to it is committed and released
+	committed       map[uint64]commitRec // chunk -> its commit, above releasedThrough
+}
+
+// commitRec is one chunk's commit.
+type commitRec struct {
+	at int64  // when, in command time
+	by string // the collector
+	fp uint64 // fingerprint of the commit: collector, files and lengths
+}
+
+// fingerprint identifies one commit of a chunk: the same collector asking again with the same
+// files and lengths is retrying a commit whose answer it lost.
+func fingerprint(collector string, ch *flumev1.ChunkCommit) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(collector))
+	for _, f := range ch.GetFiles() {
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(f.GetFile()))
+		_ = binary.Write(h, binary.LittleEndian, f.GetLength())
+	}
+	return h.Sum64()
 }
 
 func (e *epochCommits) has(seq uint64) bool {
@@ -62,7 +84,7 @@ func (s *State) agent(name string) *agentState {
 func (a *agentState) records(epoch uint64) *epochCommits {
 	e := a.epochs[epoch]
 	if e == nil {
-		e = &epochCommits{committed: make(map[uint64]int64)}
+		e = &epochCommits{committed: make(map[uint64]commitRec)}
 		a.epochs[epoch] = e
 	}
 	return e
@@ -83,13 +105,15 @@ func (s *State) commitChunks(cmd *flumev1.Command, rec *flumev1.CommandRecord) e
 	rec.CommitResult = res
 	for _, ch := range c.GetChunks() {
 		if ch.GetAgent() != "" {
-			if a := s.agents[ch.GetAgent()]; a != nil {
-				if e := a.epochs[ch.GetEpoch()]; e != nil && e.has(ch.GetSeq()) {
+			fp := fingerprint(c.GetCollector(), ch)
+			e := s.agent(ch.GetAgent()).records(ch.GetEpoch())
+			if e.has(ch.GetSeq()) {
+				if r, ok := e.committed[ch.GetSeq()]; !ok || r.by != c.GetCollector() || r.fp != fp {
 					res.Duplicate = true
 					return nil
 				}
 			}
-			s.agent(ch.GetAgent()).records(ch.GetEpoch()).committed[ch.GetSeq()] = cmd.GetTime()
+			e.committed[ch.GetSeq()] = commitRec{at: cmd.GetTime(), by: c.GetCollector(), fp: fp}
 		}
 		for _, f := range ch.GetFiles() {
 			files := s.files[c.GetCollector()]
@@ -133,8 +157,8 @@ func (s *State) releaseChunks(cmd *flumev1.Command, _ *flumev1.CommandRecord) er
 	if r.GetThrough() > e.releasedThrough {
 		e.releasedThrough = r.GetThrough()
 	}
-	for seq, at := range e.committed {
-		if seq <= e.releasedThrough || cmd.GetTime()-at > CommitRetention {
+	for seq, r := range e.committed {
+		if seq <= e.releasedThrough || cmd.GetTime()-r.at > CommitRetention {
 			delete(e.committed, seq)
 		}
 	}
@@ -203,8 +227,11 @@ func (s *State) commitsToProto(m *flumev1.MasterState) {
 			e := a.epochs[ep]
 			ac := &flumev1.AgentCommits{Agent: name, Epoch: ep, ReleasedThrough: e.releasedThrough}
 			for _, seq := range slices.Sorted(maps.Keys(e.committed)) {
+				r := e.committed[seq]
 				ac.Committed = append(ac.Committed, seq)
-				ac.CommittedAt = append(ac.CommittedAt, e.committed[seq])
+				ac.CommittedAt = append(ac.CommittedAt, r.at)
+				ac.CommittedBy = append(ac.CommittedBy, r.by)
+				ac.Fingerprints = append(ac.Fingerprints, r.fp)
 			}
 			m.Commits = append(m.Commits, ac)
 		}
@@ -220,14 +247,15 @@ func (s *State) commitsFromProto(m *flumev1.MasterState) error {
 		s.agent(e.GetAgent()).epoch = e.GetEpoch()
 	}
 	for _, ac := range m.GetCommits() {
-		if len(ac.GetCommitted()) != len(ac.GetCommittedAt()) {
-			return fmt.Errorf("master state: commit records of agent %s epoch %d have %d chunks and %d times",
-				ac.GetAgent(), ac.GetEpoch(), len(ac.GetCommitted()), len(ac.GetCommittedAt()))
+		n := len(ac.GetCommitted())
+		if len(ac.GetCommittedAt()) != n || len(ac.GetCommittedBy()) != n || len(ac.GetFingerprints()) != n {
+			return fmt.Errorf("master state: commit records of agent %s epoch %d have %d chunks, %d times, %d collectors, %d fingerprints",
+				ac.GetAgent(), ac.GetEpoch(), n, len(ac.GetCommittedAt()), len(ac.GetCommittedBy()), len(ac.GetFingerprints()))
 		}
 		e := s.agent(ac.GetAgent()).records(ac.GetEpoch())
 		e.releasedThrough = ac.GetReleasedThrough()
 		for i, seq := range ac.GetCommitted() {
-			e.committed[seq] = ac.GetCommittedAt()[i]
+			e.committed[seq] = commitRec{at: ac.GetCommittedAt()[i], by: ac.GetCommittedBy()[i], fp: ac.GetFingerprints()[i]}
 		}
 	}
 	for _, cf := range m.GetFiles() {

@@ -99,3 +99,23 @@ func TestBadDataCommandsFailWithoutChange(t *testing.T) {
 		t.Fatal("a failed data command changed the state")
 	}
 }
+
+// TestRetriedCommitIsNotADuplicate: a collector that lost the answer to its commit asks again
+// with the same files and lengths and is told it committed; a second copy of the chunk (other
+// lengths, or another collector) is a duplicate.
+func TestRetriedCommitIsNotADuplicate(t *testing.T) {
+	s := New()
+	first := commitGroup("c1", chunk("a", 1, "/d/f", 100), chunk("a", 2, "/d/f", 200))
+	if r := s.Apply(proto.CloneOf(first)).GetCommitResult(); r.GetCommitted() != 2 {
+		t.Fatalf("first commit: %v", r)
+	}
+	if r := s.Apply(proto.CloneOf(first)).GetCommitResult(); r.GetCommitted() != 2 || r.GetDuplicate() {
+		t.Fatalf("the same commit again: %v, want both committed", r)
+	}
+	if r := s.Apply(commitGroup("c1", chunk("a", 2, "/d/f", 300))).GetCommitResult(); !r.GetDuplicate() {
+		t.Fatalf("a second copy of chunk 2 in the same file: %v, want a duplicate", r)
+	}
+	if r := s.Apply(commitGroup("c2", chunk("a", 2, "/d/f", 200))).GetCommitResult(); !r.GetDuplicate() {
+		t.Fatalf("chunk 2 from another collector: %v, want a duplicate", r)
+	}
+}

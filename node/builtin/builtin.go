@@ -3,6 +3,8 @@
 package builtin
 
 import (
+	"github.com/flumego/flume/collector"
+	"github.com/flumego/flume/node/agent"
 	"github.com/flumego/flume/node/deco"
 	"github.com/flumego/flume/node/format"
 	"github.com/flumego/flume/node/plugin"
@@ -17,6 +19,8 @@ func Registry() *plugin.Registry {
 	sink.Register(r)
 	deco.Register(r)
 	format.Register(r)
+	agent.Register(r)
+	collector.Register(r)
 	registerTranslated(r)
 	return r
 }

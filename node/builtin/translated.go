@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/flumego/flume/node/agent"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
@@ -29,7 +30,8 @@ func registerTranslated(r *plugin.Registry) {
 		"autoDFOChain": "a disk-failover chain of up to three collectors of the flow, chosen by the master",
 		"autoBEChain":  "a best-effort chain of up to three collectors of the flow, chosen by the master",
 	} {
-		r.RegisterSink(spec.Signature{Name: name}, doc,
+		// The batch keywords pass through the translation to the agent chain.
+		r.RegisterSink(spec.Signature{Name: name, Params: agent.BatchParams()}, doc,
 			func(bc *plugin.BuildContext, a *spec.Args) (plugin.Sink, error) { return translatedSink(bc, a) })
 	}
 	r.RegisterSink(spec.Signature{Name: "logicalSink", Params: []spec.Param{

@@ -1281,8 +1281,8 @@ func (x *ChunkCommit) GetFiles() []*FileLength {
 }
 
 // CommitChunks commits chunks in order, all written by one collector. Applying it stops at the
-// first chunk that is committed already: the collector then drops its copy of that chunk and
-// rewrites what followed it.
+// first chunk that is committed already, unless this very commit committed it (a retry after a
+// lost answer): the collector then drops its copy of that chunk and what followed it.
 type CommitChunks struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The collector: its physical node, whose files the lengths describe.
@@ -1573,7 +1573,13 @@ type AgentCommits struct {
 	// The chunks committed above released_through, in order.
 	Committed []uint64 `protobuf:"varint,4,rep,packed,name=committed,proto3" json:"committed,omitempty"`
 	// When each chunk of committed was committed, in unix nanoseconds, in the same order.
-	CommittedAt   []int64 `protobuf:"varint,5,rep,packed,name=committed_at,json=committedAt,proto3" json:"committed_at,omitempty"`
+	CommittedAt []int64 `protobuf:"varint,5,rep,packed,name=committed_at,json=committedAt,proto3" json:"committed_at,omitempty"`
+	// The collector that committed each chunk of committed, in the same order.
+	CommittedBy []string `protobuf:"bytes,6,rep,name=committed_by,json=committedBy,proto3" json:"committed_by,omitempty"`
+	// A fingerprint of each commit (its collector, files and lengths), in the same order: a
+	// collector that asks again for a commit whose answer it lost gets it as committed, not as
+	// a duplicate.
+	Fingerprints  []uint64 `protobuf:"varint,7,rep,packed,name=fingerprints,proto3" json:"fingerprints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1639,6 +1645,20 @@ func (x *AgentCommits) GetCommitted() []uint64 {
 func (x *AgentCommits) GetCommittedAt() []int64 {
 	if x != nil {
 		return x.CommittedAt
+	}
+	return nil
+}
+
+func (x *AgentCommits) GetCommittedBy() []string {
+	if x != nil {
+		return x.CommittedBy
+	}
+	return nil
+}
+
+func (x *AgentCommits) GetFingerprints() []uint64 {
+	if x != nil {
+		return x.Fingerprints
 	}
 	return nil
 }
@@ -2527,13 +2547,15 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\x05files\x18\x02 \x03(\tR\x05files\"J\n" +
 	"\fCommitResult\x12\x1c\n" +
 	"\tcommitted\x18\x01 \x01(\rR\tcommitted\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xa6\x01\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xed\x01\n" +
 	"\fAgentCommits\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +
 	"\x10released_through\x18\x03 \x01(\x04R\x0freleasedThrough\x12\x1c\n" +
 	"\tcommitted\x18\x04 \x03(\x04R\tcommitted\x12!\n" +
-	"\fcommitted_at\x18\x05 \x03(\x03R\vcommittedAt\"8\n" +
+	"\fcommitted_at\x18\x05 \x03(\x03R\vcommittedAt\x12!\n" +
+	"\fcommitted_by\x18\x06 \x03(\tR\vcommittedBy\x12\"\n" +
+	"\ffingerprints\x18\a \x03(\x04R\ffingerprints\"8\n" +
 	"\n" +
 	"AgentEpoch\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +

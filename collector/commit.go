@@ -1,0 +1,371 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/flumego/flume/collector/sinks"
+	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/plugin"
+)
+
+// The collector's side of the end-to-end commit protocol (DESIGN.md §6.1).
+//
+// Every batch a collector sink takes is written to its bucket files at once, and recorded as
+// pending with the byte ranges it wrote. A commit loop makes the pending batches durable (one
+// fsync for all of them) and commits them, in write order, through the commit point (the
+// masters): the chunk identity of each end-to-end batch, and for every batch the new committed
+// length of each file it touched. Only then are the agents acked. Since commits follow write
+// order, what is not committed is always the tail of each file: when the commit point refuses
+// a chunk as committed already (a copy another collector, or this one, committed first), the
+// collector truncates that chunk and everything written after it, acks the chunk as a
+// duplicate and asks for the rest again. A collector that restarts truncates its unfinished
+// files to their committed lengths; the agents send again what was cut.
+
+const (
+	// commitEvery is how long pending batches wait for company before a commit.
+	commitEvery = 5 * time.Millisecond
+	// maxPending bounds the batches written and not yet committed: beyond it Append waits,
+	// so a slow commit point slows the agents instead of growing the collector's memory.
+	maxPending = 512
+	// commitTimeout bounds one commit attempt; a commit whose answer did not come is asked
+	// again, which the commit point recognizes.
+	commitTimeout = 30 * time.Second
+)
+
+// errUncommitted refuses to finalize a file that holds batches not committed yet.
+var errUncommitted = errors.New("file holds batches not yet committed")
+
+// written is a batch in the files, not yet committed.
+type written struct {
+	chunk  *plugin.Chunk                  // nil for a batch without chunk identity
+	settle func(plugin.ChunkResult, error) // acks the batch's agent; nil when nobody waits
+	spans  []store.Span
+}
+
+// committer drives one collector sink's Writer through the commit protocol.
+type committer struct {
+	bc        *plugin.BuildContext
+	log       plugin.CommitLog
+	collector string
+	root      string
+
+	commitMu sync.Mutex // one commit at a time; taken before mu
+	mu       sync.Mutex // pending, and Writer calls that must not interleave with a rollback
+	space    *sync.Cond // signalled when pending shrinks
+	pending  []*written
+	failed   error    // a rollback that failed: the files are not as the commits say
+	finished []string // finalized files whose committed lengths may be forgotten
+
+	w    *store.Writer
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	commits, chunks, duplicates, retried, rolledBack *metrics.Counter
+}
+
+var _ sinks.Committer = (*committer)(nil)
+
+// newCommitter gives a collector sink the commit protocol when the node has a commit point;
+// flows built only to be checked, and nodes without one, keep the plain sinks.
+func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
+	if bc.Validating || bc.Commits == nil {
+		return nil
+	}
+	r := bc.Counters().Sub("commit")
+	c := &committer{bc: bc, log: bc.Commits, collector: bc.PhysicalNode,
+		commits: r.Counter("commits"), chunks: r.Counter("chunks_committed"),
+		duplicates: r.Counter("duplicates_dropped"), retried: r.Counter("chunks_retried"),
+		rolledBack: r.Counter("bytes_rolled_back")}
+	c.space = sync.NewCond(&c.mu)
+	return c
+}
+
+// key is how the commit point names a file: its path on this host.
+func (c *committer) key(file string) string { return filepath.Join(c.root, file) }
+
+// Open fetches the committed lengths of this collector's unfinished files.
+func (c *committer) Open(ctx context.Context, root string) (func(string) int64, error) {
+	c.root = root
+	lengths, err := c.log.FileLengths(ctx, c.collector)
+	if err != nil {
+		return nil, fmt.Errorf("committed file lengths: %w", err)
+	}
+	return func(file string) int64 {
+		return lengths[c.key(file)] // 0 when nothing of it was committed
+	}, nil
+}
+
+// Start starts the commit loop.
+func (c *committer) Start(w *store.Writer) {
+	c.w = w
+	c.kick, c.stop, c.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	c.failed = nil
+	go c.loop()
+}
+
+// BeforeFinalize runs with the caller holding c.mu (Roll, Close, or an eviction inside the
+// Write of an Append): it may read pending without locking.
+func (c *committer) BeforeFinalize(files []string) error {
+	for _, p := range c.pending {
+		for _, s := range p.spans {
+			for _, f := range files {
+				if s.File == f {
+					return fmt.Errorf("%s: %w", f, errUncommitted)
+				}
+			}
+		}
+	}
+	for _, f := range files {
+		c.finished = append(c.finished, c.key(f))
+	}
+	return nil
+}
+
+// Append writes the batch and records it as pending; its agent is acked once it is committed.
+func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.Event) error {
+	chunk := plugin.ChunkFrom(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.pending) >= maxPending && c.failed == nil && ctx.Err() == nil {
+		c.space.Wait()
+	}
+	if c.failed != nil {
+		return c.failed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	spans, err := w.Write(batch)
+	if errors.Is(err, errUncommitted) {
+		// Opening a file would finalize one with pending batches (too many open): commit
+		// them first. A failed Write leaves nothing behind, so it can be done again.
+		if err = c.commitAllLocked(ctx); err == nil {
+			spans, err = w.Write(batch)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	p := &written{chunk: chunk, spans: spans}
+	if chunk != nil && chunk.Reliability != plugin.BestEffort {
+		p.settle = chunk.Hold()
+	}
+	c.pending = append(c.pending, p)
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// loop commits pending batches until the sink closes.
+func (c *committer) loop() {
+	defer close(c.done)
+	t := time.NewTicker(commitEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		case <-t.C:
+		}
+		c.commitPending()
+		c.finish()
+	}
+}
+
+// commitPending makes the batches pending now durable and commits them, without holding c.mu
+// during the fsync and the commit, so that Append goes on meanwhile.
+func (c *committer) commitPending() {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	c.mu.Lock()
+	group := append([]*written(nil), c.pending...)
+	c.mu.Unlock()
+	if len(group) == 0 {
+		return
+	}
+	if err := c.w.Sync(); err != nil {
+		c.mu.Lock()
+		c.abortLocked(0, fmt.Errorf("sync: %w", err))
+		c.mu.Unlock()
+		return
+	}
+	n, dup, err := c.commit(context.Background(), group)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settleLocked(n, dup, err)
+}
+
+// commitAllLocked commits every pending batch while holding c.mu (and so stopping Append):
+// for a roll, a close, or a Write that must finalize a file.
+func (c *committer) commitAllLocked(ctx context.Context) error {
+	for len(c.pending) > 0 {
+		if err := c.w.Sync(); err != nil {
+			c.abortLocked(0, fmt.Errorf("sync: %w", err))
+			return err
+		}
+		n, dup, err := c.commit(ctx, c.pending)
+		c.settleLocked(n, dup, err)
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return c.failed
+}
+
+// commit asks the commit point to commit the batches, in order. An attempt whose answer did not
+// come is made again, until ctx ends or the sink stops: the commit point answers a repeated
+// commit as it answered the first.
+func (c *committer) commit(ctx context.Context, group []*written) (int, bool, error) {
+	reqs := make([]plugin.ChunkCommit, len(group))
+	for i, p := range group {
+		if p.chunk != nil && p.chunk.Reliability == plugin.EndToEnd {
+			reqs[i] = plugin.ChunkCommit{Agent: p.chunk.Agent, Epoch: p.chunk.Epoch, Seq: p.chunk.Seq}
+		}
+		for _, s := range p.spans {
+			reqs[i].Files = append(reqs[i].Files, plugin.FileLength{File: c.key(s.File), Length: s.To})
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, commitTimeout)
+		n, dup, err := c.log.Commit(actx, c.collector, reqs)
+		cancel()
+		if err == nil {
+			c.commits.Add(1)
+			return n, dup, nil
+		}
+		c.bc.Log().Warn("commit failed; trying again", "chunks", len(reqs), "err", err)
+		select {
+		case <-c.stop:
+			return 0, false, fmt.Errorf("commit: %w", err)
+		case <-ctx.Done():
+			return 0, false, fmt.Errorf("commit: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// settleLocked applies a commit's outcome: the first n pending batches are committed; at a
+// duplicate, that batch and everything written after it are cut from the files.
+func (c *committer) settleLocked(n int, dup bool, err error) {
+	if err != nil {
+		// The commit point did not answer in time: the batches stay in the files,
+		// uncommitted and pending, so no file holding them is finalized; their agents send
+		// them again (here, or elsewhere), and a restart cuts them.
+		for _, p := range c.pending {
+			if p.settle != nil {
+				p.settle(plugin.ChunkRetry, err)
+				p.settle = nil
+			}
+		}
+		return
+	}
+	for _, p := range c.pending[:n] {
+		if p.settle != nil {
+			p.settle(plugin.ChunkOK, nil)
+		}
+	}
+	c.chunks.Add(int64(n))
+	c.pending = c.pending[n:]
+	if dup && len(c.pending) > 0 {
+		c.duplicates.Add(1)
+		c.abortLocked(0, nil)
+	}
+	c.space.Broadcast()
+}
+
+// abortLocked cuts pending batches from index i on out of the files, newest first so that each
+// cut is a tail, and tells their agents: the first one is a duplicate when why is nil, every
+// other one is to be sent again.
+func (c *committer) abortLocked(i int, why error) {
+	for j := len(c.pending) - 1; j >= i; j-- {
+		p := c.pending[j]
+		if err := c.w.Rollback(p.spans); err != nil && c.failed == nil {
+			c.failed = fmt.Errorf("cut uncommitted data: %w", err)
+			c.bc.Log().Error("COLLECTOR FILES DIFFER FROM THEIR COMMITS; the sink stops", "err", err)
+		}
+		for _, s := range p.spans {
+			c.rolledBack.Add(s.To - s.From)
+		}
+		res, err := plugin.ChunkRetry, why
+		if j == i && why == nil {
+			res = plugin.ChunkDuplicate
+		} else {
+			c.retried.Add(1)
+			if err == nil {
+				err = errors.New("a chunk before it was a duplicate; send it again")
+			}
+		}
+		if p.settle != nil {
+			p.settle(res, err)
+		}
+	}
+	c.pending = c.pending[:i]
+	c.space.Broadcast()
+}
+
+// finish tells the commit point which files were finalized.
+func (c *committer) finish() {
+	c.mu.Lock()
+	files := c.finished
+	c.finished = nil
+	c.mu.Unlock()
+	if len(files) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.log.FinishFiles(ctx, c.collector, files); err != nil {
+		c.bc.Log().Debug("forget finished files", "files", len(files), "err", err)
+	}
+}
+
+// Roll commits everything written, then finalizes every open file. When the commit point does
+// not answer within commitTimeout the roll waits for the next period: the files stay open.
+func (c *committer) Roll(w *store.Writer) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	if err := c.commitAllLocked(ctx); err != nil {
+		if c.failed != nil {
+			return err
+		}
+		c.bc.Log().Warn("roll postponed: the commit point does not answer", "err", err)
+		return nil
+	}
+	return w.Roll()
+}
+
+// Close commits what is left, closes the Writer and stops the loop.
+func (c *committer) Close(ctx context.Context, w *store.Writer) error {
+	c.commitMu.Lock()
+	c.mu.Lock()
+	err := c.commitAllLocked(ctx)
+	// With batches still uncommitted, their files stay unfinished: Close finalizes the
+	// others and releases everything.
+	err = errors.Join(err, w.Close())
+	c.mu.Unlock()
+	c.commitMu.Unlock()
+	close(c.stop)
+	<-c.done
+	c.finish()
+	return err
+}

@@ -1,0 +1,159 @@
+package sinks
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/spec"
+)
+
+// Properties the sinks read.
+const (
+	propRollMillis = "flume.collector.roll.millis"
+	propFormat     = "flume.collector.output.format"
+	propCodec      = "flume.collector.dfs.compress.codec"
+)
+
+// Defaults of those properties, as classic.
+const (
+	defaultRoll   = 30 * time.Second
+	defaultFormat = "avrojson"
+)
+
+var collectorSig = spec.Signature{Name: "collectorSink", Params: []spec.Param{
+	{Name: "fsdir", Kind: spec.ParamString, Required: true},
+	{Name: "fileprefix", Kind: spec.ParamString, Required: true},
+	{Name: "rollmillis", Kind: spec.ParamDuration, Default: propRollMillis},
+	{Name: "format", Kind: spec.ParamFunc, Default: propFormat},
+}}
+
+var dfsSig = spec.Signature{Name: "dfs", Params: []spec.Param{
+	{Name: "path", Kind: spec.ParamString, Required: true},
+	{Name: "format", Kind: spec.ParamFunc, Default: propFormat},
+}}
+
+var customSigs = []spec.Signature{
+	{Name: "customdfs", Params: dfsSig.Params},
+	{Name: "formatDfs", Params: dfsSig.Params},
+}
+
+var escapedParams = []spec.Param{
+	{Name: "path", Kind: spec.ParamString, Required: true},
+	{Name: "file", Kind: spec.ParamString},
+	{Name: "format", Kind: spec.ParamFunc, Default: propFormat},
+}
+
+var escapedSigs = []spec.Signature{
+	{Name: "escapedCustomDfs", Params: escapedParams},
+	{Name: "escapedFormatDfs", Params: escapedParams},
+}
+
+// builders build the sinks; nc, if set, gives each its Committer.
+type builders struct{ nc NewCommitter }
+
+// collector builds collectorSink: buckets under fsdir named fileprefix + a roll tag, all
+// finalized every rollmillis.
+func (b builders) collector(bc *plugin.BuildContext, args *spec.Args) (plugin.Sink, error) {
+	dir, prefix := args.String("fsdir", ""), args.String("fileprefix", "")
+	if dir == "" {
+		return nil, args.Errorf("fsdir", "empty directory")
+	}
+	roll := args.Duration("rollmillis", bc.PropMillis(propRollMillis, defaultRoll))
+	if roll <= 0 {
+		return nil, args.Errorf("rollmillis", "must be more than 0, got %d", roll.Milliseconds())
+	}
+	o := store.Options{Path: joinPath(dir, prefix)}
+	s, err := b.build(bc, args, "fsdir", o)
+	if err != nil {
+		return nil, err
+	}
+	s.every = roll
+	return s, nil
+}
+
+// dfs builds dfs: the file path, escapes expanded, as classic DFSEventSink did.
+func (b builders) dfs(bc *plugin.BuildContext, args *spec.Args) (plugin.Sink, error) {
+	return b.build(bc, args, "path", store.Options{Path: args.String("path", ""), Exact: true})
+}
+
+// custom builds customdfs and formatDfs: the file path as written.
+func (b builders) custom(bc *plugin.BuildContext, args *spec.Args) (plugin.Sink, error) {
+	literal := strings.ReplaceAll(args.String("path", ""), "%", "%%")
+	return b.build(bc, args, "path", store.Options{Path: literal, Exact: true})
+}
+
+// escaped builds escapedCustomDfs and escapedFormatDfs: path/file, escapes expanded.
+func (b builders) escaped(bc *plugin.BuildContext, args *spec.Args) (plugin.Sink, error) {
+	p := args.String("path", "")
+	if file := args.String("file", ""); file != "" {
+		p = joinPath(p, file)
+	}
+	return b.build(bc, args, "path", store.Options{Path: p, Exact: true})
+}
+
+// joinPath puts file under dir with one slash between them, as classic did.
+func joinPath(dir, file string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + file
+	}
+	return dir + "/" + file
+}
+
+// build completes o with the format, compression, logger and metrics, checks it, and returns
+// the sink. pathParam names the argument a bad path is reported at.
+func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam string, o store.Options) (*storeSink, error) {
+	if args.String(pathParam, "") == "" {
+		return nil, args.Errorf(pathParam, "empty path")
+	}
+	f, err := buildFormat(bc, args)
+	if err != nil {
+		return nil, err
+	}
+	comp, err := compression(bc)
+	if err != nil {
+		return nil, spec.Errorf(args.Pos(), "%s: %v", args.Name(), err)
+	}
+	reg := bc.Counters().Sub(args.Name())
+	o.Format, o.Compress, o.Logger, o.Metrics = f, comp, bc.Log(), reg
+	if err := o.Validate(); err != nil {
+		return nil, args.Errorf(pathParam, "%v", err)
+	}
+	s := &storeSink{
+		name: args.Name(), opts: o, log: bc.Log(),
+		events: reg.Counter("events_out"), bytes: reg.Counter("bytes_out"),
+	}
+	if b.nc != nil {
+		s.committer = b.nc(bc, args.Name())
+	}
+	return s, nil
+}
+
+// buildFormat builds the format argument, or the collector's default format.
+func buildFormat(bc *plugin.BuildContext, args *spec.Args) (plugin.Format, error) {
+	if bc == nil || bc.Registry == nil {
+		return nil, spec.Errorf(args.Pos(), "%s: %v", args.Name(), ErrRegistry)
+	}
+	c := args.Func("format")
+	if c == nil {
+		c = &spec.Call{Pos: args.Pos(), Name: bc.Prop(propFormat, defaultFormat)}
+	}
+	return bc.Registry.BuildFormat(bc, c)
+}
+
+// compression maps flume.collector.dfs.compress.codec to a store compression. Names match as
+// classic's codec lookup did: case aside, with or without the "Codec" ending.
+func compression(bc *plugin.BuildContext) (string, error) {
+	v := bc.Prop(propCodec, "None")
+	switch strings.TrimSuffix(strings.ToLower(v), "codec") {
+	case "none", "":
+		return store.CompressNone, nil
+	case "gzip":
+		return store.CompressGzip, nil
+	case "zstandard", "zstd":
+		return store.CompressZstd, nil
+	}
+	return "", fmt.Errorf("property %s: unsupported codec %q (want None, GzipCodec or ZStandardCodec)", propCodec, v)
+}

@@ -1,0 +1,172 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/metrics"
+)
+
+// storeSink is every sink of this package: a store.Writer opened in Open, written in Append,
+// and closed (every file finalized) in Close. With every set, a timer goroutine finalizes
+// all open files every period; what it fails at is returned by the next Append or by Close,
+// since the timer has nobody else to tell.
+type storeSink struct {
+	name      string
+	opts      store.Options
+	every     time.Duration // roll period; 0: files are finalized at Close (and by eviction)
+	committer Committer
+	log       *slog.Logger
+
+	events, bytes *metrics.Counter
+
+	w    *store.Writer
+	stop chan struct{} // closed to stop the timer
+	done chan struct{} // closed by the timer when it exits
+
+	mu      sync.Mutex
+	pending error // a failed timed roll, for the next Append or Close
+}
+
+var _ StoreSink = (*storeSink)(nil)
+
+// Writer returns the sink's Writer between Open and Close.
+func (s *storeSink) Writer() *store.Writer { return s.w }
+
+// Open recovers the files an earlier run left under the sink's root (kept whole, or as the
+// Committer says), opens the Writer and starts the roll timer. A closed sink can be opened
+// again.
+func (s *storeSink) Open(ctx context.Context) error {
+	if s.w != nil {
+		return nil
+	}
+	var keep func(string) int64
+	o := s.opts
+	if s.committer != nil {
+		root, err := o.Root()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if keep, err = s.committer.Open(ctx, root); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		o.BeforeFinalize = s.committer.BeforeFinalize
+	}
+	st, err := store.Recover(ctx, o, keep)
+	if err != nil {
+		return fmt.Errorf("%s: recover: %w", s.name, err)
+	}
+	if st.Files > 0 {
+		s.log.Info("recovered files left by an earlier run", "files", st.Files,
+			"finalized", st.Finalized, "truncated", st.Truncated, "removed", st.Removed,
+			"skipped", st.Skipped, "bytes_dropped", st.BytesDropped)
+	}
+	w, err := store.Open(ctx, o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	s.w = w
+	if s.committer != nil {
+		s.committer.Start(w)
+	}
+	s.setPending(nil)
+	if s.every > 0 {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.timer(w, s.stop, s.done)
+	}
+	return nil
+}
+
+// timer finalizes every open file each period until stop is closed.
+func (s *storeSink) timer(w *store.Writer, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			roll := w.Roll
+			if s.committer != nil {
+				roll = func() error { return s.committer.Roll(w) }
+			}
+			if err := roll(); err != nil {
+				s.setPending(err)
+			}
+		}
+	}
+}
+
+func (s *storeSink) setPending(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil || s.pending == nil {
+		s.pending = err
+	}
+}
+
+func (s *storeSink) takePending() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.pending
+	s.pending = nil
+	return err
+}
+
+// Append writes the batch to the bucket files: through the Committer if there is one,
+// straight to the Writer otherwise. A failed Append leaves nothing of the batch in the files.
+func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
+	if s.w == nil {
+		return fmt.Errorf("%s: %w", s.name, ErrNotOpen)
+	}
+	if err := s.takePending(); err != nil {
+		return fmt.Errorf("%s: a timed roll failed: %w", s.name, err)
+	}
+	var err error
+	if s.committer != nil {
+		err = s.committer.Append(ctx, s.w, batch)
+	} else {
+		_, err = s.w.Write(batch)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	var n int64
+	for _, e := range batch {
+		n += int64(len(e.Body))
+	}
+	s.events.Add(int64(len(batch)))
+	s.bytes.Add(n)
+	return nil
+}
+
+// Close stops the roll timer (waiting for a roll in progress) and closes the Writer, which
+// finalizes every file: what was appended is durable when Close returns nil. Safe without
+// Open and twice.
+func (s *storeSink) Close(ctx context.Context) error {
+	if s.w == nil {
+		return nil
+	}
+	if s.done != nil {
+		close(s.stop)
+		<-s.done
+		s.stop, s.done = nil, nil
+	}
+	closeW := s.w.Close
+	if s.committer != nil {
+		closeW = func() error { return s.committer.Close(ctx, s.w) }
+	}
+	err := errors.Join(s.takePending(), closeW())
+	s.w = nil
+	if err != nil {
+		return fmt.Errorf("%s: close: %w", s.name, err)
+	}
+	return nil
+}

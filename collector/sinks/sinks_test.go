@@ -1,0 +1,429 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"go.uber.org/goleak"
+
+	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/format"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
+	"github.com/flumego/flume/node/spec"
+)
+
+// TestMain fails the package's tests if a roll timer outlives its sink's Close.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 39, 15, 0, time.UTC)
+
+func newEnv(props map[string]string, nc NewCommitter) *plugintest.Env {
+	return plugintest.NewEnv(props, format.Register, func(r *plugin.Registry) { RegisterWith(r, nc) })
+}
+
+func ev(body string, ts time.Time, host string) *event.Event {
+	return &event.Event{Body: []byte(body), Timestamp: ts.UnixNano(), Priority: event.INFO, Host: host}
+}
+
+func appendAll(t testing.TB, s plugin.Sink, batches ...[]*event.Event) {
+	t.Helper()
+	for _, b := range batches {
+		if err := s.Append(context.Background(), b); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+}
+
+func closeSink(t testing.TB, s plugin.Sink) {
+	t.Helper()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// tree returns every file under dir by slash-separated relative path, with its content.
+func tree(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tagRe matches the roll tag, unique part and sequence a collectorSink file name ends with.
+const tagRe = `[0-9]{8}-[0-9]{9}[+-][0-9]{4}\.[0-9]{13}\.[0-9]{8}`
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		spec  string
+		props map[string]string
+		col   int // column of the error, 0 to skip the check
+		want  string
+	}{
+		{`collectorSink("/x")`, nil, 1, `missing argument "fileprefix"; usage: collectorSink("fsdir", "fileprefix"[, rollmillis=`},
+		{`collectorSink("/x", "p", "-5")`, nil, 26, `argument rollmillis: want a duration (milliseconds or "10s"), got string "-5"`},
+		{`collectorSink("/x", "p", 0)`, nil, 26, "collectorSink: argument rollmillis: must be more than 0"},
+		{`collectorSink("hdfs://nn:8020/flume/%Y/", "p")`, nil, 15, "argument fsdir: \"hdfs://nn:8020/flume/%Y/p\": hdfs:// is not supported by this build"},
+		{`collectorSink("/x", "p", 1000, nosuch)`, nil, 32, `unknown output format "nosuch"`},
+		{`collectorSink("/x", "p", 1000, raw, 5)`, nil, 0, "too many arguments"},
+		{`collectorSink("", "p")`, nil, 15, "argument fsdir: empty directory"},
+		{`collectorSink("/x", "p")`, map[string]string{propFormat: "nosuch"}, 1, `unknown output format "nosuch"`},
+		{`collectorSink("/x", "p")`, map[string]string{propCodec: "BZip2Codec"}, 1, `flume.collector.dfs.compress.codec: unsupported codec "BZip2Codec"`},
+		{`dfs("s3n://bucket/x")`, nil, 5, `unsupported scheme "s3n://"`},
+		{`dfs("/x/%{host}/")`, nil, 5, "no file name"},
+		{`customdfs("")`, nil, 11, "argument path: empty path"},
+		{`formatDfs("/x", avrodata("lz4"))`, nil, 0, `unknown codec "lz4"`},
+		{`escapedCustomDfs("/x/%Y", "../%{host}")`, nil, 18, `".." component`},
+		{`escapedFormatDfs("hdfs://nn/x", "f")`, nil, 18, "hdfs:// is not supported by this build"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			env := newEnv(tc.props, nil)
+			_, err := env.BuildSink(t, tc.spec)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("build error %v, want one containing %q", err, tc.want)
+			}
+			errs := spec.Errors(err)
+			if len(errs) != 1 || errs[0].Line != 1 || (tc.col != 0 && errs[0].Col != tc.col) {
+				t.Errorf("error %v is not positioned at 1:%d", err, tc.col)
+			}
+		})
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	env := newEnv(nil, nil)
+	got := plugintest.Names(t, env.Registry, plugin.KindSink)
+	want := []string{"collectorSink", "customdfs", "dfs", "escapedCustomDfs", "escapedFormatDfs", "formatDfs"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sinks %q, want %q", got, want)
+	}
+	e, _ := env.Registry.Lookup(plugin.KindSink, "escapedCustomDfs")
+	if u := e.Usage(); u != `escapedCustomDfs("path"[, "file"[, format=flume.collector.output.format]])` {
+		t.Errorf("usage %s", u)
+	}
+}
+
+// collectorSink buckets events by their own time into directories, names files prefix + roll
+// tag, and finalizes them every rollmillis without waiting for Close.
+func TestCollectorSinkBucketsAndRolls(t *testing.T) {
+	dir := t.TempDir()
+	env := newEnv(nil, nil)
+	s := env.OpenSink(t, fmt.Sprintf(`collectorSink("%s/%%Y-%%m-%%d/%%H00/", "%%{host}-", 50, raw)`, dir))
+	h10, h11 := t0, t0.Add(time.Hour)
+	appendAll(t, s, []*event.Event{ev("a", h10, "web1"), ev("b", h11, "web1"), ev("c", h10, "web2")})
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		files := tree(t, dir)
+		return len(files) == 3 && !slices.ContainsFunc(keys(files), func(k string) bool { return strings.HasSuffix(k, ".tmp") })
+	}, func() string { return fmt.Sprintf("files %q, want 3 finalized", keys(tree(t, dir))) })
+	appendAll(t, s, []*event.Event{ev("d", h10, "web1")})
+	closeSink(t, s)
+
+	hourDir := func(ts time.Time) string { return ts.Local().Format("2006-01-02/1500") }
+	want := map[string]string{ // directory/host -> contents, across rolls
+		hourDir(h10) + "/web1-": "a\nd\n",
+		hourDir(h11) + "/web1-": "b\n",
+		hourDir(h10) + "/web2-": "c\n",
+	}
+	got := map[string]string{}
+	re := regexp.MustCompile(`^(.*/web[12]-)` + tagRe + `$`)
+	files := tree(t, dir)
+	for _, name := range keys(files) { // names sort by opening time
+		content := files[name]
+		m := re.FindStringSubmatch(name)
+		if m == nil {
+			t.Fatalf("file %q is not named dir/host-tag", name)
+		}
+		got[m[1]] += content
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("contents %v, want %v", got, want)
+	}
+	if n := env.Counter("collectorSink.events_out"); n != 4 {
+		t.Errorf("events_out = %d, want 4", n)
+	}
+	if n := env.Counter("collectorSink.files_finalized"); n != 4 {
+		t.Errorf("files_finalized = %d, want 4", n)
+	}
+}
+
+// Open finalizes what a killed run left, keeping it whole; files that are not the sink's
+// stay as they are.
+func TestOpenRecoversLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	left := "web-20261126-103915123+0000.1234567890123.00000001"
+	for name, content := range map[string]string{left + ".tmp": "old\n", "other.tmp": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := newEnv(nil, nil)
+	s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 60000, raw)`, dir))
+	got := tree(t, dir)
+	if got[left] != "old\n" || got["other.tmp"] != "x" || len(got) != 2 {
+		t.Errorf("after Open: %q", keys(got))
+	}
+	closeSink(t, s)
+}
+
+func TestDfsSinks(t *testing.T) {
+	tests := []struct {
+		name string
+		spec string // %[1]s is the directory
+		want map[string]string
+	}{
+		{"dfs expands escapes", `dfs("%[1]s/%%{host}.log", raw)`,
+			map[string]string{"web1.log": "a\nc\n", "web2.log": "b\n"}},
+		{"customdfs keeps escapes", `customdfs("%[1]s/%%{host}.log", raw)`,
+			map[string]string{"%{host}.log": "a\nb\nc\n"}},
+		{"formatDfs", `formatDfs("%[1]s/out", format=raw)`,
+			map[string]string{"out": "a\nb\nc\n"}},
+		{"escapedCustomDfs", `escapedCustomDfs("%[1]s/%%{host}", "%%Y.txt", raw)`,
+			map[string]string{"web1/" + t0.Local().Format("2006") + ".txt": "a\nc\n", "web2/" + t0.Local().Format("2006") + ".txt": "b\n"}},
+		{"escapedFormatDfs without file", `escapedFormatDfs("%[1]s/%%{host}", format=raw)`,
+			map[string]string{"web1": "a\nc\n", "web2": "b\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newEnv(nil, nil).OpenSink(t, fmt.Sprintf(tc.spec, dir))
+			appendAll(t, s, []*event.Event{ev("a", t0, "web1"), ev("b", t0, "web2")}, []*event.Event{ev("c", t0, "web1")})
+			closeSink(t, s)
+			if got := tree(t, dir); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("files %v, want %v", got, tc.want)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+		})
+	}
+}
+
+// A dfs sink reopened never replaces the file it wrote before.
+func TestDfsReopenKeepsTheFirstFile(t *testing.T) {
+	dir := t.TempDir()
+	s := newEnv(nil, nil).OpenSink(t, fmt.Sprintf(`customdfs("%s/out", raw)`, dir))
+	appendAll(t, s, []*event.Event{ev("first", t0, "h")})
+	closeSink(t, s)
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, []*event.Event{ev("second", t0, "h")})
+	closeSink(t, s)
+	want := map[string]string{"out": "first\n", "out.1": "second\n"}
+	if got := tree(t, dir); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+}
+
+// Without a format argument, the sinks write flume.collector.output.format (avrojson unless
+// set), compressed per flume.collector.dfs.compress.codec.
+func TestDefaultFormatAndCompression(t *testing.T) {
+	tests := []struct {
+		props  map[string]string
+		format string
+		ext    string
+	}{
+		{nil, "avrojson", ""},
+		{map[string]string{propFormat: "json"}, "json", ""},
+		{map[string]string{propCodec: "GzipCodec", propFormat: "raw"}, "raw", ".gz"},
+		{map[string]string{propCodec: "gzip", propFormat: "debug"}, "debug", ".gz"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.format+tc.ext, func(t *testing.T) {
+			dir := t.TempDir()
+			env := newEnv(tc.props, nil)
+			s := env.OpenSink(t, fmt.Sprintf(`dfs("%s/out")`, dir))
+			evs := []*event.Event{ev("a", t0, "web1"), ev("b", t0, "web1")}
+			appendAll(t, s, evs)
+			closeSink(t, s)
+			data := []byte(tree(t, dir)["out"+tc.ext])
+			if tc.ext == ".gz" {
+				gz, err := gzip.NewReader(bytes.NewReader(data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if data, err = io.ReadAll(gz); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, err := env.Registry.BuildFormat(env.BuildContext, &spec.Call{Name: tc.format})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := plugintest.Encode(t, f, evs...); !bytes.Equal(data, want) {
+				t.Errorf("file holds %q, want %q", data, want)
+			}
+		})
+	}
+}
+
+func TestAppendBeforeOpen(t *testing.T) {
+	s, err := newEnv(nil, nil).BuildSink(t, `collectorSink("/nonexistent/x", "p")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), []*event.Event{ev("a", t0, "h")}); !errors.Is(err, ErrNotOpen) {
+		t.Errorf("Append before Open = %v", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("Close without Open = %v", err)
+	}
+	if s.(StoreSink).Writer() != nil {
+		t.Error("Writer before Open")
+	}
+}
+
+// fakeCommitter drives the Writer as an end-to-end layer would: write, sync, commit, and
+// roll back a batch the "master" refuses as a duplicate (a body of "dup").
+type fakeCommitter struct {
+	mu        sync.Mutex
+	committed map[string]int64 // file -> committed length
+	asked     []string
+	finalized []string
+	refuse    error
+}
+
+func (c *fakeCommitter) Open(context.Context, string) (func(string) int64, error) {
+	return func(file string) int64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.asked = append(c.asked, file)
+		if n, ok := c.committed[file]; ok {
+			return n
+		}
+		return 0
+	}, nil
+}
+
+func (c *fakeCommitter) Start(*store.Writer) {}
+
+func (c *fakeCommitter) Roll(w *store.Writer) error { return w.Roll() }
+
+func (c *fakeCommitter) Close(_ context.Context, w *store.Writer) error { return w.Close() }
+
+func (c *fakeCommitter) BeforeFinalize(files []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refuse != nil {
+		return c.refuse
+	}
+	c.finalized = append(c.finalized, files...)
+	return nil
+}
+
+func (c *fakeCommitter) Append(_ context.Context, w *store.Writer, batch []*event.Event) error {
+	spans, err := w.Write(batch)
+	if err != nil {
+		return err
+	}
+	if err := w.Sync(); err != nil {
+		return err
+	}
+	if string(batch[0].Body) == "dup" {
+		return w.Rollback(spans)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range spans {
+		c.committed[s.File] = s.To
+	}
+	return nil
+}
+
+func TestCommitterSeam(t *testing.T) {
+	dir := t.TempDir()
+	c := &fakeCommitter{committed: map[string]int64{}}
+	var sinkNames []string
+	env := newEnv(nil, func(_ *plugin.BuildContext, name string) Committer {
+		sinkNames = append(sinkNames, name)
+		return c
+	})
+	// A leftover with one committed record and a torn, uncommitted tail.
+	left := "web-20261126-103915123+0000.1234567890123.00000001"
+	if err := os.WriteFile(filepath.Join(dir, left+".tmp"), []byte("committed\nuncommit"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.committed[left] = int64(len("committed\n"))
+	s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 60000, raw)`, dir))
+	appendAll(t, s, []*event.Event{ev("one", t0, "h")}, []*event.Event{ev("dup", t0, "h")}, []*event.Event{ev("two", t0, "h")})
+	closeSink(t, s)
+
+	if !slices.Equal(sinkNames, []string{"collectorSink"}) || !slices.Equal(c.asked, []string{left}) {
+		t.Errorf("committer for %q, asked about %q", sinkNames, c.asked)
+	}
+	got := tree(t, dir)
+	if got[left] != "committed\n" || len(got) != 2 {
+		t.Fatalf("files %q", keys(got))
+	}
+	for name, content := range got {
+		if name != left && content != "one\ntwo\n" {
+			t.Errorf("%s holds %q, want the committed batches only", name, content)
+		}
+		if name != left && !slices.Equal(c.finalized, []string{name}) {
+			t.Errorf("BeforeFinalize got %q, want [%s]", c.finalized, name)
+		}
+	}
+}
+
+// A timed roll that fails (the owner cannot commit) is reported by the next Append.
+func TestFailedTimedRollIsReported(t *testing.T) {
+	dir := t.TempDir()
+	c := &fakeCommitter{committed: map[string]int64{}, refuse: errors.New("master unreachable")}
+	env := newEnv(nil, func(*plugin.BuildContext, string) Committer { return c })
+	s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 20, raw)`, dir))
+	appendAll(t, s, []*event.Event{ev("one", t0, "h")})
+	var err error
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		err = s.Append(context.Background(), []*event.Event{ev("more", t0, "h")})
+		return err != nil
+	}, func() string { return "Append never reported the failed roll" })
+	if !strings.Contains(err.Error(), "timed roll failed") || !strings.Contains(err.Error(), "master unreachable") {
+		t.Errorf("Append = %v", err)
+	}
+	c.mu.Lock()
+	c.refuse = nil
+	c.mu.Unlock()
+	closeSink(t, s)
+	for name := range tree(t, dir) {
+		if strings.HasSuffix(name, ".tmp") {
+			t.Errorf("%s left unfinalized", name)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+// Package store is the collector's bucketed file writer: the storage under every collector
+// sink (collectorSink, the dfs sinks).
+//
+// A Writer expands a path template against each event (escapes on the event's own timestamp,
+// %{host}, %{attr}, ...) to pick a bucket, and appends the event, in an output format and
+// optionally compressed, to that bucket's file. Files are written as "<name>.tmp" and renamed
+// to "<name>" when they are finalized: by Roll, by CloseIdle, by Close, or when opening one
+// more bucket than Options.MaxOpen evicts the least recently written one.
+//
+// The commit protocol (DESIGN.md §6.1) needs three things of its storage, and the Writer
+// gives them:
+//
+//   - Positions. Write returns, for each file it touched, the byte span it appended. Every
+//     Write ends at a record boundary in every file (the encoder is flushed; a compressed file
+//     ends a gzip member or zstd frame), so a file cut at a span boundary is valid.
+//   - Undo. A failed Write takes back what it wrote. Rollback cuts files back to the start of
+//     spans the owner gives back (a duplicate chunk the master refused). Recover cuts files a
+//     crash left to the length the owner vouches for.
+//   - No finalizing behind the owner's back. Before any file is renamed, BeforeFinalize gets
+//     its name, once its data is fsynced, so the owner can commit what is in it first. A
+//     Write never evicts a file it has itself written to.
+//
+// A typical end-to-end owner calls, per chunk: Write, Sync, commit the chunk's spans through
+// the master, and Rollback the spans if the master says the chunk was committed elsewhere.
+//
+// Names built from event data are sanitized: an expansion of event data may not hold '/',
+// '\\', "..", NUL or control characters (each becomes '_'), and every file lives under the
+// root, the directory of the template text before its first escape.
+//
+// A Writer is safe for concurrent use; its methods take a lock. The local file system is the
+// only backend of this build; FS is the seam for another (HDFS).
+package store
+
+import "errors"
+
+var (
+	// ErrClosed is returned by a Writer used after Close.
+	ErrClosed = errors.New("store writer closed")
+	// ErrHDFS is returned for an hdfs:// path: the backend is not in this build.
+	ErrHDFS = errors.New("hdfs:// is not supported by this build")
+	// ErrScheme is returned for a path whose scheme has no backend.
+	ErrScheme = errors.New("unsupported scheme")
+	// ErrBadPath is returned for a path template that cannot name files under its root.
+	ErrBadPath = errors.New("bad path")
+	// ErrCompress is returned for an unknown Options.Compress.
+	ErrCompress = errors.New("unknown compression")
+	// ErrBadOption is returned for an out-of-range option.
+	ErrBadOption = errors.New("bad option")
+	// ErrNotTail is returned by Rollback for a span that does not end where its file ends.
+	ErrNotTail = errors.New("span is not the tail of its file")
+	// ErrNotOpen is returned by Rollback for a span of a file that is no longer open.
+	ErrNotOpen = errors.New("file is not open")
+	// ErrOutsideRoot is returned if a name would leave the root; sanitizing prevents it, so
+	// seeing it means a bug.
+	ErrOutsideRoot = errors.New("path outside the root")
+)

@@ -1,0 +1,448 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/plugin"
+)
+
+// Span is a byte range one Write appended to one file.
+type Span struct {
+	// File is the file's final name relative to the root, without ".tmp".
+	File string
+	// From and To bound the bytes written: [From, To).
+	From, To int64
+}
+
+// Writer writes events into bucket files. See the package documentation.
+type Writer struct {
+	mu  sync.Mutex
+	o   Options
+	l   *layout
+	log *slog.Logger
+	m   writerMetrics
+
+	format    plugin.Format
+	hasHeader bool  // a fresh encoder writes a header: it cannot resume mid-file
+	headerLen int64 // its length, uncompressed
+
+	unique uint64
+	seq    uint64
+	call   uint64 // counts Writes; a bucket remembers the last that touched it
+
+	buckets  map[string]*bucket // buckets taking events, by key
+	byName   map[string]*bucket // every open file, by Span.File
+	lruHead  *bucket            // most recently written
+	lruTail  *bucket            // least recently written
+	nOpen    int
+	last     *bucket // bucket of the previous event
+	lastSec  int64   // its second, for time-only templates
+	key      []byte  // scratch for expansions
+	touched  []*bucket
+	freeBufs [][]byte
+
+	zw   sliceWriter // compressed output of a spill
+	gz   *gzip.Writer
+	zstd *zstd.Encoder
+
+	knownDirs map[string]bool     // directories known to exist
+	dirtyDirs map[string]struct{} // directories whose entries changed since their last fsync
+	closed    bool
+}
+
+type writerMetrics struct {
+	events, bytes, opened, finalized, truncated, writeErrors *metrics.Counter
+	open                                                     *metrics.Gauge
+}
+
+// spillSize is how much a bucket buffers before writing to its file within one Write.
+const spillSize = 256 << 10
+
+// maxKeptBuffer bounds the buffers kept between Writes, so one huge batch does not pin memory.
+const maxKeptBuffer = 1 << 20
+
+// Open checks o and returns a Writer. It creates the root directory. It does not touch files
+// left by an earlier Writer: Recover does that, and must run first.
+func Open(ctx context.Context, o Options) (*Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := o.parse()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.fs.MkdirAll(l.root); err != nil {
+		return nil, fmt.Errorf("create root %q: %w", l.root, err)
+	}
+	w := &Writer{
+		o: o, l: l, log: o.logger(),
+		format:    o.Format,
+		unique:    newUnique(),
+		buckets:   make(map[string]*bucket),
+		byName:    make(map[string]*bucket),
+		knownDirs: map[string]bool{l.root: true},
+		dirtyDirs: make(map[string]struct{}),
+	}
+	if w.format == nil {
+		w.format = rawFormat{}
+	}
+	if w.hasHeader, w.headerLen, err = probeHeader(w.format); err != nil {
+		return nil, err
+	}
+	reg := o.counters()
+	w.m = writerMetrics{
+		events: reg.Counter("events_written"), bytes: reg.Counter("bytes_written"),
+		opened: reg.Counter("files_opened"), finalized: reg.Counter("files_finalized"),
+		truncated: reg.Counter("files_truncated"), writeErrors: reg.Counter("write_errors"),
+		open: reg.Gauge("buckets_open"),
+	}
+	switch o.Compress {
+	case CompressGzip:
+		w.gz = newGzip(&w.zw)
+	case CompressZstd:
+		if w.zstd, err = newZstdEncoder(); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// newGzip returns the Writer's gzip compressor; it is reset for every member.
+func newGzip(dst io.Writer) *gzip.Writer { return gzip.NewWriter(dst) }
+
+// newZstdEncoder returns the Writer's zstd compressor. Frames are made whole with EncodeAll,
+// so one encoder serves every file; it runs on the caller's goroutine.
+func newZstdEncoder() (*zstd.Encoder, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	return enc, nil
+}
+
+// Root returns the directory every file lives under.
+func (w *Writer) Root() string { return w.l.root }
+
+// Write appends each event to its bucket's file and returns the span written in each file,
+// in the order the files were first touched. Each touched encoder is flushed, so every file
+// ends at a record boundary. On error nothing of this call stays: files it created are
+// removed and the others are cut back to where they were, so a failed Write leaves no partial
+// data; the Writer stays usable.
+func (w *Writer) Write(events []*event.Event) ([]Span, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	w.call++
+	touched := w.touched[:0]
+	var err error
+	for _, e := range events {
+		var b *bucket
+		if b, err = w.bucketFor(e); err != nil {
+			break
+		}
+		if b.call != w.call {
+			b.call, b.from = w.call, b.size
+			touched = append(touched, b)
+			w.lruFront(b)
+		}
+		if err = b.enc.Encode(e); err != nil {
+			err = fmt.Errorf("encode into %q: %w", b.tmp, err)
+			break
+		}
+	}
+	for i := 0; err == nil && i < len(touched); i++ {
+		err = touched[i].flush()
+	}
+	w.touched = touched
+	if err != nil {
+		w.m.writeErrors.Inc()
+		if rerr := w.rollbackCall(touched); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
+		clear(touched)
+		return nil, err
+	}
+	spans := make([]Span, len(touched))
+	now := w.o.now()
+	var n int64
+	for i, b := range touched {
+		spans[i] = Span{File: b.name, From: b.from, To: b.size}
+		n += b.size - b.from
+		b.dirty, b.lastWrite = true, now
+		w.releaseBuf(b)
+	}
+	clear(touched)
+	w.m.events.Add(int64(len(events)))
+	w.m.bytes.Add(n)
+	return spans, nil
+}
+
+// bucketFor returns the bucket of e, opening it if needed. Consecutive events of one bucket
+// cost a comparison: for a template of dates only, of their second; otherwise of the
+// expansion, made in a reused buffer.
+func (w *Writer) bucketFor(e *event.Event) (*bucket, error) {
+	t := w.l.tpl
+	if last := w.last; last != nil && last.live {
+		if t.literal {
+			return last, nil
+		}
+		if t.timeOnly && floorDiv(e.Timestamp, 1e9) == w.lastSec {
+			return last, nil
+		}
+	}
+	w.key = t.appendExpand(w.key[:0], e)
+	sec := floorDiv(e.Timestamp, 1e9)
+	b := w.last
+	if b == nil || !b.live || b.key != string(w.key) {
+		if b = w.buckets[string(w.key)]; b == nil {
+			var err error
+			if b, err = w.openBucket(string(w.key)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The cache names the bucket of one second: both change together.
+	w.last, w.lastSec = b, sec
+	return b, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// rollbackCall takes back what the current Write did to the touched buckets.
+func (w *Writer) rollbackCall(touched []*bucket) error {
+	var errs []error
+	for _, b := range touched {
+		b.raw = b.raw[:0]
+		w.releaseBuf(b)
+		if b.created == w.call {
+			// The file is new: remove it rather than keep an empty one.
+			if err := errors.Join(b.f.Close(), w.l.fs.Remove(b.tmp)); err != nil {
+				errs = append(errs, fmt.Errorf("remove %q: %w", b.tmp, err))
+			}
+			w.drop(b)
+			continue
+		}
+		errs = append(errs, w.cut(b, b.from))
+		if b.from > 0 && w.hasHeader {
+			// A container encoder keeps a failed write's error, and a fresh one would write
+			// a second header mid-file: the file takes no more events.
+			b.broken = true
+			w.seal(b)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cut truncates b's file to size and makes b's encoder fit the new end. If the truncation
+// fails, the file is sealed and cut again before it is synced or finalized.
+func (w *Writer) cut(b *bucket, size int64) error {
+	b.size, b.dirty = size, true
+	w.m.truncated.Inc()
+	if err := b.f.Truncate(size); err != nil {
+		b.needTrunc, b.broken = true, true
+		w.seal(b)
+		return fmt.Errorf("truncate %q to %d: %w", b.tmp, size, err)
+	}
+	if b.broken {
+		return nil
+	}
+	if size == 0 || !w.hasHeader {
+		// A fresh encoder starts the stream again (a container writes its header anew); a
+		// line encoder keeps nothing, so a fresh one is as good mid-file.
+		enc, err := w.format.NewEncoder(b)
+		if err != nil {
+			b.broken = true
+			w.seal(b)
+			return fmt.Errorf("new encoder for %q: %w", b.tmp, err)
+		}
+		b.enc = enc
+	}
+	return nil
+}
+
+// Rollback cuts each span's file back to the span's From: the owner takes back a chunk it
+// must not keep. Spans must be tails: each must end where its file ends, once the spans after
+// it in the list are cut (they are cut last to first). A span that is not a tail, or of a file
+// already finalized, is an error and changes nothing of that file.
+func (w *Writer) Rollback(spans []Span) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for i := len(spans) - 1; i >= 0; i-- {
+		s := spans[i]
+		b := w.byName[s.File]
+		switch {
+		case b == nil || b.closing:
+			errs = append(errs, fmt.Errorf("roll back %q: %w", s.File, ErrNotOpen))
+		case s.From < 0 || s.From > s.To || b.size != s.To:
+			errs = append(errs, fmt.Errorf("roll back %q [%d, %d) (file ends at %d): %w",
+				s.File, s.From, s.To, b.size, ErrNotTail))
+		default:
+			errs = append(errs, w.cut(b, s.From))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sync fsyncs every file written or cut since the last Sync, and the directories where files
+// were created or renamed.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for b := w.lruHead; b != nil; b = b.next {
+		errs = append(errs, w.syncBucket(b))
+	}
+	errs = append(errs, w.syncDirs())
+	return errors.Join(errs...)
+}
+
+func (w *Writer) syncBucket(b *bucket) error {
+	if b.f == nil {
+		return nil
+	}
+	if b.needTrunc {
+		if err := b.f.Truncate(b.size); err != nil {
+			return fmt.Errorf("truncate %q to %d: %w", b.tmp, b.size, err)
+		}
+		b.needTrunc = false
+	}
+	if !b.dirty {
+		return nil
+	}
+	if err := b.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %q: %w", b.tmp, err)
+	}
+	b.dirty = false
+	return nil
+}
+
+func (w *Writer) syncDirs() error {
+	var errs []error
+	for d := range w.dirtyDirs {
+		if err := w.l.fs.SyncDir(d); err != nil {
+			errs = append(errs, fmt.Errorf("fsync directory %q: %w", d, err))
+			continue
+		}
+		delete(w.dirtyDirs, d)
+	}
+	return errors.Join(errs...)
+}
+
+// Open returns the root-relative names of the open .tmp files, sorted.
+func (w *Writer) Open() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.byName))
+	for name := range w.byName {
+		out = append(out, name+tmpExt)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Close finalizes every open file (Roll) and releases the Writer. Files that could not be
+// finalized stay as .tmp, for Recover. Close is safe to call twice.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	err := w.finalize(w.all())
+	for b := w.lruHead; b != nil; b = b.next {
+		if b.f != nil {
+			err = errors.Join(err, b.f.Close())
+			b.f = nil
+		}
+		removeLive(b.liveID)
+	}
+	w.closed = true
+	if w.zstd != nil {
+		err = errors.Join(err, w.zstd.Close())
+	}
+	return err
+}
+
+// releaseBuf gives b's buffer back once b has nothing pending, so only buckets being written
+// hold one.
+func (w *Writer) releaseBuf(b *bucket) {
+	if b.raw == nil || len(b.raw) > 0 {
+		return
+	}
+	if cap(b.raw) <= maxKeptBuffer && len(w.freeBufs) < 8 {
+		w.freeBufs = append(w.freeBufs, b.raw)
+	}
+	b.raw = nil
+}
+
+func (w *Writer) takeBuf() []byte {
+	if n := len(w.freeBufs); n > 0 {
+		b := w.freeBufs[n-1]
+		w.freeBufs[n-1] = nil
+		w.freeBufs = w.freeBufs[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+// compress returns raw as written to a file: itself, or one complete gzip member or zstd
+// frame.
+func (w *Writer) compress(raw []byte) ([]byte, error) {
+	switch {
+	case w.gz != nil:
+		w.zw.b = w.zw.b[:0]
+		w.gz.Reset(&w.zw)
+		if _, err := w.gz.Write(raw); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		if err := w.gz.Close(); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+	case w.zstd != nil:
+		w.zw.b = w.zstd.EncodeAll(raw, w.zw.b[:0])
+	default:
+		return raw, nil
+	}
+	out := w.zw.b
+	if cap(w.zw.b) > maxKeptBuffer {
+		w.zw.b = nil
+	}
+	return out, nil
+}
+
+// sliceWriter appends what is written to a slice.
+type sliceWriter struct{ b []byte }
+
+func (s *sliceWriter) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}

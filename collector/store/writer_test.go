@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/metrics"
+)
+
+// Events of two hours go to two directories, by their own timestamps, late ones included.
+func TestBucketsByEventTime(t *testing.T) {
+	dir := t.TempDir()
+	w := openWriter(t, testOptions(dir, "%Y-%m-%d/%H00/web-"))
+	h10 := time.Date(2026, 11, 26, 10, 59, 59, 0, time.UTC)
+	h11 := h10.Add(time.Second)
+	evs := []*event.Event{ev("a", h10), ev("b", h11), ev("late", h10.Add(-time.Hour+time.Second)), ev("c", h11)}
+	spans := mustWrite(t, w, evs)
+	if len(spans) != 2 {
+		t.Fatalf("spans %+v, want 2 (one per hour)", spans)
+	}
+	if err := w.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	got := tree(t, dir)
+	want := map[string]string{
+		"2026-11-26/1000/": "a\nlate\n",
+		"2026-11-26/1100/": "b\nc\n",
+	}
+	if len(got) != 2 {
+		t.Fatalf("files %v, want 2", names(got))
+	}
+	for name, content := range got {
+		if want[path.Dir(name)+"/"] != content {
+			t.Errorf("file %s holds %q", name, content)
+		}
+	}
+}
+
+// Each Write returns the span it appended to each file, in first-touched order, and spans of
+// consecutive Writes follow each other.
+func TestSpans(t *testing.T) {
+	dir := t.TempDir()
+	w := openWriter(t, testOptions(dir, "%{tag}/f-"))
+	first := mustWrite(t, w, []*event.Event{ev("b1", t0, "tag", "b"), ev("a1", t0, "tag", "a"), ev("b2", t0, "tag", "b")})
+	if len(first) != 2 || !strings.HasPrefix(first[0].File, "b/") || !strings.HasPrefix(first[1].File, "a/") {
+		t.Fatalf("spans %+v, want b then a", first)
+	}
+	if first[0].From != 0 || first[0].To != 6 || first[1].From != 0 || first[1].To != 3 {
+		t.Errorf("spans %+v", first)
+	}
+	second := mustWrite(t, w, []*event.Event{ev("a2", t0, "tag", "a")})
+	if len(second) != 1 || second[0] != (Span{File: first[1].File, From: 3, To: 6}) {
+		t.Errorf("second spans %+v, want %s [3, 6)", second, first[1].File)
+	}
+	data, err := os.ReadFile(path.Join(dir, first[1].File+".tmp"))
+	if err != nil || string(data) != "a1\na2\n" {
+		t.Errorf("file holds %q, %v", data, err)
+	}
+}
+
+func TestRollFinalizes(t *testing.T) {
+	dir := t.TempDir()
+	reg := metrics.NewRegistry()
+	o := testOptions(dir, "%{tag}/f-")
+	o.Metrics = reg
+	var hooked []string
+	o.BeforeFinalize = func(files []string) error {
+		for _, f := range files {
+			// The owner sees the data in place before the rename.
+			if data, err := os.ReadFile(path.Join(dir, f+".tmp")); err != nil || len(data) == 0 {
+				t.Errorf("BeforeFinalize(%s): file holds %q, %v", f, data, err)
+			}
+		}
+		hooked = append(hooked, files...)
+		return nil
+	}
+	w := openWriter(t, o)
+	spans := mustWrite(t, w, []*event.Event{ev("x", t0, "tag", "a"), ev("y", t0, "tag", "b")})
+	if err := w.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(hooked)
+	want := []string{spans[0].File, spans[1].File}
+	slices.Sort(want)
+	if !slices.Equal(hooked, want) {
+		t.Errorf("BeforeFinalize got %q, want %q", hooked, want)
+	}
+	if got := names(tree(t, dir)); !slices.Equal(got, want) {
+		t.Errorf("files %q, want %q (no .tmp)", got, want)
+	}
+	if len(w.Open()) != 0 {
+		t.Errorf("Open() = %q after Roll", w.Open())
+	}
+	for name, want := range map[string]int64{"files_opened": 2, "files_finalized": 2, "buckets_open": 0, "events_written": 2, "bytes_written": 4} {
+		if got, _ := reg.Get(name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	// The next event of a key opens a new file.
+	again := mustWrite(t, w, []*event.Event{ev("z", t0, "tag", "a")})
+	if again[0].File == spans[0].File || again[0].From != 0 {
+		t.Errorf("after Roll span %+v, want a new file", again[0])
+	}
+}
+
+func TestBeforeFinalizeErrorKeepsFilesOpen(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir, "f-")
+	refuse := errors.New("master unreachable")
+	o.BeforeFinalize = func([]string) error { return refuse }
+	w := openWriter(t, o)
+	spans := mustWrite(t, w, batch("a", 2, t0))
+	if err := w.Roll(); !errors.Is(err, refuse) {
+		t.Fatalf("Roll = %v, want %v", err, refuse)
+	}
+	if got := w.Open(); len(got) != 1 || got[0] != spans[0].File+".tmp" {
+		t.Fatalf("Open() = %q, want the file still open", got)
+	}
+	// The file takes more events, and finalizes once the owner agrees.
+	more := mustWrite(t, w, batch("b", 1, t0))
+	if more[0].File != spans[0].File || more[0].From != spans[0].To {
+		t.Errorf("span %+v, want %s from %d", more[0], spans[0].File, spans[0].To)
+	}
+	w.o.BeforeFinalize = nil
+	if err := w.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir)[spans[0].File]; got != "a-0\na-1\nb-0\n" {
+		t.Errorf("file holds %q", got)
+	}
+}
+
+func TestRollback(t *testing.T) {
+	dir := t.TempDir()
+	reg := metrics.NewRegistry()
+	o := testOptions(dir, "%{tag}/f-")
+	o.Metrics = reg
+	w := openWriter(t, o)
+	a := mustWrite(t, w, []*event.Event{ev("a", t0, "tag", "x"), ev("a", t0, "tag", "y")})
+	b := mustWrite(t, w, []*event.Event{ev("b", t0, "tag", "x"), ev("b", t0, "tag", "y")})
+
+	// a is not a tail any more.
+	if err := w.Rollback(a); !errors.Is(err, ErrNotTail) {
+		t.Fatalf("Rollback of a non-tail = %v, want ErrNotTail", err)
+	}
+	if err := w.Rollback(b); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	mustWrite(t, w, []*event.Event{ev("c", t0, "tag", "x")})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := tree(t, dir)
+	if got[a[0].File] != "a\nc\n" || got[a[1].File] != "a\n" {
+		t.Errorf("files %v", got)
+	}
+	if n, _ := reg.Get("files_truncated"); n != 2 {
+		t.Errorf("files_truncated = %d, want 2", n)
+	}
+	if err := w.Rollback(a); !errors.Is(err, ErrClosed) {
+		t.Errorf("Rollback after Close = %v, want ErrClosed", err)
+	}
+}
+
+// Spans of several Writes roll back together, last first; a file rolled back to nothing is
+// removed at Roll instead of being finalized empty.
+func TestRollbackSeveralAndEmpty(t *testing.T) {
+	dir := t.TempDir()
+	w := openWriter(t, testOptions(dir, "f-"))
+	s1 := mustWrite(t, w, batch("a", 1, t0))
+	s2 := mustWrite(t, w, batch("b", 1, t0))
+	if err := w.Rollback(append(s1, s2...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir); len(got) != 0 {
+		t.Errorf("files %v, want none", got)
+	}
+	if err := w.Rollback(s1); !errors.Is(err, ErrNotOpen) {
+		t.Errorf("Rollback of a finalized file = %v, want ErrNotOpen", err)
+	}
+}
+
+// At most MaxOpen files are open: opening one more finalizes the least recently written,
+// through BeforeFinalize; a Write never evicts a file it has itself written to.
+func TestMaxOpenEvictsLeastRecentlyWritten(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir, "%{tag}-")
+	o.MaxOpen = 2
+	var finalized []string
+	o.BeforeFinalize = func(f []string) error { finalized = append(finalized, f...); return nil }
+	w := openWriter(t, o)
+	sa := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "a")})
+	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "b")})
+	mustWrite(t, w, []*event.Event{ev("2", t0, "tag", "a")}) // a is now more recent than b
+	sc := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "c")})
+	if len(finalized) != 1 || !strings.HasPrefix(finalized[0], "b-") {
+		t.Fatalf("finalized %q, want b's file", finalized)
+	}
+	if got := w.Open(); len(got) != 2 || !slices.Contains(got, sa[0].File+".tmp") || !slices.Contains(got, sc[0].File+".tmp") {
+		t.Errorf("Open() = %q, want a and c", got)
+	}
+
+	// One Write touching more files than the bound opens them all and evicts none of them.
+	finalized = nil
+	spans := mustWrite(t, w, []*event.Event{ev("3", t0, "tag", "a"), ev("2", t0, "tag", "c"), ev("1", t0, "tag", "d")})
+	if len(spans) != 3 || len(finalized) != 0 || len(w.Open()) != 3 {
+		t.Fatalf("spans %d, finalized %q, open %q", len(spans), finalized, w.Open())
+	}
+	// The next Write that opens a file brings the count back down.
+	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "e")})
+	if len(finalized) != 1 || len(w.Open()) != 3 {
+		t.Errorf("finalized %q, open %q", finalized, w.Open())
+	}
+}
+
+func TestCloseIdle(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir, "%{tag}-")
+	o.IdleAfter = time.Minute
+	now := t0
+	o.Now = func() time.Time { return now }
+	w := openWriter(t, o)
+	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "a")})
+	now = t0.Add(2 * time.Minute)
+	sb := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "b")})
+	if err := w.CloseIdle(now.Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Open(); len(got) != 1 || got[0] != sb[0].File+".tmp" {
+		t.Errorf("Open() = %q, want only b's file", got)
+	}
+	if got := names(tree(t, dir)); len(got) != 2 {
+		t.Errorf("files %q", got)
+	}
+}
+
+func TestClosedWriter(t *testing.T) {
+	w := openWriter(t, testOptions(t.TempDir(), "f-"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := w.Write(batch("a", 1, t0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close = %v", err)
+	}
+	for name, f := range map[string]func() error{"Sync": w.Sync, "Roll": w.Roll} {
+		if err := f(); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close = %v", name, err)
+		}
+	}
+}
+
+func TestSyncAndEmptyWrite(t *testing.T) {
+	dir := t.TempDir()
+	w := openWriter(t, testOptions(dir, "a/b/c/f-"))
+	if spans, err := w.Write(nil); err != nil || spans != nil {
+		t.Fatalf("Write(nil) = %v, %v", spans, err)
+	}
+	mustWrite(t, w, batch("a", 3, t0))
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRefusesBadOptions(t *testing.T) {
+	_, err := Open(context.Background(), Options{Path: "hdfs://nn/x/"})
+	if !errors.Is(err, ErrHDFS) {
+		t.Errorf("Open(hdfs) = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, testOptions(t.TempDir(), "f-")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open with a done ctx = %v", err)
+	}
+}

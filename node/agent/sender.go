@@ -1,0 +1,622 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/node/agent/wal"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// errStopped retires the last stream of a stopping sender without waiting for its acks.
+var errStopped = errors.New("agent sink closed")
+
+// item is one sealed chunk on its way to a collector.
+type item struct {
+	seq     uint64
+	count   int
+	req     *flumev1.AppendRequest // nil: read back from the log when it is sent
+	pending wal.Pending            // end to end: done once the chunk is durable in the log
+	spooled bool                   // disk failover: the chunk is in the spool
+}
+
+// sender moves chunks to the collectors of the sink's chain: one stream at a time, to the
+// first collector that takes it; what a failed stream had in flight goes again on the next.
+type sender struct {
+	s      *Sink
+	ctx    context.Context // ends when the sender stops for good
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	wake     chan struct{} // a buffered signal: the queue or the acks changed
+	queue    []*item       // to send, in order
+	unacked  map[uint64]*item
+	busy     int // chunks taken from the queue and not yet in flight or back in the queue
+	closing  bool
+	client   *wire.Client
+	stream   *wire.Stream
+	ackDone  chan struct{} // closed when the current stream's ack reader has returned
+	cur      int           // the index of the current target
+	retryAt  []time.Time   // when each target may be tried again
+	backoff  []time.Duration
+	latency  [1024]int64 // recent ack latencies, microseconds, a ring
+	latN     int
+	released uint64 // the highest chunk released to the commit point
+}
+
+func newSender(s *Sink) *sender {
+	n := len(s.opts.Targets)
+	snd := &sender{s: s, wake: make(chan struct{}, 1), unacked: map[uint64]*item{},
+		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1}
+	for i := range snd.backoff {
+		snd.backoff[i] = s.opts.BackoffInitial
+	}
+	snd.ctx, snd.cancel = context.WithCancel(context.Background())
+	return snd
+}
+
+func (d *sender) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start queues what the log holds from before (a restart) and starts the sender.
+func (d *sender) start() {
+	if d.s.log != nil {
+		for _, c := range d.s.log.Unreleased() {
+			d.queue = append(d.queue, &item{seq: c.Seq, count: int(c.Count), spooled: true})
+		}
+		d.s.metrics.backlog.Set(int64(len(d.queue)))
+	}
+	d.wg.Add(2)
+	go d.run()
+	go d.housekeeping()
+}
+
+// enqueue hands a sealed chunk to the sender. An end-to-end chunk is in the log already, so
+// the queue keeps only the newest ones in memory. A disk-failover chunk is spooled when no
+// collector takes chunks; a best-effort one is dropped then.
+func (d *sender) enqueue(ctx context.Context, it *item) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch d.s.opts.Mode {
+	case EndToEnd:
+		if len(d.queue) >= memCache {
+			it.req = nil // the log has it
+		}
+	case DiskFailover:
+		if d.stream == nil || len(d.queue) >= memCache {
+			if err := d.spool(ctx, it); err != nil {
+				return err
+			}
+		}
+	case BestEffort:
+		for d.stream != nil && len(d.queue) >= 2*max(d.s.opts.Window, wire.DefaultWindow) {
+			// Connected but behind: wait, so that a slow collector slows the source.
+			d.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				d.mu.Lock()
+				return ctx.Err()
+			case <-d.ctx.Done():
+				d.mu.Lock()
+				return wire.ErrClosed
+			case <-time.After(time.Millisecond):
+			}
+			d.mu.Lock()
+		}
+		if d.stream == nil {
+			d.drop(it)
+			return nil
+		}
+	}
+	d.queue = append(d.queue, it)
+	d.s.metrics.backlog.Set(int64(len(d.queue)))
+	d.signal()
+	return nil
+}
+
+// spool writes a disk-failover chunk to the spool; d.mu is held.
+func (d *sender) spool(ctx context.Context, it *item) error {
+	if it.spooled || it.req == nil {
+		return nil
+	}
+	p, err := d.s.logChunk(ctx, it.req)
+	if err != nil {
+		return fmt.Errorf("spool chunk %d: %w", it.seq, err)
+	}
+	// The spool syncs in the background; the chunk is read back once it is written.
+	it.spooled, it.req, it.pending = true, nil, p
+	d.s.metrics.spooled.Add(1)
+	return nil
+}
+
+func (d *sender) drop(it *item) {
+	d.s.metrics.droppedBatches.Add(1)
+	d.s.metrics.dropped.Add(int64(it.count))
+}
+
+// run is the sender's loop.
+func (d *sender) run() {
+	defer d.wg.Done()
+	for d.ctx.Err() == nil {
+		if !d.connected() && !d.connect() {
+			d.disconnected()
+			d.waitRetry()
+			continue
+		}
+		d.maybeReturn()
+		it := d.next()
+		if it == nil {
+			continue
+		}
+		err := d.send(it)
+		d.mu.Lock()
+		d.busy--
+		d.mu.Unlock()
+		if err != nil {
+			d.failStream(err)
+		}
+	}
+}
+
+func (d *sender) connected() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stream != nil
+}
+
+// connect opens a stream to the first target that answers and is not backing off.
+func (d *sender) connect() bool {
+	now := time.Now()
+	for i, target := range d.s.opts.Targets {
+		d.mu.Lock()
+		due := !now.Before(d.retryAt[i])
+		d.mu.Unlock()
+		if !due {
+			continue
+		}
+		if d.open(i, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// open opens a stream to target i.
+func (d *sender) open(i int, target string) bool {
+	opts := wire.ClientOptions{Window: d.s.opts.Window, AckTimeout: d.s.opts.Retransmit}
+	cl, err := wire.Dial(d.ctx, target, opts)
+	if err == nil {
+		var st *wire.Stream
+		st, err = cl.Open(d.ctx, &flumev1.StreamHello{Agent: d.s.agent, Epoch: d.s.epoch,
+			Physical: d.s.bc.PhysicalNode, Reliability: d.s.opts.Mode.wire()})
+		if err == nil {
+			done := make(chan struct{})
+			d.mu.Lock()
+			d.client, d.stream, d.ackDone, d.cur = cl, st, done, i
+			d.mu.Unlock()
+			go d.readAcks(st, i, done)
+			d.s.bc.Log().Info("sending to collector", "collector", target, "mode", d.s.opts.Mode.String())
+			return true
+		}
+		_ = cl.Close()
+	}
+	if d.ctx.Err() == nil {
+		d.s.bc.Log().Warn("collector unavailable", "collector", target, "err", err)
+		d.markDown(i)
+	}
+	return false
+}
+
+func (d *sender) markDown(i int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.retryAt[i] = time.Now().Add(d.backoff[i])
+	d.backoff[i] = min(2*d.backoff[i], d.s.opts.BackoffMax)
+}
+
+// disconnected runs while no collector takes chunks: a best-effort sink drops its queue, a
+// disk-failover sink spools it; an end-to-end sink keeps it in its log.
+func (d *sender) disconnected() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch d.s.opts.Mode {
+	case BestEffort:
+		for _, it := range d.queue {
+			d.drop(it)
+		}
+		d.queue = d.queue[:0]
+	case DiskFailover:
+		for _, it := range d.queue {
+			if err := d.spool(d.ctx, it); err != nil {
+				d.s.bc.Log().Error("spool", "err", err)
+			}
+		}
+	}
+	d.s.metrics.backlog.Set(int64(len(d.queue)))
+}
+
+// waitRetry waits until the first target may be tried again.
+func (d *sender) waitRetry() {
+	d.mu.Lock()
+	next := time.Time{}
+	for _, t := range d.retryAt {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	d.mu.Unlock()
+	wait := time.Until(next)
+	if wait <= 0 {
+		wait = 10 * time.Millisecond
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-d.ctx.Done():
+	case <-t.C:
+	}
+}
+
+// maybeReturn goes back to an earlier target of the chain once its backoff has passed: the
+// current stream is closed once its chunks in flight are acked, and the next connect tries the
+// earlier target first.
+func (d *sender) maybeReturn() {
+	d.mu.Lock()
+	cur := d.cur
+	due := false
+	now := time.Now()
+	for i := 0; i < cur; i++ {
+		if !now.Before(d.retryAt[i]) {
+			due = true
+		}
+	}
+	d.mu.Unlock()
+	if !due {
+		return
+	}
+	d.retire(nil)
+}
+
+// next returns the next chunk to send, or nil after waiting a while (to look at the chain
+// again) or when the stream failed.
+func (d *sender) next() *item {
+	t := time.NewTimer(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		d.mu.Lock()
+		if len(d.queue) > 0 && d.stream != nil {
+			it := d.queue[0]
+			d.queue = d.queue[1:]
+			d.busy++
+			d.s.metrics.backlog.Set(int64(len(d.queue)))
+			d.mu.Unlock()
+			return it
+		}
+		st := d.stream
+		d.mu.Unlock()
+		if st == nil {
+			return nil
+		}
+		select {
+		case <-d.wake:
+		case <-d.ctx.Done():
+			return nil
+		case <-t.C:
+			return nil
+		case <-st.Done():
+			d.failStream(st.Err())
+			return nil
+		}
+	}
+}
+
+// send sends one chunk on the current stream.
+func (d *sender) send(it *item) error {
+	if it.pending != nil {
+		select {
+		case <-it.pending.Done():
+		case <-d.ctx.Done():
+			d.requeue(it)
+			return nil
+		}
+		if err := it.pending.Err(); err != nil {
+			d.s.mu.Lock()
+			d.s.failed = fmt.Errorf("write-ahead log: %w", err)
+			d.s.mu.Unlock()
+			return nil
+		}
+		it.pending = nil
+	}
+	req := it.req
+	if req == nil {
+		var err error
+		if req, err = d.s.log.request(it.seq); err != nil {
+			if errors.Is(err, wal.ErrReleased) {
+				return nil // acked meanwhile
+			}
+			d.s.bc.Log().Error("read chunk back from the log", "seq", it.seq, "err", err)
+			d.s.metrics.rejected.Add(1)
+			return nil
+		}
+	}
+	d.mu.Lock()
+	st := d.stream
+	if st == nil {
+		d.queue = append([]*item{it}, d.queue...)
+		d.mu.Unlock()
+		return nil
+	}
+	d.unacked[it.seq] = it
+	d.s.metrics.inFlight.Set(int64(len(d.unacked)))
+	d.mu.Unlock()
+	err := st.Send(d.ctx, req)
+	switch {
+	case err == nil:
+		d.s.metrics.batchesSent.Add(1)
+		d.s.metrics.bytesOut.Add(int64(len(req.Payload)))
+		return nil
+	case errors.Is(err, wire.ErrTooLarge):
+		d.mu.Lock()
+		delete(d.unacked, it.seq)
+		d.mu.Unlock()
+		d.reject(it, err)
+		return nil
+	case d.ctx.Err() != nil:
+		return nil
+	}
+	d.s.metrics.sendErrors.Add(1)
+	return err
+}
+
+// requeue puts chunks back at the front of the queue, in sequence order.
+func (d *sender) requeue(items ...*item) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	slices.SortFunc(items, func(a, b *item) int { return int(a.seq - b.seq) })
+	d.queue = append(items, d.queue...)
+	d.signal()
+}
+
+// failStream gives up the current stream after an error: the target backs off, and what was
+// in flight goes again on the next stream (best effort: is dropped).
+func (d *sender) failStream(err error) {
+	d.mu.Lock()
+	i := d.cur
+	d.mu.Unlock()
+	if i >= 0 && d.ctx.Err() == nil {
+		d.s.bc.Log().Warn("collector failed; failing over", "collector", d.s.opts.Targets[i], "err", err)
+		d.s.metrics.failovers.Add(1)
+		d.markDown(i)
+	}
+	d.retire(err)
+}
+
+// retire closes the current stream, waiting briefly for its acks when it is healthy, and
+// requeues what it did not ack.
+func (d *sender) retire(cause error) {
+	d.mu.Lock()
+	st, cl, done := d.stream, d.client, d.ackDone
+	d.stream, d.client, d.ackDone, d.cur = nil, nil, nil, -1
+	d.mu.Unlock()
+	if st == nil {
+		return
+	}
+	grace := 2 * time.Second
+	if cause != nil {
+		grace = 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	_ = st.Close(ctx)
+	cancel()
+	<-done
+	_ = cl.Close()
+	d.mu.Lock()
+	var left []*item
+	for seq, it := range d.unacked {
+		left = append(left, it)
+		delete(d.unacked, seq)
+	}
+	d.s.metrics.inFlight.Set(0)
+	d.mu.Unlock()
+	if d.s.opts.Mode == BestEffort {
+		for _, it := range left {
+			d.drop(it)
+		}
+		return
+	}
+	if len(left) > 0 {
+		d.s.metrics.retries.Add(int64(len(left)))
+		d.requeue(left...)
+	}
+}
+
+// readAcks takes the acks of one stream until it ends.
+func (d *sender) readAcks(st *wire.Stream, target int, done chan struct{}) {
+	defer close(done)
+	for ack := range st.Acks() {
+		d.onAck(ack, target)
+	}
+}
+
+func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
+	d.mu.Lock()
+	it, ok := d.unacked[ack.GetSeq()]
+	if ok {
+		delete(d.unacked, ack.GetSeq())
+	}
+	d.s.metrics.inFlight.Set(int64(len(d.unacked)))
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	switch ack.GetStatus() {
+	case flumev1.AckStatus_ACK_STATUS_OK, flumev1.AckStatus_ACK_STATUS_DUPLICATE:
+		if ack.GetStatus() == flumev1.AckStatus_ACK_STATUS_DUPLICATE {
+			d.s.metrics.duplicates.Add(1)
+		}
+		d.s.metrics.batchesAcked.Add(1)
+		d.settled(it)
+		d.mu.Lock()
+		d.backoff[target] = d.s.opts.BackoffInitial
+		if it.req != nil {
+			d.sample(time.Since(time.Unix(0, it.req.Created)))
+		}
+		d.mu.Unlock()
+	case flumev1.AckStatus_ACK_STATUS_RETRY:
+		d.s.metrics.retries.Add(1)
+		d.requeue(it)
+	default:
+		d.reject(it, errors.New(ack.GetError()))
+	}
+	d.signal()
+}
+
+// settled forgets a chunk the collector has: it leaves the log.
+func (d *sender) settled(it *item) {
+	if d.s.log == nil || (d.s.opts.Mode == DiskFailover && !it.spooled) {
+		return
+	}
+	if err := d.s.log.Release(it.seq); err != nil && !errors.Is(err, wal.ErrReleased) {
+		d.s.bc.Log().Error("release chunk from the log", "seq", it.seq, "err", err)
+	}
+}
+
+// reject gives up a chunk no collector will take: it is counted and logged loudly.
+func (d *sender) reject(it *item, err error) {
+	d.s.metrics.rejected.Add(1)
+	d.s.metrics.dropped.Add(int64(it.count))
+	d.s.bc.Log().Error("CHUNK REJECTED BY THE COLLECTOR; its events are dropped", "seq", it.seq, "events", it.count, "err", err)
+	d.settled(it)
+}
+
+func (d *sender) sample(lat time.Duration) {
+	d.latency[d.latN%len(d.latency)] = lat.Microseconds()
+	d.latN++
+}
+
+// AckLatency returns the median and 99th percentile of recent ack latencies.
+func (s *Sink) AckLatency() (p50, p99 time.Duration) {
+	if s.snd == nil {
+		return 0, 0
+	}
+	a, b := s.snd.percentiles()
+	return time.Duration(a) * time.Microsecond, time.Duration(b) * time.Microsecond
+}
+
+func (d *sender) percentiles() (p50, p99 int64) {
+	d.mu.Lock()
+	n := min(d.latN, len(d.latency))
+	xs := slices.Clone(d.latency[:n])
+	d.mu.Unlock()
+	if n == 0 {
+		return 0, 0
+	}
+	slices.Sort(xs)
+	return xs[n/2], xs[min(n-1, n*99/100)]
+}
+
+// housekeeping publishes latencies and tells the commit point which chunks the agent will
+// never send again, so their commit records can go.
+func (d *sender) housekeeping() {
+	defer d.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			d.releaseCommits()
+			return
+		case <-t.C:
+		}
+		p50, p99 := d.percentiles()
+		d.s.metrics.latencyP50.Set(p50)
+		d.s.metrics.latencyP99.Set(p99)
+		d.releaseCommits()
+	}
+}
+
+func (d *sender) releaseCommits() {
+	s := d.s
+	if s.opts.Mode != EndToEnd || s.bc.Commits == nil {
+		return
+	}
+	through := s.log.NextSeq() - 1
+	if u := s.log.Unreleased(); len(u) > 0 {
+		through = u[0].Seq - 1
+	}
+	d.mu.Lock()
+	last := d.released
+	d.mu.Unlock()
+	if through <= last {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.bc.Commits.Release(ctx, s.agent, s.epoch, through); err != nil {
+		s.bc.Log().Debug("release commit records", "through", through, "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.released = through
+	d.mu.Unlock()
+}
+
+// stop waits, within ctx, until every chunk is acked, then stops the sender. What is left
+// stays in the log (end to end), goes to the spool (disk failover) or is dropped (best
+// effort).
+func (d *sender) stop(ctx context.Context) error {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
+	d.signal()
+	for {
+		d.mu.Lock()
+		idle := len(d.queue) == 0 && len(d.unacked) == 0 && d.busy == 0
+		noStream := d.stream == nil
+		d.mu.Unlock()
+		if idle || (noStream && d.s.opts.Mode != EndToEnd) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	d.cancel()
+	d.wg.Wait()
+	d.retire(errStopped)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var err error
+	switch d.s.opts.Mode {
+	case BestEffort:
+		for _, it := range d.queue {
+			d.drop(it)
+		}
+	case DiskFailover:
+		for _, it := range d.queue {
+			if e := d.spool(context.Background(), it); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	d.queue = nil
+	if d.s.log != nil {
+		if e := d.s.log.Sync(context.Background()); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
