@@ -44,7 +44,7 @@ var errUncommitted = errors.New("file holds batches not yet committed")
 
 // written is a batch in the files, not yet committed.
 type written struct {
-	chunk  *plugin.Chunk                  // nil for a batch without chunk identity
+	chunk  *plugin.Chunk                   // nil for a batch without chunk identity
 	settle func(plugin.ChunkResult, error) // acks the batch's agent; nil when nobody waits
 	spans  []store.Span
 }

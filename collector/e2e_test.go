@@ -122,7 +122,9 @@ func TestEndToEndInOneProcess(t *testing.T) {
 			plugintest.Eventually(t, 30*time.Second, func() bool {
 				seen, tmp = countLines(t, out)
 				return len(seen) == lines && tmp == 0
-			}, func() string { return fmt.Sprintf("%d distinct lines of %d in finalized files, %d unfinished", len(seen), lines, tmp) })
+			}, func() string {
+				return fmt.Sprintf("%d distinct lines of %d in finalized files, %d unfinished", len(seen), lines, tmp)
+			})
 			for l, c := range seen {
 				if c != 1 {
 					t.Fatalf("%q found %d times", l, c)

@@ -116,8 +116,8 @@ type Sink struct {
 
 type agentMetrics struct {
 	eventsIn, batchesSealed, bytesOut, batchesSent, batchesAcked, duplicates, retries *metrics.Counter
-	rejected, failovers, dropped, droppedBatches, spooled, sendErrors                *metrics.Counter
-	latencyP50, latencyP99, inFlight, backlog                                        *metrics.Gauge
+	rejected, failovers, dropped, droppedBatches, spooled, sendErrors                 *metrics.Counter
+	latencyP50, latencyP99, inFlight, backlog                                         *metrics.Gauge
 }
 
 func newMetrics(r *metrics.Registry) agentMetrics {
@@ -128,11 +128,11 @@ func newMetrics(r *metrics.Registry) agentMetrics {
 		retries: r.Counter("batches_resent"), rejected: r.Counter("batches_rejected"),
 		failovers: r.Counter("failovers"), dropped: r.Counter("events_dropped"),
 		droppedBatches: r.Counter("batches_dropped"), spooled: r.Counter("batches_spooled"),
-		sendErrors:  r.Counter("send_errors"),
-		latencyP50:  r.Gauge("ack_latency_p50_us"),
-		latencyP99:  r.Gauge("ack_latency_p99_us"),
-		inFlight:    r.Gauge("batches_in_flight"),
-		backlog:     r.Gauge("batches_backlog"),
+		sendErrors: r.Counter("send_errors"),
+		latencyP50: r.Gauge("ack_latency_p50_us"),
+		latencyP99: r.Gauge("ack_latency_p99_us"),
+		inFlight:   r.Gauge("batches_in_flight"),
+		backlog:    r.Gauge("batches_backlog"),
 	}
 }
 
