@@ -336,6 +336,23 @@ func (d *dataplane) check(ta tally, what string, extra string) {
 	t.Helper()
 	t.Logf("%s: lines=%d delivered=%d lost=%d duplicates=%d foreign=%d unfinished=%d %s",
 		what, d.lines, ta.distinct(), ta.lost(), ta.dups, ta.foreign, ta.tmp, extra)
+	if ta.dups != 0 {
+		var ranges []string
+		for i := 0; i < len(ta.counts); i++ {
+			if ta.counts[i] > 1 {
+				j := i
+				for j+1 < len(ta.counts) && ta.counts[j+1] > 1 {
+					j++
+				}
+				ranges = append(ranges, fmt.Sprintf("%d-%d", i, j))
+				i = j
+			}
+		}
+		t.Logf("duplicated lines: %s", strings.Join(ranges[:min(len(ranges), 20)], " "))
+		if os.Getenv("FLUME_FAULT_DEBUG") != "" {
+			t.Logf("agent log:\n%s\ncollector log:\n%s", d.agent.log.String(), d.cols[0].log.String())
+		}
+	}
 	if ta.lost() != 0 || ta.dups != 0 || ta.foreign != 0 {
 		t.Fatalf("%s: conservation broken: lost %d, duplicates %d, foreign %d\n%s", what, ta.lost(), ta.dups, ta.foreign, d.logs())
 	}
@@ -366,4 +383,151 @@ func TestCollectorKilledInAChain(t *testing.T) {
 	ta := d.waitQuiet(60 * time.Second)
 	d.check(ta, "collector SIGKILL", fmt.Sprintf("seed=%d killed_at=%.0f%% failover=%v drain=%v agent_peak_rss=%dMiB",
 		seed, 100*frac, failover.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), d.agent.peakRSS()>>20))
+}
+
+// TestMasterLeaderKilledWhileShipping is FAULTS.md row 8 for the data path: three masters, the
+// leader killed with SIGKILL while an agent ships end to end; commits wait for the new leader
+// and every line is found exactly once.
+func TestMasterLeaderKilledWhileShipping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	d := newDataplane(t, 3, 1)
+	d.startAgent(d.chain("E2E"))
+	d.waitWritten(0.2, 60*time.Second)
+	var leader int
+	plugintest.Eventually(t, 10*time.Second, func() bool { leader, _ = d.e.leader(0); return leader >= 0 },
+		func() string { return "no leader" })
+	killed := time.Now()
+	d.e.kill(leader)
+	survivor := (leader + 1) % 3
+	var elected time.Duration
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		l, _ := d.e.leader(survivor)
+		elected = time.Since(killed)
+		return l >= 0 && l != leader
+	}, func() string { return "no new leader" })
+	start := time.Now()
+	ta := d.waitQuiet(120 * time.Second)
+	d.check(ta, "master leader SIGKILL", fmt.Sprintf("new_leader_after=%v drain=%v agent_peak_rss=%dMiB collector_peak_rss=%dMiB",
+		elected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), d.agent.peakRSS()>>20, d.cols[0].peakRSS()>>20))
+}
+
+// TestAllCollectorsDownThenBack is FAULTS.md row 5: the agent ships end to end while every
+// collector is down; its write-ahead log takes the lines, and once the collectors are back
+// they drain it. Nothing is lost or duplicated, and the agent's memory stays bounded.
+func TestAllCollectorsDownThenBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	d := newDataplane(t, 1, 2)
+	d.startAgent(d.chain("E2E"))
+	d.waitWritten(0.1, 60*time.Second)
+	for _, c := range d.cols {
+		c.kill()
+	}
+	down := time.Now()
+	// The agent keeps reading into its log while no collector answers.
+	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e") // flume.agent.logdir/<logical>/e2e
+	var wal int64
+	plugintest.Eventually(t, 60*time.Second, func() bool {
+		wal = dirSize(walDir)
+		return wal > 0 && time.Since(down) > 3*time.Second
+	}, func() string { return "the agent logged nothing while the collectors were down\n" + d.logs() })
+	rssDown := d.agent.peakRSS()
+	for _, c := range d.cols {
+		c.start()
+	}
+	back := time.Now()
+	ta := d.waitQuiet(180 * time.Second)
+	d.check(ta, "all collectors down", fmt.Sprintf("down_for=%v wal_bytes=%d drain=%v agent_peak_rss_while_down=%dMiB",
+		back.Sub(down).Round(time.Millisecond), wal, time.Since(back).Round(time.Millisecond), rssDown>>20))
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			if fi, err := de.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// TestAgentKilledMidStream is FAULTS.md row 1: the agent is killed with SIGKILL at random
+// points while it ships end to end, and restarted on its data directory. Its write-ahead log
+// holds what was not acked, with the source's position: nothing is lost or read twice.
+func TestAgentKilledMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	d := newDataplane(t, 1, 1)
+	d.startAgent(d.chain("E2E"))
+	seed := time.Now().UnixNano()
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	var restarts []time.Duration
+	for _, frac := range []float64{0.1 + 0.2*r.Float64(), 0.4 + 0.2*r.Float64()} {
+		d.waitWritten(frac, 60*time.Second)
+		d.agent.kill()
+		at := time.Now()
+		before := d.written()
+		d.agent.start()
+		plugintest.Eventually(t, 30*time.Second, func() bool { return d.written() > before },
+			func() string { return "the restarted agent sent nothing\n" + d.logs() })
+		restarts = append(restarts, time.Since(at).Round(time.Millisecond))
+	}
+	start := time.Now()
+	ta := d.waitQuiet(120 * time.Second)
+	d.check(ta, "agent SIGKILL", fmt.Sprintf("seed=%d restart_to_resume=%v drain=%v", seed, restarts, time.Since(start).Round(time.Millisecond)))
+}
+
+// TestAgentTornLogTail is FAULTS.md row 2: the agent is killed, the tail of its newest log
+// segment (records never sent: the collector is down) is cut and garbage appended, and it is
+// restarted. The damaged records are skipped (counted in its log), never delivered; the
+// source's position comes from the last whole record, so the lines of the cut records are
+// read again: nothing is lost, nothing duplicated.
+//
+// A cut into records that were sent and committed is not a torn tail but the loss of durable
+// data: their lines are read again, and the ones a collector committed arrive twice.
+func TestAgentTornLogTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	d := newDataplane(t, 1, 1)
+	d.startAgent(d.chain("E2E"))
+	d.cols[0].kill() // the log keeps what the agent reads while the collector is away
+	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e")
+	// What the log gains from now on was never sent: the tail a crash can tear.
+	unsentFrom := dirSize(walDir)
+	plugintest.Eventually(t, 60*time.Second, func() bool { return dirSize(walDir) > unsentFrom+16<<20 },
+		func() string { return "the agent logged nothing\n" + d.logs() })
+	d.agent.kill()
+	unsent := dirSize(walDir) - unsentFrom
+	segs, _ := filepath.Glob(filepath.Join(walDir, "*.wal"))
+	if len(segs) == 0 {
+		t.Fatalf("no log segment in %s", walDir)
+	}
+	last := segs[len(segs)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := min(fi.Size()/3, unsent/2)
+	if err := os.Truncate(last, fi.Size()-cut); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.Write(bytes.Repeat([]byte{0xa5}, 4096))
+	_ = f.Close()
+	d.agent.start()
+	d.cols[0].start()
+	start := time.Now()
+	ta := d.waitQuiet(120 * time.Second)
+	d.check(ta, "torn log tail", fmt.Sprintf("cut=%d bytes of %s drain=%v", cut, filepath.Base(last), time.Since(start).Round(time.Millisecond)))
 }

@@ -19,6 +19,7 @@ package agent
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -61,7 +62,10 @@ const (
 	DefaultBatchWait  = 10 * time.Millisecond
 	// memCache is how many sealed chunks an end-to-end sink keeps in memory besides its log;
 	// older ones are read back from the log when they are sent.
-	memCache = 64
+	memCache = 16
+	// walQueueBytes bounds the chunks handed to the log and not yet written: enough to keep
+	// the disk busy during an fsync, little enough to keep the agent small.
+	walQueueBytes = 8 << 20
 )
 
 // Options configure an agent sink.
@@ -102,9 +106,15 @@ type Sink struct {
 	enc     *wire.Encoder
 	metrics agentMetrics
 
-	mu      sync.Mutex
-	raw     []byte // the chunk being filled, in event binary encoding
-	count   int
+	mu    sync.Mutex
+	raw   []byte // the chunk being filled, in event binary encoding
+	count int
+	pos   []byte // the source position after the events of the chunk being filled
+
+	posMu   sync.Mutex
+	lastPos []byte // the source position of the last chunk kept (acked, or in the log)
+	posSeq  uint64 // the chunk that position came with
+	fileAt  uint64 // the chunk of the position in the position file
 	timer   *time.Timer
 	nextSeq uint64
 	failed  error // a write-ahead log failure: the sink takes nothing more
@@ -183,6 +193,9 @@ func (s *Sink) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.loadPosition(); err != nil {
+		return err
+	}
 	s.snd = newSender(s)
 	s.snd.start()
 	s.opened = true
@@ -196,7 +209,8 @@ func (s *Sink) openLog(ctx context.Context) error {
 		sub = "dfo"
 	}
 	l, err := wal.Open(wal.Options{Dir: filepath.Join(s.opts.LogDir, sub), MaxBytes: s.opts.LogMaxBytes,
-		MinFreeBytes: s.opts.LogMinFree, Logger: s.bc.Log(), Metrics: s.bc.Counters().Sub("wal")})
+		MinFreeBytes: s.opts.LogMinFree, MaxQueueBytes: walQueueBytes,
+		Logger: s.bc.Log(), Metrics: s.bc.Counters().Sub("wal")})
 	if err != nil {
 		return err
 	}
@@ -240,13 +254,15 @@ func (s *Sink) Append(ctx context.Context, batch []*event.Event) error {
 		return wire.ErrClosed
 	}
 	for _, e := range batch {
-		s.raw = event.AppendBinary(s.raw, e)
-		s.count++
+		// A full chunk is sealed before the next event, not after the last one of the
+		// batch: the chunk that ends a batch waits for the source's position (SavePosition).
 		if s.count >= s.opts.BatchCount || len(s.raw) >= s.opts.BatchBytes {
 			if err := s.sealLocked(ctx); err != nil {
 				return err
 			}
 		}
+		s.raw = event.AppendBinary(s.raw, e)
+		s.count++
 	}
 	s.metrics.eventsIn.Add(int64(len(batch)))
 	if s.count > 0 && s.timer == nil {
@@ -279,12 +295,12 @@ func (s *Sink) sealLocked(ctx context.Context) error {
 	if err := s.enc.EncodeRaw(req, s.raw, s.count); err != nil {
 		return err
 	}
-	it := &item{seq: req.Seq, count: s.count, req: req}
-	s.raw, s.count = s.raw[:0], 0
+	it := &item{seq: req.Seq, count: s.count, req: req, pos: s.pos}
+	s.raw, s.count, s.pos = s.raw[:0], 0, nil
 	s.nextSeq++
 	s.metrics.batchesSealed.Add(1)
 	if s.opts.Mode == EndToEnd {
-		p, err := s.logChunk(ctx, req)
+		p, err := s.logChunk(ctx, req, it.pos)
 		if err != nil {
 			s.failed = fmt.Errorf("write-ahead log: %w", err)
 			return s.failed
@@ -294,9 +310,11 @@ func (s *Sink) sealLocked(ctx context.Context) error {
 	return s.snd.enqueue(ctx, it)
 }
 
-// logChunk appends a request to the log.
-func (s *Sink) logChunk(ctx context.Context, req *flumev1.AppendRequest) (wal.Pending, error) {
-	data, err := proto.Marshal(req)
+// logChunk appends a request to the log, with the source position after its events.
+func (s *Sink) logChunk(ctx context.Context, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
+	data := binary.AppendUvarint(make([]byte, 0, 10+len(pos)+proto.Size(req)), uint64(len(pos)))
+	data = append(data, pos...)
+	data, err := proto.MarshalOptions{}.MarshalAppend(data, req)
 	if err != nil {
 		return nil, err
 	}
@@ -344,15 +362,23 @@ type walLog struct {
 	*wal.Log
 }
 
-// request reads a chunk back as the request it was.
-func (l *walLog) request(seq uint64) (*flumev1.AppendRequest, error) {
+// request reads a chunk back as the request it was, with the source position it carries.
+func (l *walLog) request(seq uint64) (*flumev1.AppendRequest, []byte, error) {
 	c, err := l.Read(seq)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	n, k := binary.Uvarint(c.Data)
+	if k <= 0 || uint64(len(c.Data)-k) < n {
+		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: bad position length", seq)
+	}
+	pos := c.Data[k : k+int(n)]
 	req := &flumev1.AppendRequest{}
-	if err := proto.Unmarshal(c.Data, req); err != nil {
-		return nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)
+	if err := proto.Unmarshal(c.Data[k+int(n):], req); err != nil {
+		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)
 	}
-	return req, nil
+	if n == 0 {
+		pos = nil
+	}
+	return req, pos, nil
 }

@@ -23,6 +23,7 @@ type item struct {
 	req     *flumev1.AppendRequest // nil: read back from the log when it is sent
 	pending wal.Pending            // end to end: done once the chunk is durable in the log
 	spooled bool                   // disk failover: the chunk is in the spool
+	pos     []byte                 // the source position after the chunk's events, if it has one
 }
 
 // sender moves chunks to the collectors of the sink's chain: one stream at a time, to the
@@ -37,7 +38,8 @@ type sender struct {
 	wake     chan struct{} // a buffered signal: the queue or the acks changed
 	queue    []*item       // to send, in order
 	unacked  map[uint64]*item
-	busy     int // chunks taken from the queue and not yet in flight or back in the queue
+	busy     int  // chunks taken from the queue and not yet in flight or back in the queue
+	down     bool // every collector failed the last attempt: best effort drops, disk failover spools
 	closing  bool
 	client   *wire.Client
 	stream   *wire.Stream
@@ -93,13 +95,13 @@ func (d *sender) enqueue(ctx context.Context, it *item) error {
 			it.req = nil // the log has it
 		}
 	case DiskFailover:
-		if d.stream == nil || len(d.queue) >= memCache {
+		if d.down || len(d.queue) >= memCache {
 			if err := d.spool(ctx, it); err != nil {
 				return err
 			}
 		}
 	case BestEffort:
-		for d.stream != nil && len(d.queue) >= 2*max(d.s.opts.Window, wire.DefaultWindow) {
+		for !d.down && len(d.queue) >= 2*max(d.s.opts.Window, wire.DefaultWindow) {
 			// Connected but behind: wait, so that a slow collector slows the source.
 			d.mu.Unlock()
 			select {
@@ -113,7 +115,7 @@ func (d *sender) enqueue(ctx context.Context, it *item) error {
 			}
 			d.mu.Lock()
 		}
-		if d.stream == nil {
+		if d.down {
 			d.drop(it)
 			return nil
 		}
@@ -129,7 +131,7 @@ func (d *sender) spool(ctx context.Context, it *item) error {
 	if it.spooled || it.req == nil {
 		return nil
 	}
-	p, err := d.s.logChunk(ctx, it.req)
+	p, err := d.s.logChunk(ctx, it.req, it.pos)
 	if err != nil {
 		return fmt.Errorf("spool chunk %d: %w", it.seq, err)
 	}
@@ -203,6 +205,7 @@ func (d *sender) open(i int, target string) bool {
 			done := make(chan struct{})
 			d.mu.Lock()
 			d.client, d.stream, d.ackDone, d.cur = cl, st, done, i
+			d.down = false
 			d.mu.Unlock()
 			go d.readAcks(st, i, done)
 			d.s.bc.Log().Info("sending to collector", "collector", target, "mode", d.s.opts.Mode.String())
@@ -229,6 +232,7 @@ func (d *sender) markDown(i int) {
 func (d *sender) disconnected() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.down = true
 	switch d.s.opts.Mode {
 	case BestEffort:
 		for _, it := range d.queue {
@@ -340,7 +344,7 @@ func (d *sender) send(it *item) error {
 	req := it.req
 	if req == nil {
 		var err error
-		if req, err = d.s.log.request(it.seq); err != nil {
+		if req, it.pos, err = d.s.log.request(it.seq); err != nil {
 			if errors.Is(err, wal.ErrReleased) {
 				return nil // acked meanwhile
 			}
@@ -481,8 +485,14 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 	d.signal()
 }
 
-// settled forgets a chunk the collector has: it leaves the log.
+// settled forgets a chunk the collector has: its source position is kept, then it leaves the
+// log.
 func (d *sender) settled(it *item) {
+	if it.pos != nil {
+		if err := d.s.keepPosition(it.seq, it.pos); err != nil {
+			d.s.bc.Log().Error("save the source position", "err", err)
+		}
+	}
 	if d.s.log == nil || (d.s.opts.Mode == DiskFailover && !it.spooled) {
 		return
 	}

@@ -207,6 +207,9 @@ func (d *Driver) openAndPump() error {
 	if err := guard("sink open", func() error { return f.Sink.Open(d.srcCtx) }); err != nil {
 		return stopped(d.srcCtx, fmt.Errorf("open sink: %w", err))
 	}
+	if err := d.resume(); err != nil {
+		return stopped(d.srcCtx, err)
+	}
 	if err := guard("source open", func() error { return f.Source.Open(d.srcCtx) }); err != nil {
 		return stopped(d.srcCtx, fmt.Errorf("open source: %w", err))
 	}
@@ -263,6 +266,35 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 			return stopped(d.allCtx, fmt.Errorf("source ack: %w", err))
 		}
 	}
+	return d.savePosition()
+}
+
+// resume starts a Checkpointer source from the position its PositionStore sink kept.
+func (d *Driver) resume() error {
+	cp, ok1 := d.flow.Source.(plugin.Checkpointer)
+	ps, ok2 := d.flow.Sink.(plugin.PositionStore)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	if pos := ps.LastPosition(); pos != nil {
+		if err := guard("source resume", func() error { return cp.Resume(pos) }); err != nil {
+			return fmt.Errorf("resume source: %w", err)
+		}
+	}
+	return nil
+}
+
+// savePosition hands the source's position after the batch just delivered to the sink, which
+// keeps it with that batch's last event.
+func (d *Driver) savePosition() error {
+	cp, ok1 := d.flow.Source.(plugin.Checkpointer)
+	ps, ok2 := d.flow.Sink.(plugin.PositionStore)
+	if !ok1 || !ok2 || d.allCtx.Err() != nil {
+		return nil
+	}
+	if err := guard("save position", func() error { return ps.SavePosition(d.allCtx, cp.Position()) }); err != nil {
+		return stopped(d.allCtx, fmt.Errorf("save position: %w", err))
+	}
 	return nil
 }
 
@@ -287,7 +319,8 @@ func (d *Driver) drain(acker plugin.Acker) error {
 			return err
 		})
 		if err != nil {
-			return nil // io.EOF, or the closed source's error: it has ended either way
+			// io.EOF, or the closed source's error: it has ended either way.
+			return nil
 		}
 		if err := d.deliver(events, acker); err != nil {
 			return err

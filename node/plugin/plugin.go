@@ -211,3 +211,27 @@ func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
 }
+
+// Checkpointer is a source that can resume where it stopped: a file source whose position is
+// kept with the events it read, so that a restart neither reads a line twice nor skips one.
+type Checkpointer interface {
+	// Position returns the position after every event Next has returned so far, as opaque
+	// bytes.
+	Position() []byte
+	// Resume makes the source start from pos, a Position of an earlier run, instead of its
+	// beginning. It is called before Open; a pos that no longer fits (the file was replaced)
+	// is ignored, with a log line.
+	Resume(pos []byte) error
+}
+
+// PositionStore is a sink that keeps its source's position with its data, atomically: an
+// agent sink writes it into its log with the chunk of the last event before it. With both a
+// Checkpointer source and a PositionStore sink, the driver resumes the source from the sink's
+// last position and saves positions as events are delivered.
+type PositionStore interface {
+	// SavePosition records pos as the position after every event appended so far: it is
+	// durable exactly when those events are.
+	SavePosition(ctx context.Context, pos []byte) error
+	// LastPosition returns the last position whose events were kept, after Open; nil if none.
+	LastPosition() []byte
+}

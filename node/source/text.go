@@ -2,9 +2,12 @@ package source
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/flumego/flume/node/event"
@@ -40,6 +43,43 @@ type textSource struct {
 	buf   *record.Buffer
 	batch *record.Batch
 	eof   bool
+	log   *slog.Logger
+
+	id      fileID // the file read, once open
+	readOff int64  // bytes read from the file so far
+	resume  *textPosition
+}
+
+// fileID identifies a file across renames: its device and inode.
+type fileID struct{ Dev, Ino uint64 }
+
+// textPosition is where a text source stopped, as Position gives it.
+type textPosition struct {
+	Path string `json:"path"`
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+	Off  int64  `json:"off"`
+}
+
+// Position returns the offset after the last line Next returned, with the file's identity.
+func (s *textSource) Position() []byte {
+	off := s.readOff
+	if s.buf != nil {
+		off -= int64(s.buf.Buffered())
+	}
+	b, _ := json.Marshal(textPosition{Path: s.path, Dev: s.id.Dev, Ino: s.id.Ino, Off: off})
+	return b
+}
+
+// Resume starts reading at a position of an earlier run, if it is this file's.
+func (s *textSource) Resume(pos []byte) error {
+	var p textPosition
+	if err := json.Unmarshal(pos, &p); err != nil {
+		s.log.Warn("position of an earlier run does not decode; reading from the start", "err", err)
+		return nil
+	}
+	s.resume = &p
+	return nil
 }
 
 func buildText(bc *plugin.BuildContext, args *spec.Args) (plugin.Source, error) {
@@ -60,6 +100,7 @@ func buildText(bc *plugin.BuildContext, args *spec.Args) (plugin.Source, error) 
 		max:    bc.MaxEventSize(),
 		policy: policy,
 		ctr:    record.NewCounters(bc.Counters().Sub("text")),
+		log:    bc.Log(),
 	}, nil
 }
 
@@ -92,7 +133,35 @@ func (s *textSource) Open(context.Context) error {
 	s.buf = record.NewBuffer(record.Lines(), s.max, s.policy)
 	s.batch = record.NewBatch(record.MaxBatch, s.host)
 	s.eof = false
+	s.id, s.readOff = identify(f), 0
+	if p := s.resume; p != nil {
+		s.resume = nil
+		fi, err := f.Stat()
+		switch {
+		case p.Path != s.path || p.Dev != s.id.Dev || p.Ino != s.id.Ino:
+			s.log.Info("the file is not the one of the saved position; reading from the start", "file", s.path)
+		case err != nil || fi.Size() < p.Off:
+			s.log.Warn("the file is shorter than the saved position; reading from the start", "file", s.path, "position", p.Off)
+		default:
+			if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
+				return fmt.Errorf("text source: seek %q to %d: %w", s.path, p.Off, err)
+			}
+			s.readOff = p.Off
+		}
+	}
 	return nil
+}
+
+// identify returns the device and inode of f, zero where the system has none.
+func identify(f *os.File) fileID {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileID{}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+	}
+	return fileID{}
 }
 
 // Next returns the lines that are buffered, reading more only when none is. It returns
@@ -126,7 +195,9 @@ func (s *textSource) Next(ctx context.Context) ([]*event.Event, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err // a long line without '\n' takes many reads
 		}
-		if _, err := s.buf.Fill(s.f.Read); err == io.EOF {
+		n, err := s.buf.Fill(s.f.Read)
+		s.readOff += int64(n)
+		if err == io.EOF {
 			s.eof = true
 		} else if err != nil {
 			return nil, fmt.Errorf("read %q: %w", s.path, err)

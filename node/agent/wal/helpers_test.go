@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,3 +184,22 @@ func isDone(p Pending) bool {
 }
 
 var errInjected = errors.New("injected")
+
+// stallWriter makes the writer of l block before each segment write until unstall is called;
+// unstall also runs at cleanup, so a failing test does not leave Close hanging.
+func stallWriter(t testing.TB, l *Log) (unstall func()) {
+	stall := make(chan struct{})
+	var once sync.Once
+	unstall = func() { once.Do(func() { close(stall) }) }
+	fault := func() error { <-stall; return nil }
+	l.faultWrite.Store(&fault)
+	t.Cleanup(unstall)
+	return unstall
+}
+
+// queueLen returns the number of ops waiting for the writer.
+func queueLen(l *Log) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}

@@ -90,14 +90,14 @@ type Chunk struct {
 type ChunkRef struct {
 	Seq     uint64
 	Count   uint32
-	Created int64
-	Size    int // bytes of Data
+	Created int64 // unix nanoseconds
+	Size    int   // bytes of Data
 }
 
 // Meta is what the log keeps besides chunks: who wrote it and under which epoch.
 type Meta struct {
-	Agent string
-	Epoch uint64
+	Agent string // the agent (logical node) whose chunks these are
+	Epoch uint64 // bumped by the agent when it starts over with an empty log
 }
 
 // State is a snapshot of the log for status pages and decisions.
@@ -125,7 +125,8 @@ type Log struct {
 	meta  Meta
 	metaM sync.Mutex
 
-	// mu guards everything below and the index; the writer takes it briefly, never across I/O.
+	// mu guards everything below; the writer takes it briefly, never across a write or a sync.
+	// Fields only the writer changes it may read without mu.
 	mu          sync.Mutex
 	queue       []*op
 	queueBytes  int64 // data bytes of queued appends, for MaxQueueBytes
@@ -278,8 +279,8 @@ func (l *Log) closeFiles() error {
 }
 
 // Close makes everything queued durable, stops the writer and closes the files. Appends
-// waiting for space return ErrClosed. Close is idempotent: later calls return the first
-// call's result.
+// waiting for space return ErrClosed. It returns the failure that stopped the log, if any.
+// Close is idempotent: later calls return the first call's result.
 func (l *Log) Close() error {
 	l.closeMu.Do(func() {
 		l.mu.Lock()
@@ -356,7 +357,7 @@ func (l *Log) wakeWaitersLocked() {
 	l.spaceCh = make(chan struct{})
 }
 
-// errContext is used in messages.
+// errContext wraps the cause of ctx's end with the log's directory.
 func (l *Log) errContext(ctx context.Context) error {
 	return fmt.Errorf("wal %q: %w", l.dir, context.Cause(ctx))
 }

@@ -75,23 +75,18 @@ func TestChunkReleasedInTheSameGroupAsItsAppend(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := testOpen(t, dir, Options{NoSync: true})
 	ctx := context.Background()
-	// Stall the writer so the append and the release land in one group.
-	stall := make(chan struct{})
-	fault := func() error { <-stall; return nil }
-	l.faultWrite.Store(&fault)
+	// Stall the writer on chunk 1 so that chunk 2 and its release land in the next group.
+	unstall := stallWriter(t, l)
 	p, err := l.Append(ctx, testChunk(1, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
 	p2, _ := l.Append(ctx, testChunk(2, 100))
 	errc := make(chan error, 1)
 	go func() { errc <- l.Release(2) }()
-	waitFor(t, 2*time.Second, "release queued", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue) >= 2 || l.queuedCount == 1
-	})
-	close(stall)
+	waitFor(t, 2*time.Second, "release queued", func() bool { return queueLen(l) == 2 })
+	unstall()
 	<-p.Done()
 	<-p2.Done()
 	if err := <-errc; err != nil {
@@ -218,19 +213,13 @@ func TestGroupCommitSyncsFarLessOftenThanItAppends(t *testing.T) {
 
 func TestAppendDoesNotWaitForTheSyncOfEarlierChunks(t *testing.T) {
 	l, _ := testOpen(t, t.TempDir(), Options{NoSync: true})
-	stall := make(chan struct{})
-	fault := func() error { <-stall; return nil }
-	l.faultWrite.Store(&fault)
+	unstall := stallWriter(t, l)
 	ctx := context.Background()
 	p1, err := l.Append(ctx, testChunk(1, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue) == 0
-	})
+	waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
 	p2, err := l.Append(ctx, testChunk(2, 100)) // must not block on chunk 1's write
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +227,7 @@ func TestAppendDoesNotWaitForTheSyncOfEarlierChunks(t *testing.T) {
 	if isDone(p1) || isDone(p2) {
 		t.Fatal("pending done before its write")
 	}
-	close(stall)
+	unstall()
 	<-p1.Done()
 	<-p2.Done()
 	if p1.Err() != nil || p2.Err() != nil {
