@@ -21,7 +21,7 @@ run: build
 
 # Pipeline throughput, one pipeline per child process (see BENCHMARKS.md).
 bench:
-	$(GO) build -o bin/flumebench ./cmd/flumebench
+	$(GO) build -o bin/ ./cmd/flumebench ./cmd/flumed
 	bin/flumebench
 
 fmt:

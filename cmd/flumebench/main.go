@@ -126,6 +126,9 @@ func runAll(re *regexp.Regexp, procs, count int) error {
 	}
 	fmt.Printf("flumebench: %s, %s/%s, %d CPUs on the machine\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	if !slices.ContainsFunc(pipelines, func(p pipeline) bool { return re.MatchString(p.name) }) {
+		if err := runDataplane(self, re, count); err != nil {
+			return err
+		}
 		return runControl(self, re)
 	}
 	fmt.Printf("\npipelines: GOMAXPROCS=%d per pipeline, median of %d runs\n\n", procs, count)
@@ -160,6 +163,9 @@ func runAll(re *regexp.Regexp, procs, count int) error {
 	}
 	if failed {
 		return fmt.Errorf("a pipeline failed")
+	}
+	if err := runDataplane(self, re, count); err != nil {
+		return err
 	}
 	return runControl(self, re)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +36,7 @@ type nodeConfig struct {
 	DataDir  string   // --data-dir; "" leaves flume.node.data.dir as configured
 	Props    []string // -D name=value
 	LogLevel string
+	Report   string // --report: file the node's metrics are written to when it stops
 
 	// Set by Validate: the properties (file, -D, flags) and their warnings, logged at start.
 	props    *conf.Config
@@ -51,6 +53,7 @@ func (c *nodeConfig) register(cmd *cobra.Command) {
 	f.StringVar(&c.DataDir, "data-dir", "", "directory for the node's state (default: property "+conf.NodeDataDir+", \"data\")")
 	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable; overrides flume-site.xml)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&c.Report, "report", "", "write the node's metrics as JSON to this file when it stops (for batch runs)")
 }
 
 // Validate checks the flags.
@@ -156,6 +159,9 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	defer stopStatus()
 	if err := n.Start(defs); err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
+	}
+	if cfg.Report != "" {
+		defer writeReport(cfg.Report, n, logger)
 	}
 	if cfg.Oneshot {
 		err = n.Wait(ctx)
@@ -278,4 +284,19 @@ func startStatus(cfg *nodeConfig, n *node.Node, logger *slog.Logger) (func(), er
 		defer cancel()
 		_ = srv.Close(ctx)
 	}, nil
+}
+
+// writeReport writes the node's metrics, name to value, as JSON to path.
+func writeReport(path string, n *node.Node, logger *slog.Logger) {
+	vals := map[string]int64{}
+	for _, v := range n.Metrics().Snapshot() {
+		vals[v.Name] = v.Value
+	}
+	b, err := json.MarshalIndent(vals, "", "  ")
+	if err == nil {
+		err = os.WriteFile(path, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		logger.Error("write the metrics report", "file", path, "err", err)
+	}
 }

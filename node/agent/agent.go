@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,10 +63,10 @@ const (
 	DefaultBatchWait  = 10 * time.Millisecond
 	// memCache is how many sealed chunks an end-to-end sink keeps in memory besides its log;
 	// older ones are read back from the log when they are sent.
-	memCache = 16
+	memCache = 8
 	// walQueueBytes bounds the chunks handed to the log and not yet written: enough to keep
 	// the disk busy during an fsync, little enough to keep the agent small.
-	walQueueBytes = 8 << 20
+	walQueueBytes = 2 << 20
 )
 
 // Options configure an agent sink.
@@ -372,7 +373,7 @@ func (l *walLog) request(seq uint64) (*flumev1.AppendRequest, []byte, error) {
 	if k <= 0 || uint64(len(c.Data)-k) < n {
 		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: bad position length", seq)
 	}
-	pos := c.Data[k : k+int(n)]
+	pos := slices.Clone(c.Data[k : k+int(n)]) // not a slice of the chunk: it outlives it
 	req := &flumev1.AppendRequest{}
 	if err := proto.Unmarshal(c.Data[k+int(n):], req); err != nil {
 		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)

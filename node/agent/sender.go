@@ -36,6 +36,7 @@ type sender struct {
 
 	mu       sync.Mutex
 	wake     chan struct{} // a buffered signal: the queue or the acks changed
+	room     chan struct{} // a buffered signal: the queue shrank
 	queue    []*item       // to send, in order
 	unacked  map[uint64]*item
 	busy     int  // chunks taken from the queue and not yet in flight or back in the queue
@@ -54,7 +55,7 @@ type sender struct {
 
 func newSender(s *Sink) *sender {
 	n := len(s.opts.Targets)
-	snd := &sender{s: s, wake: make(chan struct{}, 1), unacked: map[uint64]*item{},
+	snd := &sender{s: s, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), unacked: map[uint64]*item{},
 		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1}
 	for i := range snd.backoff {
 		snd.backoff[i] = s.opts.BackoffInitial
@@ -89,6 +90,24 @@ func (d *sender) start() {
 func (d *sender) enqueue(ctx context.Context, it *item) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// While a collector takes chunks, the source may run only a little ahead of it, so that
+	// a chunk's wait for its ack stays short and memory small; while none does, end-to-end
+	// chunks pile up in the log (up to its cap), disk-failover ones in the spool, and
+	// best-effort ones are dropped.
+	for !d.down && len(d.queue) >= 2*max(d.s.opts.Window, wire.DefaultWindow) && !d.closing {
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			d.mu.Lock()
+			return ctx.Err()
+		case <-d.ctx.Done():
+			d.mu.Lock()
+			return wire.ErrClosed
+		case <-d.room:
+		case <-time.After(10 * time.Millisecond):
+		}
+		d.mu.Lock()
+	}
 	switch d.s.opts.Mode {
 	case EndToEnd:
 		if len(d.queue) >= memCache {
@@ -101,20 +120,6 @@ func (d *sender) enqueue(ctx context.Context, it *item) error {
 			}
 		}
 	case BestEffort:
-		for !d.down && len(d.queue) >= 2*max(d.s.opts.Window, wire.DefaultWindow) {
-			// Connected but behind: wait, so that a slow collector slows the source.
-			d.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				d.mu.Lock()
-				return ctx.Err()
-			case <-d.ctx.Done():
-				d.mu.Lock()
-				return wire.ErrClosed
-			case <-time.After(time.Millisecond):
-			}
-			d.mu.Lock()
-		}
 		if d.down {
 			d.drop(it)
 			return nil
@@ -300,8 +305,13 @@ func (d *sender) next() *item {
 		d.mu.Lock()
 		if len(d.queue) > 0 && d.stream != nil {
 			it := d.queue[0]
+			d.queue[0] = nil // the backing array must not keep a sent chunk alive
 			d.queue = d.queue[1:]
 			d.busy++
+			select {
+			case d.room <- struct{}{}:
+			default:
+			}
 			d.s.metrics.backlog.Set(int64(len(d.queue)))
 			d.mu.Unlock()
 			return it
@@ -607,6 +617,9 @@ func (d *sender) stop(ctx context.Context) error {
 	d.cancel()
 	d.wg.Wait()
 	d.retire(errStopped)
+	p50, p99 := d.percentiles()
+	d.s.metrics.latencyP50.Set(p50)
+	d.s.metrics.latencyP99.Set(p99)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var err error
