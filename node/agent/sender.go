@@ -392,6 +392,36 @@ func (d *sender) send(it *item) error {
 	return err
 }
 
+// retryPause is how long a chunk the collector answered RETRY waits before it is sent again.
+const retryPause = 250 * time.Millisecond
+
+// retryLater requeues a chunk after retryPause; the chunk counts as busy meanwhile, so that a
+// closing sink waits for it.
+func (d *sender) retryLater(it *item) {
+	d.mu.Lock()
+	if d.ctx.Err() != nil {
+		d.mu.Unlock()
+		d.requeue(it) // stopping: what is queued is dealt with by stop
+		return
+	}
+	d.busy++
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTimer(retryPause)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+		}
+		d.mu.Lock()
+		d.busy--
+		d.mu.Unlock()
+		d.requeue(it)
+	}()
+}
+
 // requeue puts chunks back at the front of the queue, in sequence order.
 func (d *sender) requeue(items ...*item) {
 	d.mu.Lock()
@@ -487,8 +517,11 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 		}
 		d.mu.Unlock()
 	case flumev1.AckStatus_ACK_STATUS_RETRY:
+		// The collector could not take the chunk now (its disk is full, a chunk before it
+		// was a duplicate): send it again after a pause, so a collector in trouble is not
+		// flooded.
 		d.s.metrics.retries.Add(1)
-		d.requeue(it)
+		d.retryLater(it)
 	default:
 		d.reject(it, errors.New(ack.GetError()))
 	}
