@@ -68,7 +68,8 @@ type committer struct {
 	stop chan struct{}
 	done chan struct{}
 
-	commits, chunks, duplicates, retried, rolledBack *metrics.Counter
+	commits, chunks, duplicates, stale, retried, rolledBack, writeErrors *metrics.Counter
+	lastWriteErr time.Time // when a failed write was last logged
 }
 
 var _ sinks.Committer = (*committer)(nil)
@@ -82,8 +83,9 @@ func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
 	r := bc.Counters().Sub("commit")
 	c := &committer{bc: bc, log: bc.Commits, collector: bc.PhysicalNode,
 		commits: r.Counter("commits"), chunks: r.Counter("chunks_committed"),
-		duplicates: r.Counter("duplicates_dropped"), retried: r.Counter("chunks_retried"),
-		rolledBack: r.Counter("bytes_rolled_back")}
+		duplicates: r.Counter("duplicates_dropped"), stale: r.Counter("stale_chunks_refused"),
+		retried: r.Counter("chunks_retried"), rolledBack: r.Counter("bytes_rolled_back"),
+		writeErrors: r.Counter("write_errors")}
 	c.space = sync.NewCond(&c.mu)
 	return c
 }
@@ -152,7 +154,19 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 		}
 	}
 	if err != nil {
-		return err
+		if chunk == nil || errors.Is(err, store.ErrClosed) {
+			return err
+		}
+		// The files could not take the batch (a full or read-only disk): nothing of it is in
+		// them. Its agent sends it again later; the flow goes on, and takes batches again as
+		// soon as the disk does.
+		c.writeErrors.Add(1)
+		if time.Since(c.lastWriteErr) > 10*time.Second {
+			c.lastWriteErr = time.Now()
+			c.bc.Log().Error("COLLECTOR CANNOT WRITE; batches are refused until it can", "err", err)
+		}
+		chunk.Hold()(plugin.ChunkRetry, err)
+		return nil
 	}
 	p := &written{chunk: chunk, spans: spans}
 	if chunk != nil && chunk.Reliability != plugin.BestEffort {
@@ -196,14 +210,14 @@ func (c *committer) commitPending() {
 	}
 	if err := c.w.Sync(); err != nil {
 		c.mu.Lock()
-		c.abortLocked(0, fmt.Errorf("sync: %w", err))
+		c.abortLocked(0, plugin.ChunkRetry, fmt.Errorf("sync: %w", err))
 		c.mu.Unlock()
 		return
 	}
-	n, dup, err := c.commit(context.Background(), group)
+	out, err := c.commit(context.Background(), group)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.settleLocked(n, dup, err)
+	c.settleLocked(out, err)
 }
 
 // commitAllLocked commits every pending batch while holding c.mu (and so stopping Append):
@@ -211,11 +225,11 @@ func (c *committer) commitPending() {
 func (c *committer) commitAllLocked(ctx context.Context) error {
 	for len(c.pending) > 0 {
 		if err := c.w.Sync(); err != nil {
-			c.abortLocked(0, fmt.Errorf("sync: %w", err))
+			c.abortLocked(0, plugin.ChunkRetry, fmt.Errorf("sync: %w", err))
 			return err
 		}
-		n, dup, err := c.commit(ctx, c.pending)
-		c.settleLocked(n, dup, err)
+		out, err := c.commit(ctx, c.pending)
+		c.settleLocked(out, err)
 		if err != nil {
 			return err
 		}
@@ -229,7 +243,7 @@ func (c *committer) commitAllLocked(ctx context.Context) error {
 // commit asks the commit point to commit the batches, in order. An attempt whose answer did not
 // come is made again, until ctx ends or the sink stops: the commit point answers a repeated
 // commit as it answered the first.
-func (c *committer) commit(ctx context.Context, group []*written) (int, bool, error) {
+func (c *committer) commit(ctx context.Context, group []*written) (plugin.CommitOutcome, error) {
 	reqs := make([]plugin.ChunkCommit, len(group))
 	for i, p := range group {
 		if p.chunk != nil && p.chunk.Reliability == plugin.EndToEnd {
@@ -242,27 +256,27 @@ func (c *committer) commit(ctx context.Context, group []*written) (int, bool, er
 	backoff := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, commitTimeout)
-		n, dup, err := c.log.Commit(actx, c.collector, reqs)
+		out, err := c.log.Commit(actx, c.collector, reqs)
 		cancel()
 		if err == nil {
 			c.commits.Add(1)
-			return n, dup, nil
+			return out, nil
 		}
 		c.bc.Log().Warn("commit failed; trying again", "chunks", len(reqs), "err", err)
 		select {
 		case <-c.stop:
-			return 0, false, fmt.Errorf("commit: %w", err)
+			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
 		case <-ctx.Done():
-			return 0, false, fmt.Errorf("commit: %w", err)
+			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
-// settleLocked applies a commit's outcome: the first n pending batches are committed; at a
-// duplicate, that batch and everything written after it are cut from the files.
-func (c *committer) settleLocked(n int, dup bool, err error) {
+// settleLocked applies a commit's outcome: the first batches are committed; at a duplicate or
+// a stale chunk, that batch and everything written after it are cut from the files.
+func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 	if err != nil {
 		// The commit point did not answer in time: the batches stay in the files,
 		// uncommitted and pending, so no file holding them is finalized; their agents send
@@ -275,6 +289,7 @@ func (c *committer) settleLocked(n int, dup bool, err error) {
 		}
 		return
 	}
+	n := out.Committed
 	for _, p := range c.pending[:n] {
 		if p.settle != nil {
 			p.settle(plugin.ChunkOK, nil)
@@ -282,17 +297,24 @@ func (c *committer) settleLocked(n int, dup bool, err error) {
 	}
 	c.chunks.Add(int64(n))
 	c.pending = c.pending[n:]
-	if dup && len(c.pending) > 0 {
+	switch {
+	case len(c.pending) == 0:
+	case out.Duplicate:
 		c.duplicates.Add(1)
-		c.abortLocked(0, nil)
+		c.abortLocked(0, plugin.ChunkDuplicate, nil)
+	case out.Stale:
+		c.stale.Add(1)
+		ch := c.pending[0].chunk
+		c.bc.Log().Warn("refused a chunk of an old agent epoch", "agent", ch.Agent, "epoch", ch.Epoch, "seq", ch.Seq)
+		c.abortLocked(0, plugin.ChunkRejected, fmt.Errorf("agent %s epoch %d is stale: the agent has a newer epoch", ch.Agent, ch.Epoch))
 	}
 	c.space.Broadcast()
 }
 
 // abortLocked cuts pending batches from index i on out of the files, newest first so that each
-// cut is a tail, and tells their agents: the first one is a duplicate when why is nil, every
-// other one is to be sent again.
-func (c *committer) abortLocked(i int, why error) {
+// cut is a tail, and tells their agents: the first one gets first (with why), every other one
+// is to be sent again.
+func (c *committer) abortLocked(i int, first plugin.ChunkResult, why error) {
 	for j := len(c.pending) - 1; j >= i; j-- {
 		p := c.pending[j]
 		if err := c.w.Rollback(p.spans); err != nil && c.failed == nil {
@@ -303,13 +325,11 @@ func (c *committer) abortLocked(i int, why error) {
 			c.rolledBack.Add(s.To - s.From)
 		}
 		res, err := plugin.ChunkRetry, why
-		if j == i && why == nil {
-			res = plugin.ChunkDuplicate
+		if j == i {
+			res = first
 		} else {
 			c.retried.Add(1)
-			if err == nil {
-				err = errors.New("a chunk before it was a duplicate; send it again")
-			}
+			err = errors.New("a chunk before it was refused; send it again")
 		}
 		if p.settle != nil {
 			p.settle(res, err)

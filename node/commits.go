@@ -117,7 +117,7 @@ func call[T any](ctx context.Context, m *MasterCommits, what string, fn func(con
 }
 
 // Commit implements plugin.CommitLog.
-func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (int, bool, error) {
+func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
 	req := &flumev1.CommitChunks{Collector: collector}
 	for _, ch := range chunks {
 		pc := &flumev1.ChunkCommit{Agent: ch.Agent, Epoch: ch.Epoch, Seq: ch.Seq}
@@ -130,9 +130,10 @@ func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []p
 		return cl.Commit(ctx, &flumev1.CommitRequest{Commit: req})
 	})
 	if err != nil {
-		return 0, false, err
+		return plugin.CommitOutcome{}, err
 	}
-	return int(resp.GetResult().GetCommitted()), resp.GetResult().GetDuplicate(), nil
+	r := resp.GetResult()
+	return plugin.CommitOutcome{Committed: int(r.GetCommitted()), Duplicate: r.GetDuplicate(), Stale: r.GetStale()}, nil
 }
 
 // FileLengths implements plugin.CommitLog.

@@ -105,6 +105,10 @@ func (s *State) commitChunks(cmd *flumev1.Command, rec *flumev1.CommandRecord) e
 	rec.CommitResult = res
 	for _, ch := range c.GetChunks() {
 		if ch.GetAgent() != "" {
+			if a := s.agents[ch.GetAgent()]; a != nil && ch.GetEpoch() < a.epoch {
+				res.Stale = true
+				return nil
+			}
 			fp := fingerprint(c.GetCollector(), ch)
 			e := s.agent(ch.GetAgent()).records(ch.GetEpoch())
 			if e.has(ch.GetSeq()) {

@@ -119,3 +119,20 @@ func TestRetriedCommitIsNotADuplicate(t *testing.T) {
 		t.Fatalf("chunk 2 from another collector: %v, want a duplicate", r)
 	}
 }
+
+// TestChunksOfAnOldEpochAreRefused: once an agent has a new epoch, a chunk of an older one is
+// stale: a copy of the agent that lost its log, still running, cannot commit.
+func TestChunksOfAnOldEpochAreRefused(t *testing.T) {
+	s := New()
+	for range 2 {
+		s.Apply(cmd("", func(c *flumev1.Command) {
+			c.Op = &flumev1.Command_NewEpoch{NewEpoch: &flumev1.NewEpoch{Agent: "a"}}
+		}))
+	}
+	old := chunk("a", 5, "/d/f", 10) // epoch 1
+	cur := &flumev1.ChunkCommit{Agent: "a", Epoch: 2, Seq: 1, Files: []*flumev1.FileLength{{File: "/d/f", Length: 5}}}
+	r := s.Apply(commitGroup("c1", cur, old)).GetCommitResult()
+	if r.GetCommitted() != 1 || !r.GetStale() || r.GetDuplicate() {
+		t.Fatalf("commit of a current then a stale chunk: %v, want 1 committed then stale", r)
+	}
+}

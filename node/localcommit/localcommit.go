@@ -217,7 +217,7 @@ func (l *Log) Close() error {
 }
 
 // Commit implements plugin.CommitLog.
-func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkCommit) (int, bool, error) {
+func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
 	c := &flumev1.CommitChunks{Collector: collector}
 	for _, ch := range chunks {
 		pc := &flumev1.ChunkCommit{Agent: ch.Agent, Epoch: ch.Epoch, Seq: ch.Seq}
@@ -228,9 +228,10 @@ func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkC
 	}
 	r, err := l.apply(&flumev1.Command{Origin: "local", Op: &flumev1.Command_CommitChunks{CommitChunks: c}})
 	if err != nil {
-		return 0, false, err
+		return plugin.CommitOutcome{}, err
 	}
-	return int(r.GetCommitResult().GetCommitted()), r.GetCommitResult().GetDuplicate(), nil
+	cr := r.GetCommitResult()
+	return plugin.CommitOutcome{Committed: int(cr.GetCommitted()), Duplicate: cr.GetDuplicate(), Stale: cr.GetStale()}, nil
 }
 
 // FileLengths implements plugin.CommitLog.
@@ -309,10 +310,10 @@ func (z *Lazy) Close() error {
 }
 
 // Commit implements plugin.CommitLog.
-func (z *Lazy) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (int, bool, error) {
+func (z *Lazy) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
 	l, err := z.get()
 	if err != nil {
-		return 0, false, err
+		return plugin.CommitOutcome{}, err
 	}
 	return l.Commit(ctx, collector, chunks)
 }

@@ -12,12 +12,12 @@ import (
 
 func commit(t *testing.T, l *Log, seq uint64, length int64) (int, bool) {
 	t.Helper()
-	n, dup, err := l.Commit(context.Background(), "host1", []plugin.ChunkCommit{{Agent: "a", Epoch: 1, Seq: seq,
+	out, err := l.Commit(context.Background(), "host1", []plugin.ChunkCommit{{Agent: "a", Epoch: 1, Seq: seq,
 		Files: []plugin.FileLength{{File: "/out/f.tmp", Length: length}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n, dup
+	return out.Committed, out.Duplicate
 }
 
 func TestCommitsSurviveReopenAndATornTail(t *testing.T) {

@@ -142,12 +142,20 @@ type ChunkCommit struct {
 	Files      []FileLength
 }
 
+// CommitOutcome is how far a commit went: Committed chunks from the start were committed; then
+// the next one, if any, was a duplicate or stale.
+type CommitOutcome struct {
+	Committed int
+	Duplicate bool
+	Stale     bool
+}
+
 // CommitLog is the commit point of end-to-end delivery (DESIGN.md §6.1): the masters, or a
 // node's own log when it runs without masters.
 type CommitLog interface {
-	// Commit commits chunks in order and stops at the first one committed already: it returns
-	// how many were committed and whether it stopped at a duplicate.
-	Commit(ctx context.Context, collector string, chunks []ChunkCommit) (committed int, duplicate bool, err error)
+	// Commit commits chunks in order and stops at the first one committed already, or from an
+	// agent epoch older than the agent's current one.
+	Commit(ctx context.Context, collector string, chunks []ChunkCommit) (CommitOutcome, error)
 	// FileLengths returns the committed lengths of a collector's unfinished files.
 	FileLengths(ctx context.Context, collector string) (map[string]int64, error)
 	// FinishFiles forgets the lengths of files a collector finished.

@@ -1512,7 +1512,11 @@ type CommitResult struct {
 	Committed uint32 `protobuf:"varint,1,opt,name=committed,proto3" json:"committed,omitempty"`
 	// Set when a chunk was committed already: the index of that chunk in the request. The
 	// chunks after it were not committed.
-	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// Set when the chunk at index committed comes from an agent epoch older than the agent's
+	// current one (an agent process that lost its log is running again, or a stale copy of it
+	// is): it is refused, and the chunks after it were not committed.
+	Stale         bool `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1557,6 +1561,13 @@ func (x *CommitResult) GetCommitted() uint32 {
 func (x *CommitResult) GetDuplicate() bool {
 	if x != nil {
 		return x.Duplicate
+	}
+	return false
+}
+
+func (x *CommitResult) GetStale() bool {
+	if x != nil {
+		return x.Stale
 	}
 	return false
 }
@@ -2544,10 +2555,11 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\athrough\x18\x03 \x01(\x04R\athrough\"A\n" +
 	"\vFinishFiles\x12\x1c\n" +
 	"\tcollector\x18\x01 \x01(\tR\tcollector\x12\x14\n" +
-	"\x05files\x18\x02 \x03(\tR\x05files\"J\n" +
+	"\x05files\x18\x02 \x03(\tR\x05files\"`\n" +
 	"\fCommitResult\x12\x1c\n" +
 	"\tcommitted\x18\x01 \x01(\rR\tcommitted\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xed\x01\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12\x14\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\"\xed\x01\n" +
 	"\fAgentCommits\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +

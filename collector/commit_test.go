@@ -1,0 +1,172 @@
+package collector_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/node"
+	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/localcommit"
+	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/plugin/plugintest"
+	"github.com/flumego/flume/node/spec"
+	flumev1 "github.com/flumego/flume/proto/flume/v1"
+)
+
+// startCollector runs a collector flow on a node of its own, sharing commits.
+func startCollector(t *testing.T, name, out string, commits plugin.CommitLog) int {
+	t.Helper()
+	port := freePort(t)
+	n := node.New(node.Config{Name: name, DataDir: t.TempDir(), Commits: commits}, builtin.Registry())
+	defs, err := spec.ParseNodes(fmt.Sprintf(`%s : collectorSource(%d) | collectorSink(%q, "data-", 100, raw) ;`, name, port, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(defs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Stop(ctx)
+	})
+	plugintest.Eventually(t, 5*time.Second, func() bool { return n.Statuses()[name].State.String() == "ACTIVE" }, nil)
+	return port
+}
+
+// sendChunk sends one end-to-end chunk and returns the collector's answer.
+func sendChunk(t *testing.T, port int, epoch, seq uint64, lines ...string) *flumev1.AppendResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := wire.Dial(ctx, fmt.Sprintf("127.0.0.1:%d", port), wire.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	st, err := cl.Open(ctx, &flumev1.StreamHello{Agent: "agentA", Epoch: epoch, Reliability: flumev1.Reliability_RELIABILITY_END_TO_END})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	var evs []*event.Event
+	for _, l := range lines {
+		e := &event.Event{Body: []byte(l), Timestamp: time.Now().UnixNano()}
+		evs = append(evs, e)
+	}
+	enc, _ := wire.NewEncoder(flumev1.Compression_COMPRESSION_UNSPECIFIED)
+	req := &flumev1.AppendRequest{Seq: seq}
+	if err := enc.Encode(req, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ack := <-st.Acks():
+		return ack
+	case <-ctx.Done():
+		t.Fatal("no ack")
+		return nil
+	}
+}
+
+func readAll(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			b.Write(data)
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// TestChunkCommitsOnceAcrossCollectors: an agent that fails over sends a chunk to a second
+// collector after the first committed it; the second drops its copy, acks it as a duplicate,
+// and its files never hold it. A stale epoch is refused.
+func TestChunkCommitsOnceAcrossCollectors(t *testing.T) {
+	dir := t.TempDir()
+	commits, err := localcommit.Open(filepath.Join(dir, "commits"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer commits.Close()
+	out1, out2 := filepath.Join(dir, "out1"), filepath.Join(dir, "out2")
+	p1 := startCollector(t, "c1", out1, commits)
+	p2 := startCollector(t, "c2", out2, commits)
+	if _, err := commits.NewEpoch(context.Background(), "agentA"); err != nil {
+		t.Fatal(err)
+	}
+
+	if ack := sendChunk(t, p1, 1, 1, "one", "two"); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_OK {
+		t.Fatalf("first copy: %v", ack)
+	}
+	if ack := sendChunk(t, p2, 1, 1, "one", "two"); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_DUPLICATE {
+		t.Fatalf("second copy at another collector: %v, want DUPLICATE", ack)
+	}
+	if ack := sendChunk(t, p2, 1, 2, "three"); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_OK {
+		t.Fatalf("next chunk: %v", ack)
+	}
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		return readAll(t, out1) == "one\ntwo\n" && readAll(t, out2) == "three\n"
+	}, func() string { return fmt.Sprintf("out1 %q, out2 %q", readAll(t, out1), readAll(t, out2)) })
+
+	if _, err := commits.NewEpoch(context.Background(), "agentA"); err != nil {
+		t.Fatal(err)
+	}
+	if ack := sendChunk(t, p1, 1, 3, "zombie"); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_REJECTED || !strings.Contains(ack.GetError(), "stale") {
+		t.Fatalf("chunk of an old epoch: %v, want REJECTED as stale", ack)
+	}
+	if strings.Contains(readAll(t, out1), "zombie") {
+		t.Fatal("a stale chunk reached the files")
+	}
+}
+
+// TestFullDiskRefusesAndRecovers: a collector whose disk is full answers RETRY, writes nothing
+// partial, keeps running, and takes the chunk once space is back.
+func TestFullDiskRefusesAndRecovers(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "small")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	commits, err := localcommit.Open(filepath.Join(dir, "commits"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer commits.Close()
+	out := filepath.Join(mnt, "out")
+	port := startCollector(t, "c1", out, commits)
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, 250<<10), 0o644); err != nil && !strings.Contains(err.Error(), "no space") {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 8<<10)
+	if ack := sendChunk(t, port, 1, 1, big, big); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_RETRY {
+		t.Fatalf("chunk on a full disk: %v, want RETRY", ack)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if ack := sendChunk(t, port, 1, 1, big, big); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_OK {
+		t.Fatalf("the same chunk once space is back: %v, want OK", ack)
+	}
+	plugintest.Eventually(t, 10*time.Second, func() bool { return readAll(t, out) == big+"\n"+big+"\n" },
+		func() string { return fmt.Sprintf("output holds %d bytes", len(readAll(t, out))) })
+}
