@@ -69,7 +69,7 @@ type committer struct {
 	done chan struct{}
 
 	commits, chunks, duplicates, stale, retried, rolledBack, writeErrors *metrics.Counter
-	lastWriteErr time.Time // when a failed write was last logged
+	lastWriteErr                                                         time.Time // when a failed write was last logged
 }
 
 var _ sinks.Committer = (*committer)(nil)
