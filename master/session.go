@@ -360,7 +360,7 @@ func (s *sessions) statuses(st *state.State) []*flumev1.NodeStatus {
 		}
 		for name, ls := range p.logical {
 			ns := &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: ls.GetState(),
-				Version: ls.GetVersion(), LastSeen: p.lastSeen.UnixNano(), Error: ls.GetError()}
+				Version: ls.GetVersion(), LastSeen: p.lastSeen.UnixNano(), Error: ls.GetError(), Note: ls.GetNote()}
 			if mp, ok := st.PhysicalOf(name); !ok || mp != phys {
 				ns.State = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED
 			} else if lost {

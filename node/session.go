@@ -220,7 +220,8 @@ func (s *Session) statuses() []*flumev1.LogicalStatus {
 	out := make([]*flumev1.LogicalStatus, 0, len(st))
 	for name, ls := range st {
 		// flow.State numbers its states as classic Flume and LogicalNodeState do.
-		l := &flumev1.LogicalStatus{Node: name, State: flumev1.LogicalNodeState(ls.State), Version: vs[name], Events: ls.Events}
+		l := &flumev1.LogicalStatus{Node: name, State: flumev1.LogicalNodeState(ls.State), Version: vs[name],
+			Events: ls.Events, Note: ls.Note}
 		if ls.Err != nil {
 			l.Error = ls.Err.Error()
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -219,14 +220,15 @@ func queryCommands(r *remote) []*cobra.Command {
 					return err
 				}
 				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
-					fmt.Fprintln(tw, "LOGICAL\tPHYSICAL\tHOST\tSTATE\tVERSION\tLAST SEEN\tERROR")
+					fmt.Fprintln(tw, "LOGICAL\tPHYSICAL\tHOST\tSTATE\tVERSION\tLAST SEEN\tERROR / NOTE")
 					for _, s := range resp.GetStatuses() {
 						seen := "never"
 						if s.GetLastSeen() > 0 {
 							seen = time.Since(time.Unix(0, s.GetLastSeen())).Round(100*time.Millisecond).String() + " ago"
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.GetLogical(), s.GetPhysical(), s.GetHost(),
-							strings.TrimPrefix(s.GetState().String(), "LOGICAL_NODE_STATE_"), s.GetVersion(), seen, firstLine(s.GetError()))
+							strings.TrimPrefix(s.GetState().String(), "LOGICAL_NODE_STATE_"), s.GetVersion(), seen,
+							firstLine(cmp.Or(s.GetError(), s.GetNote())))
 					}
 				})
 			}},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,13 +44,13 @@ type proc struct {
 	log  *plugintest.Buffer
 }
 
-func (e *ensemble) node(name string) *proc {
+func (e *ensemble) node(name string, extra ...string) *proc {
 	p := &proc{t: e.t, name: name, bin: filepath.Join(e.bin, "flumed"),
-		args: []string{"node", "-n", name, "--data-dir", e.t.TempDir(), "-s",
+		args: append([]string{"node", "-n", name, "--data-dir", e.t.TempDir(), "-s",
 			"-D", "flume.master.servers=" + e.servers,
 			"-D", "flume.agent.failover.backoff.initial=200",
 			"-D", "flume.agent.failover.backoff.max=1000",
-			"-D", "flume.collector.roll.millis=500"}}
+			"-D", "flume.collector.roll.millis=500"}, extra...)}
 	p.start()
 	e.t.Cleanup(p.kill)
 	return p
@@ -197,6 +198,7 @@ type dataplane struct {
 	outs       []string
 	ports      []int
 	agent      *proc
+	agentArgs  []string // more flags of the agent's process
 }
 
 func newDataplane(t *testing.T, masters, collectors int) *dataplane {
@@ -237,7 +239,7 @@ func (d *dataplane) startAgent(sink string) {
 		}
 		return true
 	}, func() string { out, _ := d.e.ctl(0, "status"); return "collectors not active:\n" + out + d.logs() })
-	d.agent = d.e.node("agent1")
+	d.agent = d.e.node("agent1", d.agentArgs...)
 	d.e.mustCtl(0, "config", "agent1", fmt.Sprintf("text(%q)", d.input), sink)
 }
 
@@ -531,3 +533,34 @@ func TestAgentTornLogTail(t *testing.T) {
 	ta := d.waitQuiet(120 * time.Second)
 	d.check(ta, "torn log tail", fmt.Sprintf("cut=%d bytes of %s drain=%v", cut, filepath.Base(last), time.Since(start).Round(time.Millisecond)))
 }
+
+// TestAgentLogFull is FAULTS.md row 7: the collectors are down and the agent's log reaches its
+// cap (flume.agent.logdir.maxbytes): the source pauses, the status says why, nothing is
+// overwritten; once a collector is back the agent resumes, and every line arrives once.
+func TestAgentLogFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	const cap = 32 << 20
+	d := newDataplane(t, 1, 1)
+	d.agentArgs = []string{"-D", fmt.Sprintf("flume.agent.logdir.maxbytes=%d", cap)}
+	d.startAgent(d.chain("E2E"))
+	d.cols[0].kill()
+	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e")
+	var status string
+	plugintest.Eventually(t, 60*time.Second, func() bool {
+		status, _ = d.e.ctl(0, "status")
+		return regexpMatch(`agent1\s+agent1\s+\S+\s+ACTIVE.*paused: agent log full`, status)
+	}, func() string { return fmt.Sprintf("the status never said the log is full:\n%s\nlog %d bytes\n%s", status, dirSize(walDir), d.logs()) })
+	full := dirSize(walDir)
+	if full > cap+cap/4 {
+		t.Fatalf("the log holds %d bytes, over its cap of %d", full, cap)
+	}
+	paused := time.Now()
+	d.cols[0].start()
+	ta := d.waitQuiet(120 * time.Second)
+	d.check(ta, "agent log full", fmt.Sprintf("log_at_pause=%d cap=%d note=%q drain=%v",
+		full, cap, firstMatch(`paused: [^\n]*`, status), time.Since(paused).Round(time.Millisecond)))
+}
+
+func firstMatch(pattern, s string) string { return regexp.MustCompile(pattern).FindString(s) }

@@ -51,6 +51,8 @@ type Status struct {
 	Events, Batches int64
 	// Since is when the driver entered State.
 	Since time.Time
+	// Note says why the flow is held up (plugin.Conditioner), empty when it is not.
+	Note string
 }
 
 // DriverOptions tune a driver. The zero value is usable.
@@ -167,7 +169,15 @@ func (d *Driver) Run(ctx context.Context) error {
 func (d *Driver) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Status{State: d.state, Err: d.err, Events: d.events.Load(), Batches: d.batch.Load(), Since: d.since}
+	st := Status{State: d.state, Err: d.err, Events: d.events.Load(), Batches: d.batch.Load(), Since: d.since}
+	if st.State == StateActive {
+		for _, c := range []any{d.flow.Sink, d.flow.Source} {
+			if cd, ok := c.(plugin.Conditioner); ok && st.Note == "" {
+				st.Note = cd.Condition()
+			}
+		}
+	}
+	return st
 }
 
 func (d *Driver) setState(s State, err error) {

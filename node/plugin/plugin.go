@@ -235,3 +235,10 @@ type PositionStore interface {
 	// LastPosition returns the last position whose events were kept, after Open; nil if none.
 	LastPosition() []byte
 }
+
+// Conditioner is a component that can say why its flow is held up: a sink paused at its log's
+// size cap, a source waiting for a file. The node reports the note with the flow's status.
+type Conditioner interface {
+	// Condition returns a short note, empty when nothing holds the flow up.
+	Condition() string
+}

@@ -267,7 +267,10 @@ type LogicalStatus struct {
 	// Why it is in ERROR.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// Events its sink accepted.
-	Events        int64 `protobuf:"varint,5,opt,name=events,proto3" json:"events,omitempty"`
+	Events int64 `protobuf:"varint,5,opt,name=events,proto3" json:"events,omitempty"`
+	// Why it is held up while ACTIVE, e.g. "paused: agent log cap 1.0 GiB reached"; empty when
+	// it is not.
+	Note          string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,6 +338,13 @@ func (x *LogicalStatus) GetEvents() int64 {
 		return x.Events
 	}
 	return 0
+}
+
+func (x *LogicalStatus) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
 }
 
 // Heartbeat reports the node's logical nodes.
@@ -891,7 +901,9 @@ type NodeStatus struct {
 	// When the master last heard of it, in unix nanoseconds.
 	LastSeen int64 `protobuf:"varint,6,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
 	// Why it is in ERROR.
-	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// Why it is held up while ACTIVE; empty when it is not.
+	Note          string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -971,6 +983,13 @@ func (x *NodeStatus) GetLastSeen() int64 {
 func (x *NodeStatus) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetNote() string {
+	if x != nil {
+		return x.Note
 	}
 	return ""
 }
@@ -1962,13 +1981,14 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x1a\n" +
 	"\binstance\x18\x03 \x01(\tR\binstance\x12)\n" +
-	"\x10software_version\x18\x04 \x01(\tR\x0fsoftwareVersion\"\x9d\x01\n" +
+	"\x10software_version\x18\x04 \x01(\tR\x0fsoftwareVersion\"\xb1\x01\n" +
 	"\rLogicalStatus\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.flume.v1.LogicalNodeStateR\x05state\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x16\n" +
-	"\x06events\x18\x05 \x01(\x03R\x06events\"@\n" +
+	"\x06events\x18\x05 \x01(\x03R\x06events\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\"@\n" +
 	"\tHeartbeat\x123\n" +
 	"\bstatuses\x18\x01 \x03(\v2\x17.flume.v1.LogicalStatusR\bstatuses\"\xb9\x01\n" +
 	"\x0fSessionResponse\x12:\n" +
@@ -2000,7 +2020,7 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"H\n" +
 	"\x13GetCommandsResponse\x121\n" +
 	"\arecords\x18\x01 \x03(\v2\x17.flume.v1.CommandRecordR\arecords\"\x18\n" +
-	"\x16GetNodeStatusesRequest\"\xd5\x01\n" +
+	"\x16GetNodeStatusesRequest\"\xe9\x01\n" +
 	"\n" +
 	"NodeStatus\x12\x18\n" +
 	"\alogical\x18\x01 \x01(\tR\alogical\x12\x1a\n" +
@@ -2009,7 +2029,8 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x1a.flume.v1.LogicalNodeStateR\x05state\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x1b\n" +
 	"\tlast_seen\x18\x06 \x01(\x03R\blastSeen\x12\x14\n" +
-	"\x05error\x18\a \x01(\tR\x05error\"K\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\"K\n" +
 	"\x17GetNodeStatusesResponse\x120\n" +
 	"\bstatuses\x18\x01 \x03(\v2\x14.flume.v1.NodeStatusR\bstatuses\"\x13\n" +
 	"\x11GetConfigsRequest\"\x86\x01\n" +
