@@ -551,7 +551,9 @@ func TestAgentLogFull(t *testing.T) {
 	plugintest.Eventually(t, 60*time.Second, func() bool {
 		status, _ = d.e.ctl(0, "status")
 		return regexpMatch(`agent1\s+agent1\s+\S+\s+ACTIVE.*paused: agent log full`, status)
-	}, func() string { return fmt.Sprintf("the status never said the log is full:\n%s\nlog %d bytes\n%s", status, dirSize(walDir), d.logs()) })
+	}, func() string {
+		return fmt.Sprintf("the status never said the log is full:\n%s\nlog %d bytes\n%s", status, dirSize(walDir), d.logs())
+	})
 	full := dirSize(walDir)
 	if full > cap+cap/4 {
 		t.Fatalf("the log holds %d bytes, over its cap of %d", full, cap)
