@@ -200,7 +200,10 @@ func (d *sender) connect() bool {
 
 // open opens a stream to target i.
 func (d *sender) open(i int, target string) bool {
-	opts := wire.ClientOptions{Window: d.s.opts.Window, AckTimeout: d.s.opts.Retransmit}
+	// A chunk waits for its ack at most the retransmit time, and never more than
+	// maxAckWait: a collector that stopped answering is left quickly, whatever the
+	// configured retransmit time.
+	opts := wire.ClientOptions{Window: d.s.opts.Window, AckTimeout: min(d.s.opts.Retransmit, maxAckWait)}
 	cl, err := wire.Dial(d.ctx, target, opts)
 	if err == nil {
 		var st *wire.Stream
@@ -391,6 +394,9 @@ func (d *sender) send(it *item) error {
 	d.s.metrics.sendErrors.Add(1)
 	return err
 }
+
+// maxAckWait bounds how long a chunk waits for its ack before its stream is given up.
+const maxAckWait = 10 * time.Second
 
 // retryPause is how long a chunk the collector answered RETRY waits before it is sent again.
 const retryPause = 250 * time.Millisecond
