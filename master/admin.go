@@ -110,9 +110,9 @@ func (a *adminServer) GetMappings(ctx context.Context, req *flumev1.GetMappingsR
 // GetNodeStatuses returns the leader's table of logical node statuses, joined with the
 // mappings.
 func (a *adminServer) GetNodeStatuses(ctx context.Context, req *flumev1.GetNodeStatusesRequest) (*flumev1.GetNodeStatusesResponse, error) {
-	return forward(ctx, a, req, func(ctx context.Context, _ *flumev1.GetNodeStatusesRequest) (*flumev1.GetNodeStatusesResponse, error) {
+	return forward(ctx, a, req, func(ctx context.Context, req *flumev1.GetNodeStatusesRequest) (*flumev1.GetNodeStatusesResponse, error) {
 		resp := &flumev1.GetNodeStatusesResponse{}
-		err := a.consistent(ctx, func(st *state.State) { resp.Statuses = a.m.sess.statuses(st) })
+		err := a.consistent(ctx, func(st *state.State) { resp.Statuses = a.m.sess.statuses(st, req.GetMetrics()) })
 		return resp, err
 	}, flumev1.AdminServiceClient.GetNodeStatuses)
 }

@@ -346,7 +346,7 @@ func (s *sessions) heartbeat(physical string, id uint64, hb *flumev1.Heartbeat) 
 // node reported by a silent physical node is LOST; one reported by a physical node it is no
 // longer mapped to is DECOMMISSIONED; a mapped one its live physical node has not reported
 // yet is HELLO.
-func (s *sessions) statuses(st *state.State) []*flumev1.NodeStatus {
+func (s *sessions) statuses(st *state.State, withMetrics bool) []*flumev1.NodeStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.m.cfg.Now()
@@ -361,6 +361,9 @@ func (s *sessions) statuses(st *state.State) []*flumev1.NodeStatus {
 		for name, ls := range p.logical {
 			ns := &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: ls.GetState(),
 				Version: ls.GetVersion(), LastSeen: p.lastSeen.UnixNano(), Error: ls.GetError(), Note: ls.GetNote()}
+			if withMetrics {
+				ns.Metrics = ls.GetMetrics()
+			}
 			if mp, ok := st.PhysicalOf(name); !ok || mp != phys {
 				ns.State = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED
 			} else if lost {

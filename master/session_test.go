@@ -365,3 +365,41 @@ func TestNoopWaitsItsDelay(t *testing.T) {
 		t.Fatalf("noop 200 returned after %v", el)
 	}
 }
+
+// TestMastersShowTheMetricsNodesReport: a node's heartbeats carry its flows' counters, and the
+// masters show them when asked.
+func TestMastersShowTheMetricsNodesReport(t *testing.T) {
+	c := newSessionCluster(t, 1)
+	admin := c.admin(0)
+	runNode(t, "host1", c.peers[0].Node)
+	exec(t, admin, "config", "agentA", "asciisynth(0, 10)", `counter("seen")`)
+	exec(t, admin, "map", "host1", "agentA")
+	var got int64
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := admin.GetNodeStatuses(ctx, &flumev1.GetNodeStatusesRequest{Metrics: true})
+		if err != nil {
+			return false
+		}
+		for _, s := range resp.GetStatuses() {
+			for _, m := range s.GetMetrics() {
+				if s.GetLogical() == "agentA" && strings.HasSuffix(m.GetName(), "seen") {
+					got = m.GetValue()
+				}
+			}
+		}
+		return got > 0
+	}, func() string { return "the masters never showed agentA's counter" })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := admin.GetNodeStatuses(ctx, &flumev1.GetNodeStatusesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range resp.GetStatuses() {
+		if len(s.GetMetrics()) > 0 {
+			t.Fatalf("metrics of %s sent without being asked for", s.GetLogical())
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,6 +223,10 @@ func (s *Session) statuses() []*flumev1.LogicalStatus {
 		// flow.State numbers its states as classic Flume and LogicalNodeState do.
 		l := &flumev1.LogicalStatus{Node: name, State: flumev1.LogicalNodeState(ls.State), Version: vs[name],
 			Events: ls.Events, Note: ls.Note}
+		prefix := name + "."
+		for _, m := range s.n.Metrics().Sub(name).Snapshot() {
+			l.Metrics = append(l.Metrics, &flumev1.Metric{Name: strings.TrimPrefix(m.Name, prefix), Value: m.Value})
+		}
 		if ls.Err != nil {
 			l.Error = ls.Err.Error()
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -229,6 +230,32 @@ func queryCommands(r *remote) []*cobra.Command {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.GetLogical(), s.GetPhysical(), s.GetHost(),
 							strings.TrimPrefix(s.GetState().String(), "LOGICAL_NODE_STATE_"), s.GetVersion(), seen,
 							firstLine(cmp.Or(s.GetError(), s.GetNote())))
+					}
+				})
+			}},
+		{Use: "metrics [LOGICAL]", Short: "Show the counters and gauges each logical node reported last (all, or one node's)",
+			Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var resp *flumev1.GetNodeStatusesResponse
+				err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) (err error) {
+					resp, err = c.GetNodeStatuses(ctx, &flumev1.GetNodeStatusesRequest{Metrics: true})
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if len(args) == 1 {
+					resp.Statuses = slices.DeleteFunc(resp.Statuses, func(s *flumev1.NodeStatus) bool { return s.GetLogical() != args[0] })
+					if len(resp.Statuses) == 0 {
+						return fmt.Errorf("no status of logical node %q: it is not mapped, or its node has not reported yet", args[0])
+					}
+				}
+				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
+					fmt.Fprintln(tw, "LOGICAL\tMETRIC\tVALUE")
+					for _, s := range resp.GetStatuses() {
+						for _, m := range s.GetMetrics() {
+							fmt.Fprintf(tw, "%s\t%s\t%d\n", s.GetLogical(), m.GetName(), m.GetValue())
+						}
 					}
 				})
 			}},

@@ -270,7 +270,9 @@ type LogicalStatus struct {
 	Events int64 `protobuf:"varint,5,opt,name=events,proto3" json:"events,omitempty"`
 	// Why it is held up while ACTIVE, e.g. "paused: agent log cap 1.0 GiB reached"; empty when
 	// it is not.
-	Note          string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	// The counters and gauges of its components, sorted by name.
+	Metrics       []*Metric `protobuf:"bytes,7,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +349,68 @@ func (x *LogicalStatus) GetNote() string {
 	return ""
 }
 
+func (x *LogicalStatus) GetMetrics() []*Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// Metric is one counter or gauge of a logical node, e.g. "sink.agent.batches_acked".
+type Metric struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name, relative to the logical node.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The value.
+	Value         int64 `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_flume_v1_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Metric) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Metric) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
 // Heartbeat reports the node's logical nodes.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -358,7 +422,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_flume_v1_service_proto_msgTypes[3]
+	mi := &file_flume_v1_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +434,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[3]
+	mi := &file_flume_v1_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +447,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{3}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Heartbeat) GetStatuses() []*LogicalStatus {
@@ -410,7 +474,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[4]
+	mi := &file_flume_v1_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +486,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[4]
+	mi := &file_flume_v1_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +499,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{4}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SessionResponse) GetMsg() isSessionResponse_Msg {
@@ -511,7 +575,7 @@ type NodeAssignment struct {
 
 func (x *NodeAssignment) Reset() {
 	*x = NodeAssignment{}
-	mi := &file_flume_v1_service_proto_msgTypes[5]
+	mi := &file_flume_v1_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +587,7 @@ func (x *NodeAssignment) String() string {
 func (*NodeAssignment) ProtoMessage() {}
 
 func (x *NodeAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[5]
+	mi := &file_flume_v1_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +600,7 @@ func (x *NodeAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAssignment.ProtoReflect.Descriptor instead.
 func (*NodeAssignment) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{5}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NodeAssignment) GetNodes() []*TranslatedConfig {
@@ -564,7 +628,7 @@ type NotLeader struct {
 
 func (x *NotLeader) Reset() {
 	*x = NotLeader{}
-	mi := &file_flume_v1_service_proto_msgTypes[6]
+	mi := &file_flume_v1_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +640,7 @@ func (x *NotLeader) String() string {
 func (*NotLeader) ProtoMessage() {}
 
 func (x *NotLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[6]
+	mi := &file_flume_v1_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +653,7 @@ func (x *NotLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeader.ProtoReflect.Descriptor instead.
 func (*NotLeader) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{6}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NotLeader) GetLeader() string {
@@ -610,7 +674,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_flume_v1_service_proto_msgTypes[7]
+	mi := &file_flume_v1_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +686,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[7]
+	mi := &file_flume_v1_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +699,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{7}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Refusal) GetReason() string {
@@ -661,7 +725,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[8]
+	mi := &file_flume_v1_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +737,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[8]
+	mi := &file_flume_v1_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +750,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{8}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExecRequest) GetArgv() []string {
@@ -721,7 +785,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[9]
+	mi := &file_flume_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +797,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[9]
+	mi := &file_flume_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +810,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{9}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExecResponse) GetRecord() *CommandRecord {
@@ -767,7 +831,7 @@ type GetCommandsRequest struct {
 
 func (x *GetCommandsRequest) Reset() {
 	*x = GetCommandsRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[10]
+	mi := &file_flume_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +843,7 @@ func (x *GetCommandsRequest) String() string {
 func (*GetCommandsRequest) ProtoMessage() {}
 
 func (x *GetCommandsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[10]
+	mi := &file_flume_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +856,7 @@ func (x *GetCommandsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandsRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandsRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetCommandsRequest) GetId() uint64 {
@@ -813,7 +877,7 @@ type GetCommandsResponse struct {
 
 func (x *GetCommandsResponse) Reset() {
 	*x = GetCommandsResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[11]
+	mi := &file_flume_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +889,7 @@ func (x *GetCommandsResponse) String() string {
 func (*GetCommandsResponse) ProtoMessage() {}
 
 func (x *GetCommandsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[11]
+	mi := &file_flume_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +902,7 @@ func (x *GetCommandsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandsResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandsResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCommandsResponse) GetRecords() []*CommandRecord {
@@ -850,14 +914,16 @@ func (x *GetCommandsResponse) GetRecords() []*CommandRecord {
 
 // GetNodeStatusesRequest asks for node statuses.
 type GetNodeStatusesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Include each logical node's metrics.
+	Metrics       bool `protobuf:"varint,1,opt,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetNodeStatusesRequest) Reset() {
 	*x = GetNodeStatusesRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[12]
+	mi := &file_flume_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +935,7 @@ func (x *GetNodeStatusesRequest) String() string {
 func (*GetNodeStatusesRequest) ProtoMessage() {}
 
 func (x *GetNodeStatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[12]
+	mi := &file_flume_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +948,14 @@ func (x *GetNodeStatusesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStatusesRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeStatusesRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetNodeStatusesRequest) GetMetrics() bool {
+	if x != nil {
+		return x.Metrics
+	}
+	return false
 }
 
 // NodeStatus is the master's view of one logical node.
@@ -903,14 +976,16 @@ type NodeStatus struct {
 	// Why it is in ERROR.
 	Error string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
 	// Why it is held up while ACTIVE; empty when it is not.
-	Note          string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	// The counters and gauges of its last heartbeat, when asked for.
+	Metrics       []*Metric `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_flume_v1_service_proto_msgTypes[13]
+	mi := &file_flume_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +997,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[13]
+	mi := &file_flume_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1010,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeStatus) GetLogical() string {
@@ -994,6 +1069,13 @@ func (x *NodeStatus) GetNote() string {
 	return ""
 }
 
+func (x *NodeStatus) GetMetrics() []*Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
 // GetNodeStatusesResponse holds the statuses, sorted by logical node.
 type GetNodeStatusesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1005,7 +1087,7 @@ type GetNodeStatusesResponse struct {
 
 func (x *GetNodeStatusesResponse) Reset() {
 	*x = GetNodeStatusesResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[14]
+	mi := &file_flume_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1099,7 @@ func (x *GetNodeStatusesResponse) String() string {
 func (*GetNodeStatusesResponse) ProtoMessage() {}
 
 func (x *GetNodeStatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[14]
+	mi := &file_flume_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1112,7 @@ func (x *GetNodeStatusesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeStatusesResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeStatusesResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetNodeStatusesResponse) GetStatuses() []*NodeStatus {
@@ -1049,7 +1131,7 @@ type GetConfigsRequest struct {
 
 func (x *GetConfigsRequest) Reset() {
 	*x = GetConfigsRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[15]
+	mi := &file_flume_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1143,7 @@ func (x *GetConfigsRequest) String() string {
 func (*GetConfigsRequest) ProtoMessage() {}
 
 func (x *GetConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[15]
+	mi := &file_flume_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1156,7 @@ func (x *GetConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigsRequest.ProtoReflect.Descriptor instead.
 func (*GetConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 // GetConfigsResponse holds every configuration, sorted by logical node.
@@ -1090,7 +1172,7 @@ type GetConfigsResponse struct {
 
 func (x *GetConfigsResponse) Reset() {
 	*x = GetConfigsResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[16]
+	mi := &file_flume_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1184,7 @@ func (x *GetConfigsResponse) String() string {
 func (*GetConfigsResponse) ProtoMessage() {}
 
 func (x *GetConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[16]
+	mi := &file_flume_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1197,7 @@ func (x *GetConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigsResponse.ProtoReflect.Descriptor instead.
 func (*GetConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{16}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetConfigsResponse) GetSubmitted() []*StoredConfig {
@@ -1143,7 +1225,7 @@ type GetMappingsRequest struct {
 
 func (x *GetMappingsRequest) Reset() {
 	*x = GetMappingsRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[17]
+	mi := &file_flume_v1_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1237,7 @@ func (x *GetMappingsRequest) String() string {
 func (*GetMappingsRequest) ProtoMessage() {}
 
 func (x *GetMappingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[17]
+	mi := &file_flume_v1_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1250,7 @@ func (x *GetMappingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMappingsRequest.ProtoReflect.Descriptor instead.
 func (*GetMappingsRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{17}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetMappingsRequest) GetPhysical() string {
@@ -1189,7 +1271,7 @@ type GetMappingsResponse struct {
 
 func (x *GetMappingsResponse) Reset() {
 	*x = GetMappingsResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[18]
+	mi := &file_flume_v1_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1283,7 @@ func (x *GetMappingsResponse) String() string {
 func (*GetMappingsResponse) ProtoMessage() {}
 
 func (x *GetMappingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[18]
+	mi := &file_flume_v1_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1296,7 @@ func (x *GetMappingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMappingsResponse.ProtoReflect.Descriptor instead.
 func (*GetMappingsResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{18}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetMappingsResponse) GetMappings() []*Mapping {
@@ -1233,7 +1315,7 @@ type GetMembersRequest struct {
 
 func (x *GetMembersRequest) Reset() {
 	*x = GetMembersRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[19]
+	mi := &file_flume_v1_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1327,7 @@ func (x *GetMembersRequest) String() string {
 func (*GetMembersRequest) ProtoMessage() {}
 
 func (x *GetMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[19]
+	mi := &file_flume_v1_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1340,7 @@ func (x *GetMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembersRequest.ProtoReflect.Descriptor instead.
 func (*GetMembersRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{19}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{20}
 }
 
 // Member is one master.
@@ -1280,7 +1362,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_flume_v1_service_proto_msgTypes[20]
+	mi := &file_flume_v1_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1374,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[20]
+	mi := &file_flume_v1_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1387,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{20}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Member) GetId() string {
@@ -1360,7 +1442,7 @@ type GetMembersResponse struct {
 
 func (x *GetMembersResponse) Reset() {
 	*x = GetMembersResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[21]
+	mi := &file_flume_v1_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1454,7 @@ func (x *GetMembersResponse) String() string {
 func (*GetMembersResponse) ProtoMessage() {}
 
 func (x *GetMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[21]
+	mi := &file_flume_v1_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1467,7 @@ func (x *GetMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMembersResponse.ProtoReflect.Descriptor instead.
 func (*GetMembersResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{21}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetMembersResponse) GetMembers() []*Member {
@@ -1427,7 +1509,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[22]
+	mi := &file_flume_v1_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1521,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[22]
+	mi := &file_flume_v1_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1534,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{22}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CommitRequest) GetCommit() *CommitChunks {
@@ -1473,7 +1555,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[23]
+	mi := &file_flume_v1_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1567,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[23]
+	mi := &file_flume_v1_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1580,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{23}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CommitResponse) GetResult() *CommitResult {
@@ -1519,7 +1601,7 @@ type GetFileLengthsRequest struct {
 
 func (x *GetFileLengthsRequest) Reset() {
 	*x = GetFileLengthsRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[24]
+	mi := &file_flume_v1_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1613,7 @@ func (x *GetFileLengthsRequest) String() string {
 func (*GetFileLengthsRequest) ProtoMessage() {}
 
 func (x *GetFileLengthsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[24]
+	mi := &file_flume_v1_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1626,7 @@ func (x *GetFileLengthsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileLengthsRequest.ProtoReflect.Descriptor instead.
 func (*GetFileLengthsRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{24}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetFileLengthsRequest) GetCollector() string {
@@ -1565,7 +1647,7 @@ type GetFileLengthsResponse struct {
 
 func (x *GetFileLengthsResponse) Reset() {
 	*x = GetFileLengthsResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[25]
+	mi := &file_flume_v1_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1659,7 @@ func (x *GetFileLengthsResponse) String() string {
 func (*GetFileLengthsResponse) ProtoMessage() {}
 
 func (x *GetFileLengthsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[25]
+	mi := &file_flume_v1_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1672,7 @@ func (x *GetFileLengthsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileLengthsResponse.ProtoReflect.Descriptor instead.
 func (*GetFileLengthsResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{25}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetFileLengthsResponse) GetFiles() []*FileLength {
@@ -1611,7 +1693,7 @@ type FinishFilesRequest struct {
 
 func (x *FinishFilesRequest) Reset() {
 	*x = FinishFilesRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[26]
+	mi := &file_flume_v1_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1705,7 @@ func (x *FinishFilesRequest) String() string {
 func (*FinishFilesRequest) ProtoMessage() {}
 
 func (x *FinishFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[26]
+	mi := &file_flume_v1_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1718,7 @@ func (x *FinishFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishFilesRequest.ProtoReflect.Descriptor instead.
 func (*FinishFilesRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{26}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FinishFilesRequest) GetFinish() *FinishFiles {
@@ -1655,7 +1737,7 @@ type FinishFilesResponse struct {
 
 func (x *FinishFilesResponse) Reset() {
 	*x = FinishFilesResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[27]
+	mi := &file_flume_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1749,7 @@ func (x *FinishFilesResponse) String() string {
 func (*FinishFilesResponse) ProtoMessage() {}
 
 func (x *FinishFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[27]
+	mi := &file_flume_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1762,7 @@ func (x *FinishFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishFilesResponse.ProtoReflect.Descriptor instead.
 func (*FinishFilesResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 // NewEpochRequest asks for a new agent epoch.
@@ -1694,7 +1776,7 @@ type NewEpochRequest struct {
 
 func (x *NewEpochRequest) Reset() {
 	*x = NewEpochRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[28]
+	mi := &file_flume_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1788,7 @@ func (x *NewEpochRequest) String() string {
 func (*NewEpochRequest) ProtoMessage() {}
 
 func (x *NewEpochRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[28]
+	mi := &file_flume_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1801,7 @@ func (x *NewEpochRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEpochRequest.ProtoReflect.Descriptor instead.
 func (*NewEpochRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NewEpochRequest) GetAgent() string {
@@ -1740,7 +1822,7 @@ type NewEpochResponse struct {
 
 func (x *NewEpochResponse) Reset() {
 	*x = NewEpochResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[29]
+	mi := &file_flume_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1834,7 @@ func (x *NewEpochResponse) String() string {
 func (*NewEpochResponse) ProtoMessage() {}
 
 func (x *NewEpochResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[29]
+	mi := &file_flume_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1847,7 @@ func (x *NewEpochResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEpochResponse.ProtoReflect.Descriptor instead.
 func (*NewEpochResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NewEpochResponse) GetEpoch() uint64 {
@@ -1790,7 +1872,7 @@ type GetCommittedRequest struct {
 
 func (x *GetCommittedRequest) Reset() {
 	*x = GetCommittedRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[30]
+	mi := &file_flume_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1884,7 @@ func (x *GetCommittedRequest) String() string {
 func (*GetCommittedRequest) ProtoMessage() {}
 
 func (x *GetCommittedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[30]
+	mi := &file_flume_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1897,7 @@ func (x *GetCommittedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommittedRequest.ProtoReflect.Descriptor instead.
 func (*GetCommittedRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetCommittedRequest) GetAgent() string {
@@ -1850,7 +1932,7 @@ type GetCommittedResponse struct {
 
 func (x *GetCommittedResponse) Reset() {
 	*x = GetCommittedResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[31]
+	mi := &file_flume_v1_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1944,7 @@ func (x *GetCommittedResponse) String() string {
 func (*GetCommittedResponse) ProtoMessage() {}
 
 func (x *GetCommittedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[31]
+	mi := &file_flume_v1_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1957,7 @@ func (x *GetCommittedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommittedResponse.ProtoReflect.Descriptor instead.
 func (*GetCommittedResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{31}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetCommittedResponse) GetCommitted() []uint64 {
@@ -1896,7 +1978,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_flume_v1_service_proto_msgTypes[32]
+	mi := &file_flume_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +1990,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[32]
+	mi := &file_flume_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2003,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReleaseRequest) GetRelease() *ReleaseChunks {
@@ -1940,7 +2022,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_flume_v1_service_proto_msgTypes[33]
+	mi := &file_flume_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2034,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_service_proto_msgTypes[33]
+	mi := &file_flume_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2047,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_flume_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 var File_flume_v1_service_proto protoreflect.FileDescriptor
@@ -1981,14 +2063,18 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x1a\n" +
 	"\binstance\x18\x03 \x01(\tR\binstance\x12)\n" +
-	"\x10software_version\x18\x04 \x01(\tR\x0fsoftwareVersion\"\xb1\x01\n" +
+	"\x10software_version\x18\x04 \x01(\tR\x0fsoftwareVersion\"\xdd\x01\n" +
 	"\rLogicalStatus\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.flume.v1.LogicalNodeStateR\x05state\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x16\n" +
 	"\x06events\x18\x05 \x01(\x03R\x06events\x12\x12\n" +
-	"\x04note\x18\x06 \x01(\tR\x04note\"@\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12*\n" +
+	"\ametrics\x18\a \x03(\v2\x10.flume.v1.MetricR\ametrics\"2\n" +
+	"\x06Metric\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value\"@\n" +
 	"\tHeartbeat\x123\n" +
 	"\bstatuses\x18\x01 \x03(\v2\x17.flume.v1.LogicalStatusR\bstatuses\"\xb9\x01\n" +
 	"\x0fSessionResponse\x12:\n" +
@@ -2019,8 +2105,9 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\x12GetCommandsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\"H\n" +
 	"\x13GetCommandsResponse\x121\n" +
-	"\arecords\x18\x01 \x03(\v2\x17.flume.v1.CommandRecordR\arecords\"\x18\n" +
-	"\x16GetNodeStatusesRequest\"\xe9\x01\n" +
+	"\arecords\x18\x01 \x03(\v2\x17.flume.v1.CommandRecordR\arecords\"2\n" +
+	"\x16GetNodeStatusesRequest\x12\x18\n" +
+	"\ametrics\x18\x01 \x01(\bR\ametrics\"\x95\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x18\n" +
 	"\alogical\x18\x01 \x01(\tR\alogical\x12\x1a\n" +
@@ -2030,7 +2117,8 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x1b\n" +
 	"\tlast_seen\x18\x06 \x01(\x03R\blastSeen\x12\x14\n" +
 	"\x05error\x18\a \x01(\tR\x05error\x12\x12\n" +
-	"\x04note\x18\b \x01(\tR\x04note\"K\n" +
+	"\x04note\x18\b \x01(\tR\x04note\x12*\n" +
+	"\ametrics\x18\t \x03(\v2\x10.flume.v1.MetricR\ametrics\"K\n" +
 	"\x17GetNodeStatusesResponse\x120\n" +
 	"\bstatuses\x18\x01 \x03(\v2\x14.flume.v1.NodeStatusR\bstatuses\"\x13\n" +
 	"\x11GetConfigsRequest\"\x86\x01\n" +
@@ -2121,108 +2209,111 @@ func file_flume_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_flume_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_flume_v1_service_proto_goTypes = []any{
 	(LogicalNodeState)(0),           // 0: flume.v1.LogicalNodeState
 	(*SessionRequest)(nil),          // 1: flume.v1.SessionRequest
 	(*Hello)(nil),                   // 2: flume.v1.Hello
 	(*LogicalStatus)(nil),           // 3: flume.v1.LogicalStatus
-	(*Heartbeat)(nil),               // 4: flume.v1.Heartbeat
-	(*SessionResponse)(nil),         // 5: flume.v1.SessionResponse
-	(*NodeAssignment)(nil),          // 6: flume.v1.NodeAssignment
-	(*NotLeader)(nil),               // 7: flume.v1.NotLeader
-	(*Refusal)(nil),                 // 8: flume.v1.Refusal
-	(*ExecRequest)(nil),             // 9: flume.v1.ExecRequest
-	(*ExecResponse)(nil),            // 10: flume.v1.ExecResponse
-	(*GetCommandsRequest)(nil),      // 11: flume.v1.GetCommandsRequest
-	(*GetCommandsResponse)(nil),     // 12: flume.v1.GetCommandsResponse
-	(*GetNodeStatusesRequest)(nil),  // 13: flume.v1.GetNodeStatusesRequest
-	(*NodeStatus)(nil),              // 14: flume.v1.NodeStatus
-	(*GetNodeStatusesResponse)(nil), // 15: flume.v1.GetNodeStatusesResponse
-	(*GetConfigsRequest)(nil),       // 16: flume.v1.GetConfigsRequest
-	(*GetConfigsResponse)(nil),      // 17: flume.v1.GetConfigsResponse
-	(*GetMappingsRequest)(nil),      // 18: flume.v1.GetMappingsRequest
-	(*GetMappingsResponse)(nil),     // 19: flume.v1.GetMappingsResponse
-	(*GetMembersRequest)(nil),       // 20: flume.v1.GetMembersRequest
-	(*Member)(nil),                  // 21: flume.v1.Member
-	(*GetMembersResponse)(nil),      // 22: flume.v1.GetMembersResponse
-	(*CommitRequest)(nil),           // 23: flume.v1.CommitRequest
-	(*CommitResponse)(nil),          // 24: flume.v1.CommitResponse
-	(*GetFileLengthsRequest)(nil),   // 25: flume.v1.GetFileLengthsRequest
-	(*GetFileLengthsResponse)(nil),  // 26: flume.v1.GetFileLengthsResponse
-	(*FinishFilesRequest)(nil),      // 27: flume.v1.FinishFilesRequest
-	(*FinishFilesResponse)(nil),     // 28: flume.v1.FinishFilesResponse
-	(*NewEpochRequest)(nil),         // 29: flume.v1.NewEpochRequest
-	(*NewEpochResponse)(nil),        // 30: flume.v1.NewEpochResponse
-	(*GetCommittedRequest)(nil),     // 31: flume.v1.GetCommittedRequest
-	(*GetCommittedResponse)(nil),    // 32: flume.v1.GetCommittedResponse
-	(*ReleaseRequest)(nil),          // 33: flume.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),         // 34: flume.v1.ReleaseResponse
-	nil,                             // 35: flume.v1.NodeAssignment.ChokesEntry
-	(*TranslatedConfig)(nil),        // 36: flume.v1.TranslatedConfig
-	(*CommandRecord)(nil),           // 37: flume.v1.CommandRecord
-	(*StoredConfig)(nil),            // 38: flume.v1.StoredConfig
-	(*Mapping)(nil),                 // 39: flume.v1.Mapping
-	(*CommitChunks)(nil),            // 40: flume.v1.CommitChunks
-	(*CommitResult)(nil),            // 41: flume.v1.CommitResult
-	(*FileLength)(nil),              // 42: flume.v1.FileLength
-	(*FinishFiles)(nil),             // 43: flume.v1.FinishFiles
-	(*ReleaseChunks)(nil),           // 44: flume.v1.ReleaseChunks
+	(*Metric)(nil),                  // 4: flume.v1.Metric
+	(*Heartbeat)(nil),               // 5: flume.v1.Heartbeat
+	(*SessionResponse)(nil),         // 6: flume.v1.SessionResponse
+	(*NodeAssignment)(nil),          // 7: flume.v1.NodeAssignment
+	(*NotLeader)(nil),               // 8: flume.v1.NotLeader
+	(*Refusal)(nil),                 // 9: flume.v1.Refusal
+	(*ExecRequest)(nil),             // 10: flume.v1.ExecRequest
+	(*ExecResponse)(nil),            // 11: flume.v1.ExecResponse
+	(*GetCommandsRequest)(nil),      // 12: flume.v1.GetCommandsRequest
+	(*GetCommandsResponse)(nil),     // 13: flume.v1.GetCommandsResponse
+	(*GetNodeStatusesRequest)(nil),  // 14: flume.v1.GetNodeStatusesRequest
+	(*NodeStatus)(nil),              // 15: flume.v1.NodeStatus
+	(*GetNodeStatusesResponse)(nil), // 16: flume.v1.GetNodeStatusesResponse
+	(*GetConfigsRequest)(nil),       // 17: flume.v1.GetConfigsRequest
+	(*GetConfigsResponse)(nil),      // 18: flume.v1.GetConfigsResponse
+	(*GetMappingsRequest)(nil),      // 19: flume.v1.GetMappingsRequest
+	(*GetMappingsResponse)(nil),     // 20: flume.v1.GetMappingsResponse
+	(*GetMembersRequest)(nil),       // 21: flume.v1.GetMembersRequest
+	(*Member)(nil),                  // 22: flume.v1.Member
+	(*GetMembersResponse)(nil),      // 23: flume.v1.GetMembersResponse
+	(*CommitRequest)(nil),           // 24: flume.v1.CommitRequest
+	(*CommitResponse)(nil),          // 25: flume.v1.CommitResponse
+	(*GetFileLengthsRequest)(nil),   // 26: flume.v1.GetFileLengthsRequest
+	(*GetFileLengthsResponse)(nil),  // 27: flume.v1.GetFileLengthsResponse
+	(*FinishFilesRequest)(nil),      // 28: flume.v1.FinishFilesRequest
+	(*FinishFilesResponse)(nil),     // 29: flume.v1.FinishFilesResponse
+	(*NewEpochRequest)(nil),         // 30: flume.v1.NewEpochRequest
+	(*NewEpochResponse)(nil),        // 31: flume.v1.NewEpochResponse
+	(*GetCommittedRequest)(nil),     // 32: flume.v1.GetCommittedRequest
+	(*GetCommittedResponse)(nil),    // 33: flume.v1.GetCommittedResponse
+	(*ReleaseRequest)(nil),          // 34: flume.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),         // 35: flume.v1.ReleaseResponse
+	nil,                             // 36: flume.v1.NodeAssignment.ChokesEntry
+	(*TranslatedConfig)(nil),        // 37: flume.v1.TranslatedConfig
+	(*CommandRecord)(nil),           // 38: flume.v1.CommandRecord
+	(*StoredConfig)(nil),            // 39: flume.v1.StoredConfig
+	(*Mapping)(nil),                 // 40: flume.v1.Mapping
+	(*CommitChunks)(nil),            // 41: flume.v1.CommitChunks
+	(*CommitResult)(nil),            // 42: flume.v1.CommitResult
+	(*FileLength)(nil),              // 43: flume.v1.FileLength
+	(*FinishFiles)(nil),             // 44: flume.v1.FinishFiles
+	(*ReleaseChunks)(nil),           // 45: flume.v1.ReleaseChunks
 }
 var file_flume_v1_service_proto_depIdxs = []int32{
 	2,  // 0: flume.v1.SessionRequest.hello:type_name -> flume.v1.Hello
-	4,  // 1: flume.v1.SessionRequest.heartbeat:type_name -> flume.v1.Heartbeat
+	5,  // 1: flume.v1.SessionRequest.heartbeat:type_name -> flume.v1.Heartbeat
 	0,  // 2: flume.v1.LogicalStatus.state:type_name -> flume.v1.LogicalNodeState
-	3,  // 3: flume.v1.Heartbeat.statuses:type_name -> flume.v1.LogicalStatus
-	6,  // 4: flume.v1.SessionResponse.assignment:type_name -> flume.v1.NodeAssignment
-	7,  // 5: flume.v1.SessionResponse.not_leader:type_name -> flume.v1.NotLeader
-	8,  // 6: flume.v1.SessionResponse.refusal:type_name -> flume.v1.Refusal
-	36, // 7: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
-	35, // 8: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
-	37, // 9: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
-	37, // 10: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
-	0,  // 11: flume.v1.NodeStatus.state:type_name -> flume.v1.LogicalNodeState
-	14, // 12: flume.v1.GetNodeStatusesResponse.statuses:type_name -> flume.v1.NodeStatus
-	38, // 13: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
-	36, // 14: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
-	39, // 15: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
-	21, // 16: flume.v1.GetMembersResponse.members:type_name -> flume.v1.Member
-	40, // 17: flume.v1.CommitRequest.commit:type_name -> flume.v1.CommitChunks
-	41, // 18: flume.v1.CommitResponse.result:type_name -> flume.v1.CommitResult
-	42, // 19: flume.v1.GetFileLengthsResponse.files:type_name -> flume.v1.FileLength
-	43, // 20: flume.v1.FinishFilesRequest.finish:type_name -> flume.v1.FinishFiles
-	44, // 21: flume.v1.ReleaseRequest.release:type_name -> flume.v1.ReleaseChunks
-	1,  // 22: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
-	23, // 23: flume.v1.NodeService.Commit:input_type -> flume.v1.CommitRequest
-	25, // 24: flume.v1.NodeService.GetFileLengths:input_type -> flume.v1.GetFileLengthsRequest
-	27, // 25: flume.v1.NodeService.FinishFiles:input_type -> flume.v1.FinishFilesRequest
-	29, // 26: flume.v1.NodeService.NewEpoch:input_type -> flume.v1.NewEpochRequest
-	31, // 27: flume.v1.NodeService.GetCommitted:input_type -> flume.v1.GetCommittedRequest
-	33, // 28: flume.v1.NodeService.Release:input_type -> flume.v1.ReleaseRequest
-	9,  // 29: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
-	11, // 30: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
-	13, // 31: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
-	16, // 32: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
-	18, // 33: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
-	20, // 34: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
-	5,  // 35: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
-	24, // 36: flume.v1.NodeService.Commit:output_type -> flume.v1.CommitResponse
-	26, // 37: flume.v1.NodeService.GetFileLengths:output_type -> flume.v1.GetFileLengthsResponse
-	28, // 38: flume.v1.NodeService.FinishFiles:output_type -> flume.v1.FinishFilesResponse
-	30, // 39: flume.v1.NodeService.NewEpoch:output_type -> flume.v1.NewEpochResponse
-	32, // 40: flume.v1.NodeService.GetCommitted:output_type -> flume.v1.GetCommittedResponse
-	34, // 41: flume.v1.NodeService.Release:output_type -> flume.v1.ReleaseResponse
-	10, // 42: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
-	12, // 43: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
-	15, // 44: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
-	17, // 45: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
-	19, // 46: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
-	22, // 47: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
-	35, // [35:48] is the sub-list for method output_type
-	22, // [22:35] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	4,  // 3: flume.v1.LogicalStatus.metrics:type_name -> flume.v1.Metric
+	3,  // 4: flume.v1.Heartbeat.statuses:type_name -> flume.v1.LogicalStatus
+	7,  // 5: flume.v1.SessionResponse.assignment:type_name -> flume.v1.NodeAssignment
+	8,  // 6: flume.v1.SessionResponse.not_leader:type_name -> flume.v1.NotLeader
+	9,  // 7: flume.v1.SessionResponse.refusal:type_name -> flume.v1.Refusal
+	37, // 8: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
+	36, // 9: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
+	38, // 10: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
+	38, // 11: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
+	0,  // 12: flume.v1.NodeStatus.state:type_name -> flume.v1.LogicalNodeState
+	4,  // 13: flume.v1.NodeStatus.metrics:type_name -> flume.v1.Metric
+	15, // 14: flume.v1.GetNodeStatusesResponse.statuses:type_name -> flume.v1.NodeStatus
+	39, // 15: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
+	37, // 16: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
+	40, // 17: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
+	22, // 18: flume.v1.GetMembersResponse.members:type_name -> flume.v1.Member
+	41, // 19: flume.v1.CommitRequest.commit:type_name -> flume.v1.CommitChunks
+	42, // 20: flume.v1.CommitResponse.result:type_name -> flume.v1.CommitResult
+	43, // 21: flume.v1.GetFileLengthsResponse.files:type_name -> flume.v1.FileLength
+	44, // 22: flume.v1.FinishFilesRequest.finish:type_name -> flume.v1.FinishFiles
+	45, // 23: flume.v1.ReleaseRequest.release:type_name -> flume.v1.ReleaseChunks
+	1,  // 24: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
+	24, // 25: flume.v1.NodeService.Commit:input_type -> flume.v1.CommitRequest
+	26, // 26: flume.v1.NodeService.GetFileLengths:input_type -> flume.v1.GetFileLengthsRequest
+	28, // 27: flume.v1.NodeService.FinishFiles:input_type -> flume.v1.FinishFilesRequest
+	30, // 28: flume.v1.NodeService.NewEpoch:input_type -> flume.v1.NewEpochRequest
+	32, // 29: flume.v1.NodeService.GetCommitted:input_type -> flume.v1.GetCommittedRequest
+	34, // 30: flume.v1.NodeService.Release:input_type -> flume.v1.ReleaseRequest
+	10, // 31: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
+	12, // 32: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
+	14, // 33: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
+	17, // 34: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
+	19, // 35: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
+	21, // 36: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
+	6,  // 37: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
+	25, // 38: flume.v1.NodeService.Commit:output_type -> flume.v1.CommitResponse
+	27, // 39: flume.v1.NodeService.GetFileLengths:output_type -> flume.v1.GetFileLengthsResponse
+	29, // 40: flume.v1.NodeService.FinishFiles:output_type -> flume.v1.FinishFilesResponse
+	31, // 41: flume.v1.NodeService.NewEpoch:output_type -> flume.v1.NewEpochResponse
+	33, // 42: flume.v1.NodeService.GetCommitted:output_type -> flume.v1.GetCommittedResponse
+	35, // 43: flume.v1.NodeService.Release:output_type -> flume.v1.ReleaseResponse
+	11, // 44: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
+	13, // 45: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
+	16, // 46: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
+	18, // 47: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
+	20, // 48: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
+	23, // 49: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
+	37, // [37:50] is the sub-list for method output_type
+	24, // [24:37] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_service_proto_init() }
@@ -2235,7 +2326,7 @@ func file_flume_v1_service_proto_init() {
 		(*SessionRequest_Hello)(nil),
 		(*SessionRequest_Heartbeat)(nil),
 	}
-	file_flume_v1_service_proto_msgTypes[4].OneofWrappers = []any{
+	file_flume_v1_service_proto_msgTypes[5].OneofWrappers = []any{
 		(*SessionResponse_Assignment)(nil),
 		(*SessionResponse_NotLeader)(nil),
 		(*SessionResponse_Refusal)(nil),
@@ -2246,7 +2337,7 @@ func file_flume_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_service_proto_rawDesc), len(file_flume_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
