@@ -180,6 +180,12 @@ var ackStatus = map[plugin.ChunkResult]flumev1.AckStatus{
 // are valid only during the call.
 func (h handler) Batch(ctx context.Context, si *wire.StreamInfo, b wire.BatchInfo, events []*event.Event,
 	ack func(flumev1.AckStatus, error)) {
+	if len(events) == 0 {
+		// A chunk without events (it carries the agent's source position only) is safe as
+		// soon as it arrived.
+		ack(flumev1.AckStatus_ACK_STATUS_OK, nil)
+		return
+	}
 	d := &delivery{events: events, taken: make(chan struct{}),
 		chunk: plugin.NewChunk(si.Agent, si.Epoch, b.Seq, reliabilityOf(si.Reliability),
 			func(r plugin.ChunkResult, err error) { ack(ackStatus[r], err) })}

@@ -112,6 +112,12 @@ type Sink struct {
 	count int
 	pos   []byte // the source position after the events of the chunk being filled
 
+	spoolMu  sync.Mutex
+	spoolSeq uint64 // the last number given to a spooled chunk
+
+	positional bool // the source hands positions (SavePosition): chunks end at batch ends
+	sealedBare bool // a chunk was sealed without a position since the last SavePosition
+
 	posMu   sync.Mutex
 	lastPos []byte // the source position of the last chunk kept (acked, or in the log)
 	posSeq  uint64 // the chunk that position came with
@@ -191,10 +197,16 @@ func (s *Sink) Open(ctx context.Context) error {
 	}
 	if s.opts.Mode != BestEffort {
 		if err := s.openLog(ctx); err != nil {
+			enc.Close()
 			return err
 		}
 	}
 	if err := s.loadPosition(); err != nil {
+		if s.log != nil {
+			_ = s.log.Close()
+			s.log = nil
+		}
+		enc.Close()
 		return err
 	}
 	s.snd = newSender(s)
@@ -205,6 +217,9 @@ func (s *Sink) Open(ctx context.Context) error {
 
 // openLog opens the write-ahead log or spool and, for a log without an epoch, gets one.
 func (s *Sink) openLog(ctx context.Context) error {
+	if s.opts.LogDir == "" {
+		return plugin.Permanent(fmt.Errorf("%s needs a directory for its log: set flume.agent.logdir or give the node a data directory", s.opts.Mode))
+	}
 	sub := "e2e"
 	if s.opts.Mode == DiskFailover {
 		sub = "dfo"
@@ -266,7 +281,10 @@ func (s *Sink) Append(ctx context.Context, batch []*event.Event) error {
 		s.count++
 	}
 	s.metrics.eventsIn.Add(int64(len(batch)))
-	if s.count > 0 && s.timer == nil {
+	if s.count > 0 && s.timer == nil && !s.positional {
+		// A flow whose source hands positions seals its chunks at batch ends (SavePosition,
+		// right after this Append); a timer sealing them in between would part a position
+		// from the chunk it belongs to.
 		s.timer = time.AfterFunc(s.opts.BatchWait, s.flushTimer)
 	}
 	return nil
@@ -296,7 +314,11 @@ func (s *Sink) sealLocked(ctx context.Context) error {
 	if err := s.enc.EncodeRaw(req, s.raw, s.count); err != nil {
 		return err
 	}
-	it := &item{seq: req.Seq, count: s.count, req: req, pos: s.pos}
+	it := &item{seq: req.Seq, order: req.Seq, count: s.count, req: req, pos: s.pos}
+	s.sealedBare = s.pos == nil
+	if s.opts.Mode == EndToEnd {
+		it.logSeq = req.Seq
+	}
 	s.raw, s.count, s.pos = s.raw[:0], 0, nil
 	s.nextSeq++
 	s.metrics.batchesSealed.Add(1)
@@ -311,15 +333,29 @@ func (s *Sink) sealLocked(ctx context.Context) error {
 	return s.snd.enqueue(ctx, it)
 }
 
-// logChunk appends a request to the log, with the source position after its events.
+// logChunk appends a request to the log under its own number, with the source position after
+// its events.
 func (s *Sink) logChunk(ctx context.Context, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
+	return s.logChunkAt(ctx, req.Seq, req, pos)
+}
+
+// nextSpoolSeq returns the next number of the disk-failover spool.
+func (s *Sink) nextSpoolSeq() uint64 {
+	s.spoolMu.Lock()
+	defer s.spoolMu.Unlock()
+	s.spoolSeq = max(s.spoolSeq+1, s.log.NextSeq())
+	return s.spoolSeq
+}
+
+// logChunkAt appends a request to the log as chunk seq.
+func (s *Sink) logChunkAt(ctx context.Context, seq uint64, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
 	data := binary.AppendUvarint(make([]byte, 0, 10+len(pos)+proto.Size(req)), uint64(len(pos)))
 	data = append(data, pos...)
 	data, err := proto.MarshalOptions{}.MarshalAppend(data, req)
 	if err != nil {
 		return nil, err
 	}
-	return s.log.Append(ctx, wal.Chunk{Seq: req.Seq, Count: req.Count, Created: req.Created, Data: data})
+	return s.log.Append(ctx, wal.Chunk{Seq: seq, Count: req.Count, Created: req.Created, Data: data})
 }
 
 // Close seals the last chunk and waits, within ctx, until every chunk is acknowledged: an

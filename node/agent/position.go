@@ -32,8 +32,15 @@ func (s *Sink) SavePosition(ctx context.Context, pos []byte) error {
 	if s.failed != nil {
 		return s.failed
 	}
+	s.positional = true
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
 	s.pos = slices.Clone(pos)
-	if s.count > 0 && s.opened && !s.closed {
+	if (s.count > 0 || s.sealedBare) && s.opened && !s.closed {
+		// With no events waiting, the events before pos went out in chunks sealed by their
+		// age: an empty chunk carries the position after them, in order.
 		return s.sealLocked(ctx)
 	}
 	return nil
@@ -41,6 +48,9 @@ func (s *Sink) SavePosition(ctx context.Context, pos []byte) error {
 
 // LastPosition returns the position of the last chunk the sink kept: acked, or in its log.
 func (s *Sink) LastPosition() []byte {
+	s.mu.Lock()
+	s.positional = true // positions will follow each batch: no need to seal by age
+	s.mu.Unlock()
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
 	return slices.Clone(s.lastPos)
@@ -62,7 +72,10 @@ func (s *Sink) loadPosition() error {
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("position file: %w", err)
 	}
-	if s.log == nil {
+	if s.log == nil || s.opts.Mode != EndToEnd {
+		// A disk-failover spool numbers chunks in the order they were spooled, not sealed:
+		// its positions cannot be ordered against the file's; after a crash the source
+		// resumes from the last acknowledged position, and spooled lines may come twice.
 		return nil
 	}
 	refs := s.log.Unreleased()

@@ -26,7 +26,7 @@ func BatchParams() []spec.Param {
 	}
 }
 
-// Register adds the agent sinks to r.
+// Register adds the agent sinks, and the ackedWriteAhead and diskFailover decorators, to r.
 func Register(r *plugin.Registry) {
 	single := append([]spec.Param{
 		{Name: "host", Kind: spec.ParamString},
@@ -67,6 +67,7 @@ func Register(r *plugin.Registry) {
 				return buildSingle(bc, a, BestEffort)
 			})
 	}
+	registerDecorators(r)
 }
 
 func buildSingle(bc *plugin.BuildContext, a *spec.Args, mode Mode) (plugin.Sink, error) {
@@ -140,7 +141,7 @@ func build(bc *plugin.BuildContext, a *spec.Args, mode Mode, targets []string) (
 	// last one left.
 	if logdir := bc.Prop("flume.agent.logdir", ""); logdir != "" {
 		opts.LogDir = filepath.Join(logdir, bc.LogicalNode)
-	} else {
+	} else if bc.DataDir != "" {
 		opts.LogDir = filepath.Join(bc.DataDir, "agent")
 	}
 	return New(bc, opts), nil

@@ -18,7 +18,9 @@ var errStopped = errors.New("agent sink closed")
 
 // item is one sealed chunk on its way to a collector.
 type item struct {
-	seq     uint64
+	seq     uint64 // the chunk's number on the wire: end to end, also in the log
+	logSeq  uint64 // the chunk's number in the log or spool; 0 when it is in neither
+	order   uint64 // the order the chunk was sealed in, which orders source positions
 	count   int
 	req     *flumev1.AppendRequest // nil: read back from the log when it is sent
 	pending wal.Pending            // end to end: done once the chunk is durable in the log
@@ -51,6 +53,7 @@ type sender struct {
 	latency  [1024]int64 // recent ack latencies, microseconds, a ring
 	latN     int
 	released uint64 // the highest chunk released to the commit point
+	wireSeq  uint64 // the last wire number given to a disk-failover or best-effort chunk
 }
 
 func newSender(s *Sink) *sender {
@@ -75,7 +78,7 @@ func (d *sender) signal() {
 func (d *sender) start() {
 	if d.s.log != nil {
 		for _, c := range d.s.log.Unreleased() {
-			d.queue = append(d.queue, &item{seq: c.Seq, count: int(c.Count), spooled: true})
+			d.queue = append(d.queue, &item{seq: c.Seq, logSeq: c.Seq, order: c.Seq, count: int(c.Count), spooled: true})
 		}
 		d.s.metrics.backlog.Set(int64(len(d.queue)))
 	}
@@ -136,10 +139,15 @@ func (d *sender) spool(ctx context.Context, it *item) error {
 	if it.spooled || it.req == nil {
 		return nil
 	}
-	p, err := d.s.logChunk(ctx, it.req, it.pos)
+	// The spool numbers its chunks itself, in the order they are spooled: chunks reach it
+	// out of their wire order (a chunk in flight is spooled after later ones when its
+	// collector fails), and a disk-failover chunk gets a new wire number when it is sent.
+	seq := d.s.nextSpoolSeq()
+	p, err := d.s.logChunkAt(ctx, seq, it.req, it.pos)
 	if err != nil {
-		return fmt.Errorf("spool chunk %d: %w", it.seq, err)
+		return fmt.Errorf("spool chunk: %w", err)
 	}
+	it.logSeq = seq
 	// The spool syncs in the background; the chunk is read back once it is written.
 	it.spooled, it.req, it.pending = true, nil, p
 	d.s.metrics.spooled.Add(1)
@@ -357,7 +365,7 @@ func (d *sender) send(it *item) error {
 	req := it.req
 	if req == nil {
 		var err error
-		if req, it.pos, err = d.s.log.request(it.seq); err != nil {
+		if req, it.pos, err = d.s.log.request(it.logSeq); err != nil {
 			if errors.Is(err, wal.ErrReleased) {
 				return nil // acked meanwhile
 			}
@@ -372,6 +380,12 @@ func (d *sender) send(it *item) error {
 		d.queue = append([]*item{it}, d.queue...)
 		d.mu.Unlock()
 		return nil
+	}
+	if d.s.opts.Mode != EndToEnd {
+		// Only end-to-end chunks keep their number across sends (the commit point knows
+		// them by it); the others are numbered as they go out.
+		d.wireSeq++
+		it.seq, req.Seq = d.wireSeq, d.wireSeq
 	}
 	d.unacked[it.seq] = it
 	d.s.metrics.inFlight.Set(int64(len(d.unacked)))
@@ -538,14 +552,14 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 // log.
 func (d *sender) settled(it *item) {
 	if it.pos != nil {
-		if err := d.s.keepPosition(it.seq, it.pos); err != nil {
+		if err := d.s.keepPosition(it.order, it.pos); err != nil {
 			d.s.bc.Log().Error("save the source position", "err", err)
 		}
 	}
-	if d.s.log == nil || (d.s.opts.Mode == DiskFailover && !it.spooled) {
+	if d.s.log == nil || it.logSeq == 0 {
 		return
 	}
-	if err := d.s.log.Release(it.seq); err != nil && !errors.Is(err, wal.ErrReleased) {
+	if err := d.s.log.Release(it.logSeq); err != nil && !errors.Is(err, wal.ErrReleased) {
 		d.s.bc.Log().Error("release chunk from the log", "seq", it.seq, "err", err)
 	}
 }
