@@ -280,18 +280,6 @@ func (d *dataplane) chain(kind string) string {
 	return fmt.Sprintf("agent%sChain(%s)", kind, strings.Join(addrs, ", "))
 }
 
-// waitDelivered waits until at least frac of the lines are in finalized files.
-func (d *dataplane) waitDelivered(frac float64, timeout time.Duration) tally {
-	t := d.e.t
-	t.Helper()
-	var ta tally
-	plugintest.Eventually(t, timeout, func() bool {
-		ta = count(t, d.lines, d.outs...)
-		return float64(ta.distinct()) >= frac*float64(d.lines)
-	}, func() string { return fmt.Sprintf("%d of %d lines delivered\n%s", ta.distinct(), d.lines, d.logs()) })
-	return ta
-}
-
 // waitQuiet waits until every line is delivered, the collectors' files are all finalized, and
 // nothing changed for a second; it fails the test with the figures otherwise.
 func (d *dataplane) waitQuiet(timeout time.Duration) tally {

@@ -20,49 +20,16 @@ type segment struct {
 }
 
 // parseSegments splits a pattern into literal runs and escapes, by the grammar of
-// event.CompileTemplate: "%%" is a percent sign, "%{name}" and "%x" (x a word character) are
-// escapes, and any other '%' is kept as text.
+// event.CompileTemplate (event.SplitTemplate).
 func parseSegments(p string, loc *time.Location) []segment {
 	var segs []segment
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			segs = append(segs, segment{lit: lit.String()})
-			lit.Reset()
+	for _, pc := range event.SplitTemplate(p) {
+		if pc.Escape {
+			segs = append(segs, escapeSegment(pc.Text, loc))
+		} else {
+			segs = append(segs, segment{lit: pc.Text})
 		}
 	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c != '%' || i+1 >= len(p) {
-			lit.WriteByte(c)
-			continue
-		}
-		n := p[i+1]
-		switch {
-		case n == '%':
-			lit.WriteByte('%')
-			i++
-		case n == '{':
-			end := i + 2
-			for end < len(p) && isNameByte(p[end]) {
-				end++
-			}
-			if end == i+2 || end >= len(p) || p[end] != '}' {
-				lit.WriteByte(c)
-				continue
-			}
-			flush()
-			segs = append(segs, escapeSegment(p[i:end+1], loc))
-			i = end
-		case isWordByte(n):
-			flush()
-			segs = append(segs, escapeSegment(p[i:i+2], loc))
-			i++
-		default:
-			lit.WriteByte(c)
-		}
-	}
-	flush()
 	return segs
 }
 
@@ -86,12 +53,6 @@ func escapeSegment(src string, loc *time.Location) segment {
 	}
 	return s
 }
-
-func isWordByte(c byte) bool {
-	return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
-}
-
-func isNameByte(c byte) bool { return isWordByte(c) || c == '.' || c == '-' }
 
 // pathTemplate is the part of a Path under the root: it expands against an event to the
 // bucket key, the root-relative directory and file prefix (or, in exact mode, file name).

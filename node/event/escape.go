@@ -75,14 +75,23 @@ type Template struct {
 	literal bool
 }
 
-// CompileTemplate compiles pattern. Every string is a valid pattern, so there is no error.
-// Dates are formatted in the local time zone; see In.
-func CompileTemplate(pattern string) *Template {
-	t := &Template{loc: time.Local}
+// TemplatePiece is a piece of an escape pattern: a run of literal text ("%%" already turned into
+// "%"), or one escape as written ("%Y", "%{host}").
+type TemplatePiece struct {
+	Text   string
+	Escape bool
+}
+
+// SplitTemplate splits pattern into literal runs and escapes: "%%" is a percent sign,
+// "%{name}" and "%x" (x a word character) are escapes, any other '%' is text. It is the
+// grammar CompileTemplate compiles; components that treat escapes one by one (a path whose
+// escaped parts are sanitized) use it to see the same escapes.
+func SplitTemplate(pattern string) []TemplatePiece {
+	var out []TemplatePiece
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
-			t.parts = append(t.parts, part{kind: partText, text: lit.String()})
+			out = append(out, TemplatePiece{Text: lit.String()})
 			lit.Reset()
 		}
 	}
@@ -107,22 +116,39 @@ func CompileTemplate(pattern string) *Template {
 				continue
 			}
 			flush()
-			t.parts = append(t.parts, namePart(pattern[i+2:end]))
+			out = append(out, TemplatePiece{Text: pattern[i : end+1], Escape: true})
 			i = end
 		case isWordByte(n):
 			flush()
-			if p, ok := letterPart(n); ok {
-				t.parts = append(t.parts, p)
-				if p.kind == partDate || p.kind == partDayOfYear || p.kind == partHour24 {
-					t.hasDate = true
-				}
-			}
+			out = append(out, TemplatePiece{Text: pattern[i : i+2], Escape: true})
 			i++
 		default:
 			lit.WriteByte(c)
 		}
 	}
 	flush()
+	return out
+}
+
+// CompileTemplate compiles pattern. Every string is a valid pattern, so there is no error.
+// Dates are formatted in the local time zone; see In.
+func CompileTemplate(pattern string) *Template {
+	t := &Template{loc: time.Local}
+	for _, pc := range SplitTemplate(pattern) {
+		switch {
+		case !pc.Escape:
+			t.parts = append(t.parts, part{kind: partText, text: pc.Text})
+		case pc.Text[1] == '{':
+			t.parts = append(t.parts, namePart(pc.Text[2:len(pc.Text)-1]))
+		default:
+			if p, ok := letterPart(pc.Text[1]); ok {
+				t.parts = append(t.parts, p)
+				if p.kind == partDate || p.kind == partDayOfYear || p.kind == partHour24 {
+					t.hasDate = true
+				}
+			}
+		}
+	}
 	t.literal = len(t.parts) == 0 || (len(t.parts) == 1 && t.parts[0].kind == partText)
 	return t
 }
