@@ -122,6 +122,11 @@ func build(bc *plugin.BuildContext, a *spec.Args, mode Mode, targets []string) (
 		LogMaxBytes:    bc.PropInt("flume.agent.logdir.maxbytes", 0),
 		LogMinFree:     bc.PropInt("flume.agent.logdir.minfreebytes", 0),
 	}
+	if mode == EndToEnd {
+		// Chunks in flight wait in memory for a commit round trip: fewer of them keep an
+		// end-to-end agent small at little cost in throughput.
+		opts.Window = 12
+	}
 	if opts.BatchCount < 1 {
 		return nil, a.Errorf("batchCount", "batchCount %d: want at least 1", opts.BatchCount)
 	}
