@@ -243,3 +243,21 @@ func spoolFiles(tb testing.TB, dir string) int {
 	}
 	return n
 }
+
+// TestChainSkipsACollectorThatDoesNotResolve: a collector whose host name does not resolve is
+// one that fails: the chain goes on to the next, and nothing is lost.
+func TestChainSkipsACollectorThatDoesNotResolve(t *testing.T) {
+	st := newStore()
+	c := startCollector(t, st, "127.0.0.1:0")
+	bc := newBC(t, fastBackoff)
+	bc.Commits = newCommits(t)
+	s := newE2E(t, bc, "no-such-host.invalid:35853", c.addr)
+	openSink(t, s)
+	all := bodies("r", 0, 50)
+	appendAll(t, s, all, 10)
+	waitFor(t, 5*time.Second, "every event at the second collector", func() bool { return st.total() >= len(all) })
+	if err := closeSink(s, 5*time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	st.checkOnce(t, all)
+}
