@@ -300,6 +300,29 @@ func (m *Master) leaderConn() (*grpc.ClientConn, error) {
 	return m.conn(p.Admin)
 }
 
+// nodeAddrs returns the node service addresses of every master: the configured ones not
+// removed, and the ones that joined. st is read under the state's lock.
+func (m *Master) nodeAddrs(st *state.State) []string {
+	joined, removed := st.Masters()
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range m.cfg.Peers {
+		if !slices.Contains(removed, p.ID) && p.Node != "" && !seen[p.ID] {
+			if i := slices.IndexFunc(joined, func(j *flumev1.MasterAddress) bool { return j.GetId() == p.ID }); i >= 0 {
+				continue // joined again with new addresses: listed below
+			}
+			seen[p.ID] = true
+			out = append(out, p.Node)
+		}
+	}
+	for _, j := range joined {
+		if j.GetNode() != "" {
+			out = append(out, j.GetNode())
+		}
+	}
+	return out
+}
+
 // peer returns the addresses of master id: from the configured list, or from the replicated
 // directory of masters that joined at run time.
 func (m *Master) peer(id string) (Peer, bool) {

@@ -320,6 +320,7 @@ func (s *sessions) assignment(name string) *flumev1.NodeAssignment {
 			a.Nodes = append(a.Nodes, t)
 		}
 		a.Chokes = st.Chokes(name)
+		a.Masters = s.m.nodeAddrs(st)
 	})
 	return a
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -402,4 +403,19 @@ func TestMastersShowTheMetricsNodesReport(t *testing.T) {
 			t.Fatalf("metrics of %s sent without being asked for", s.GetLogical())
 		}
 	}
+}
+
+// TestNodesLearnEveryMaster: a node configured with one master learns them all from its
+// session, so it can fail over to masters it was not told about (masters added at run time).
+func TestNodesLearnEveryMaster(t *testing.T) {
+	c := newSessionCluster(t, 3)
+	_, s, _ := runNode(t, "host1", c.peers[c.leader()].Node)
+	var want []string
+	for _, p := range c.peers {
+		want = append(want, p.Node)
+	}
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		got := s.Masters()
+		return len(got) == 3 && slices.Contains(got, want[0]) && slices.Contains(got, want[1]) && slices.Contains(got, want[2])
+	}, func() string { return fmt.Sprintf("the node knows masters %v, want %v", s.Masters(), want) })
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,9 +43,10 @@ type Session struct {
 	cfg      SessionConfig
 	instance string
 
-	mu     sync.Mutex
-	leader string           // the master of the current session, empty between sessions
-	chokes map[string]int64 // the choke limits last applied
+	mu      sync.Mutex
+	leader  string           // the master of the current session, empty between sessions
+	chokes  map[string]int64 // the choke limits last applied
+	masters []string         // the masters the ensemble announced last, if it did
 }
 
 // NewSession returns a session for node n; Run runs it.
@@ -96,6 +98,11 @@ func (s *Session) Run(ctx context.Context) error {
 	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	backoff, next, redirect := s.cfg.Backoff, 0, ""
 	for ctx.Err() == nil {
+		if known := s.knownMasters(); !sameSet(known, order) {
+			// The ensemble changed (a master joined or left): try its masters from now on.
+			order = known
+			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
 		addr := redirect
 		if addr == "" {
 			addr = order[next%len(order)]
@@ -258,6 +265,24 @@ func (s *Session) apply(a *flumev1.NodeAssignment) {
 		s.n.Chokes().SetLimit(id, kbps)
 	}
 	s.chokes = a.GetChokes()
+	if ms := a.GetMasters(); len(ms) > 0 {
+		s.masters = slices.Clone(ms)
+	}
+}
+
+// Masters returns the node service addresses of the masters the session tries: those the
+// ensemble announced last, or the configured ones.
+func (s *Session) Masters() []string { return s.knownMasters() }
+
+// knownMasters returns the masters to try: those the ensemble last announced, or the
+// configured ones.
+func (s *Session) knownMasters() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.masters) > 0 {
+		return slices.Clone(s.masters)
+	}
+	return slices.Clone(s.cfg.Masters)
 }
 
 // parseTranslated parses the source and sink of a translated configuration.
@@ -271,4 +296,17 @@ func parseTranslated(t *flumev1.TranslatedConfig) (*spec.NodeDef, error) {
 		return nil, fmt.Errorf("sink %q: %w", t.GetSink(), err)
 	}
 	return &spec.NodeDef{Name: t.GetNode(), Source: src, Sink: sink}, nil
+}
+
+// sameSet reports whether a and b hold the same addresses, in any order.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -568,7 +568,10 @@ type NodeAssignment struct {
 	// The logical nodes mapped onto the node, with what each runs.
 	Nodes []*TranslatedConfig `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Choke limits in KB/s, by choke id.
-	Chokes        map[string]int64 `protobuf:"bytes,2,rep,name=chokes,proto3" json:"chokes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Chokes map[string]int64 `protobuf:"bytes,2,rep,name=chokes,proto3" json:"chokes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The node service addresses of every master of the ensemble, so that a node follows the
+	// ensemble as masters join and leave.
+	Masters       []string `protobuf:"bytes,3,rep,name=masters,proto3" json:"masters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +616,13 @@ func (x *NodeAssignment) GetNodes() []*TranslatedConfig {
 func (x *NodeAssignment) GetChokes() map[string]int64 {
 	if x != nil {
 		return x.Chokes
+	}
+	return nil
+}
+
+func (x *NodeAssignment) GetMasters() []string {
+	if x != nil {
+		return x.Masters
 	}
 	return nil
 }
@@ -2084,10 +2094,11 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"not_leader\x18\x02 \x01(\v2\x13.flume.v1.NotLeaderH\x00R\tnotLeader\x12-\n" +
 	"\arefusal\x18\x03 \x01(\v2\x11.flume.v1.RefusalH\x00R\arefusalB\x05\n" +
-	"\x03msg\"\xbb\x01\n" +
+	"\x03msg\"\xd5\x01\n" +
 	"\x0eNodeAssignment\x120\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1a.flume.v1.TranslatedConfigR\x05nodes\x12<\n" +
-	"\x06chokes\x18\x02 \x03(\v2$.flume.v1.NodeAssignment.ChokesEntryR\x06chokes\x1a9\n" +
+	"\x06chokes\x18\x02 \x03(\v2$.flume.v1.NodeAssignment.ChokesEntryR\x06chokes\x12\x18\n" +
+	"\amasters\x18\x03 \x03(\tR\amasters\x1a9\n" +
 	"\vChokesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"#\n" +
