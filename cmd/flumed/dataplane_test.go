@@ -222,9 +222,14 @@ func freePort(t *testing.T) int {
 	return freeBlock(t, []string{"127.0.0.1"})
 }
 
-// startAgent waits for the collectors to listen, then configures the agent with sink and
-// starts its process.
+// startAgent waits for the collectors to listen, then configures the agent to ship the input
+// file with sink and starts its process.
 func (d *dataplane) startAgent(sink string) {
+	d.startAgentWith(fmt.Sprintf("text(%q)", d.input), sink)
+}
+
+// startAgentWith is startAgent with another source.
+func (d *dataplane) startAgentWith(source, sink string) {
 	t := d.e.t
 	t.Helper()
 	plugintest.Eventually(t, 20*time.Second, func() bool {
@@ -240,7 +245,7 @@ func (d *dataplane) startAgent(sink string) {
 		return true
 	}, func() string { out, _ := d.e.ctl(0, "status"); return "collectors not active:\n" + out + d.logs() })
 	d.agent = d.e.node("agent1", d.agentArgs...)
-	d.e.mustCtl(0, "config", "agent1", fmt.Sprintf("text(%q)", d.input), sink)
+	d.e.mustCtl(0, "config", "agent1", source, sink)
 }
 
 // written returns the bytes in the collectors' files, finished or not.
@@ -300,6 +305,45 @@ func (d *dataplane) waitQuiet(timeout time.Duration) tally {
 			ta.distinct(), d.lines, ta.lost(), ta.dups, ta.tmp, d.logs())
 	})
 	return ta
+}
+
+// waitTail waits until the collectors' files are all finalized and nothing changed for two
+// seconds (the count of lines is known only once the writer stopped; some may be lost).
+func (d *dataplane) waitTail(timeout time.Duration) tally {
+	t := d.e.t
+	t.Helper()
+	last := -1
+	var since time.Time
+	var ta tally
+	plugintest.Eventually(t, timeout, func() bool {
+		ta = count(t, d.lines, d.outs...)
+		if ta.tmp != 0 || ta.lines != last {
+			last, since = ta.lines, time.Now()
+			return false
+		}
+		return time.Since(since) >= 2*time.Second
+	}, func() string {
+		return fmt.Sprintf("not settled: %d of %d lines, %d unfinished files\n%s", ta.distinct(), d.lines, ta.tmp, d.logs())
+	})
+	return ta
+}
+
+// agentMetric sums the agent's metrics whose names end with suffix, as the masters show them.
+func (d *dataplane) agentMetric(suffix string) int64 {
+	out, err := d.e.ctl(0, "metrics", "agent1")
+	if err != nil {
+		return -1
+	}
+	var sum int64
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && strings.HasSuffix(f[1], suffix) {
+			var v int64
+			fmt.Sscan(f[2], &v)
+			sum += v
+		}
+	}
+	return sum
 }
 
 func (d *dataplane) logs() string {
