@@ -10,12 +10,14 @@ import (
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/sink"
 	"github.com/flumego/flume/node/source"
+	"github.com/flumego/flume/node/source/spooldir"
 )
 
 // Registry returns a new registry holding every built-in component.
 func Registry() *plugin.Registry {
 	r := plugin.NewRegistry()
 	source.Register(r)
+	spooldir.Register(r)
 	sink.Register(r)
 	deco.Register(r)
 	format.Register(r)

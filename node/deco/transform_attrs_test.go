@@ -221,19 +221,21 @@ func TestUsage(t *testing.T) {
 	r := plugin.NewRegistry()
 	registerTransforms(r)
 	want := map[string]string{
-		"value":    `value("attr", "value"{, escape=false})`,
-		"mask":     `mask("attr"[, "attr"...])`,
-		"select":   `select("attr"[, "attr"...])`,
-		"format":   `format("pattern")`,
-		"digest":   `digest("algorithm", "attr"{, base64=false})`,
-		"regex":    `regex("regex", idx, "attr")`,
-		"regexAll": `regexAll("regex", "name"[, "name"...])`,
-		"split":    `split("regex", idx, "attr")`,
-		"exDate":   `exDate("attr", "pattern"[, prefix="date"[, padding=true]])`,
-		"batch":    `batch(n[, maxLatencyMs=0])`,
-		"unbatch":  `unbatch`,
-		"gzip":     `gzip`,
-		"gunzip":   `gunzip`,
+		"value":     `value("attr", "value"{, escape=false})`,
+		"mask":      `mask("attr"[, "attr"...])`,
+		"select":    `select("attr"[, "attr"...])`,
+		"format":    `format("pattern")`,
+		"digest":    `digest("algorithm", "attr"{, base64=false})`,
+		"regex":     `regex("regex", idx, "attr")`,
+		"regexAll":  `regexAll("regex", "name"[, "name"...])`,
+		"split":     `split("regex", idx, "attr")`,
+		"exDate":    `exDate("attr", "pattern"[, prefix="date"[, padding=true]])`,
+		"eventTime": `eventTime(["regex"[, "pattern"]]{, layout="Go layout", zone="Local"})`,
+		"exTime":    `exTime(["regex"[, "pattern"]]{, layout="Go layout", zone="Local"})`,
+		"batch":     `batch(n[, maxLatencyMs=0])`,
+		"unbatch":   `unbatch`,
+		"gzip":      `gzip`,
+		"gunzip":    `gunzip`,
 	}
 	for name, usage := range want {
 		e, ok := r.Lookup(plugin.KindDecorator, name)

@@ -72,6 +72,10 @@ func registerTransforms(r *plugin.Registry) {
 		"set attr to field idx of the body split around regex (RE2)", buildSplit)
 	registerDeco(r, sigExDate,
 		"parse attr with a SimpleDateFormat pattern into prefix+day, month, year, hr, min, sec", buildExDate)
+	registerDeco(r, sigEventTime,
+		"set the event time from the time written in the body (regex group 1, or the body's start)", buildEventTime)
+	registerDeco(r, sigExTime,
+		"alias of eventTime: set the event time from the time written in the body", buildEventTime)
 	registerDeco(r, sigBatch,
 		"pack every n events into one aggregate event, sending a partial one after maxLatencyMs", buildBatch)
 	registerDeco(r, spec.Signature{Name: "unbatch"},

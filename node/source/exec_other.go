@@ -7,6 +7,9 @@ import (
 	"syscall"
 )
 
+// defaultShell is what shell=true runs a command line with: the command interpreter.
+const defaultShell = "cmd.exe /C"
+
 const (
 	sigTerm = syscall.SIGTERM
 	sigKill = syscall.SIGKILL

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 )
 
 const (
+	// shellNotFound is the exit status a POSIX shell gives when it cannot find the command.
+	shellNotFound = 127
 	// killGrace is how long a terminated command has to exit after SIGTERM before its
 	// process group gets SIGKILL.
 	killGrace = time.Second
@@ -66,11 +69,13 @@ func (s *execSource) supervise(ctx context.Context, p *proc) {
 	defer s.wg.Done()
 	defer close(s.out)
 	for {
-		s.runOnce(ctx, p)
+		started := time.Now()
+		s.runs.Inc()
+		failed := s.runOnce(ctx, p)
 		if ctx.Err() != nil || !s.restart {
 			return
 		}
-		t := time.NewTimer(s.period)
+		t := time.NewTimer(restartDelay(s.period, s.throttle, time.Since(started), failed))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -87,9 +92,23 @@ func (s *execSource) supervise(ctx context.Context, p *proc) {
 	}
 }
 
+// restartDelay returns how long to wait, after a run that lasted ran, before the next one.
+// It is period, as classic's exec waited; but a run that failed, or any run when no period
+// paces them, is started again no sooner than throttle after its own start. So a command
+// that fails at once (a crash loop), or `exec("true", restart=true)`, starts at most once per
+// throttle, while one that ran for an hour and failed is restarted at once.
+func restartDelay(period, throttle, ran time.Duration, failed bool) time.Duration {
+	d := period
+	if (failed || period == 0) && ran+d < throttle {
+		d = throttle - ran
+	}
+	return d
+}
+
 // runOnce reads the output of p until it ends and reaps p. When ctx ends first it terminates
-// p's process group.
-func (s *execSource) runOnce(ctx context.Context, p *proc) {
+// p's process group. It reports whether the run failed: ended with a non-zero status or by a
+// signal it was not sent by the source.
+func (s *execSource) runOnce(ctx context.Context, p *proc) (failed bool) {
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go s.readStream(ctx, &readers, p.stdout, ProcStdout)
@@ -128,9 +147,18 @@ func (s *execSource) runOnce(ctx context.Context, p *proc) {
 	}
 	p.stdout.Close()
 	p.stderr.Close()
-	if err != nil && ctx.Err() == nil {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	s.failures.Inc()
+	var ee *exec.ExitError
+	if s.shell && errors.As(err, &ee) && ee.ExitCode() == shellNotFound {
+		s.log.Warn("exec command ended: the shell could not find the command (its message is an event tagged STDERR)",
+			"cmd", s.cmdline, "err", err)
+	} else {
 		s.log.Info("exec command ended", "cmd", s.cmdline, "err", err)
 	}
+	return true
 }
 
 // terminate stops p's process group: SIGTERM, then SIGKILL after killGrace. It returns the

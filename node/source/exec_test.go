@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,11 +179,132 @@ func TestExecMissingCommandIsAnOpenError(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Open(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no-such-command-xyzzy") {
-		t.Fatalf("Open = %v, want an error naming the command", err)
+	const want = `exec "no-such-command-xyzzy": executable file not found in $PATH`
+	if err == nil || err.Error() != want || !errors.Is(err, exec.ErrNotFound) {
+		t.Fatalf("Open = %v, want %q wrapping exec.ErrNotFound", err, want)
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExecMissingCommandUnderAShell checks that under a shell, where the shell is what starts,
+// the shell's complaint is delivered and the run counted as failed.
+func TestExecMissingCommandUnderAShell(t *testing.T) {
+	e := newEnv(nil)
+	evs := drain(t, e.OpenSource(t, `exec("no-such-command-xyzzy", shell=true)`))
+	if len(evs) != 1 || attr(evs[0], AttrProcSource) != ProcStderr ||
+		!strings.Contains(string(evs[0].Body), "no-such-command-xyzzy") {
+		t.Fatalf("events %q, want the shell's complaint on stderr", plugintest.Bodies(evs))
+	}
+	if runs, failed := e.Counter("exec.runs"), e.Counter("exec.run_failures"); runs != 1 || failed != 1 {
+		t.Errorf("runs = %d, run_failures = %d; want 1 and 1", runs, failed)
+	}
+}
+
+// TestExecRunsWithoutAShellUnlessAsked checks that shell syntax is passed to the command as
+// text unless shell= asks for a shell, and that shell= runs the shell named.
+func TestExecRunsWithoutAShellUnlessAsked(t *testing.T) {
+	tests := []struct {
+		spec string
+		want []string
+	}{
+		{`exec("echo a | tr a b")`, []string{"a | tr a b"}},
+		{`exec("echo $HOME *")`, []string{"$HOME *"}},
+		{`exec("echo a | tr a b", shell=true)`, []string{"b"}},
+		{`exec("echo a | tr a b", shell=false)`, []string{"a | tr a b"}},
+		{`exec("echo $0", shell="sh -c")`, []string{"sh"}},
+		{`execStream("echo x; echo y >&2", shell=true)`, []string{"x", "y"}},
+		{`execPeriodic("echo a | tr a c", 10, shell=true)`, []string{"c\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			s := newEnv(nil).OpenSource(t, tt.spec)
+			var got []string
+			if strings.HasPrefix(tt.spec, "execPeriodic") {
+				// It runs for ever: the first run is enough.
+				batch, err := s.Next(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = plugintest.Bodies(batch[:1])
+			} else {
+				got = plugintest.Bodies(drain(t, s))
+				slices.Sort(got) // stdout and stderr are read apart
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("events %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRestartDelay(t *testing.T) {
+	const ms = time.Millisecond
+	tests := []struct {
+		name                  string
+		period, throttle, ran time.Duration
+		failed                bool
+		want                  time.Duration
+	}{
+		{"period paces successful runs", 10 * ms, 1000 * ms, 2 * ms, false, 10 * ms},
+		{"quick failure waits for the throttle", 10 * ms, 1000 * ms, 2 * ms, true, 998 * ms},
+		{"no period: quick success waits for the throttle", 0, 1000 * ms, 300 * ms, false, 700 * ms},
+		{"long failed run restarts at once", 0, 1000 * ms, time.Hour, true, 0},
+		{"long failed run keeps its period", 50 * ms, 1000 * ms, time.Hour, true, 50 * ms},
+		{"period longer than the throttle", 5000 * ms, 1000 * ms, 2 * ms, true, 5000 * ms},
+		{"throttle off", 0, 0, 0, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := restartDelay(tt.period, tt.throttle, tt.ran, tt.failed); got != tt.want {
+				t.Fatalf("restartDelay(%v, %v, %v, %v) = %v, want %v", tt.period, tt.throttle, tt.ran, tt.failed, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestExecRestartIsThrottled checks that a command restarted in a loop, failing at once or
+// restarted without a period, is started at most once per restartThrottle.
+func TestExecRestartIsThrottled(t *testing.T) {
+	const throttle = 300 * time.Millisecond
+	tests := []struct {
+		spec        string
+		wantFailure bool
+	}{
+		{`exec("sh -c 'echo x; exit 1'", restart=true, restartThrottle=300)`, true},
+		{`exec("echo x", restart=true, restartThrottle="300ms")`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			e := newEnv(nil)
+			s := e.OpenSource(t, tt.spec)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var stamps []int64
+			for len(stamps) < 3 {
+				batch, err := s.Next(ctx)
+				if err != nil {
+					t.Fatalf("Next after %d events: %v", len(stamps), err)
+				}
+				for _, ev := range batch {
+					stamps = append(stamps, ev.Timestamp)
+				}
+			}
+			// Three runs span two throttle periods at least. The events are stamped when read,
+			// a little after each start: allow some slack for that. Unthrottled, the three
+			// would come within milliseconds.
+			if d := time.Duration(stamps[2] - stamps[0]); d < 2*throttle-150*time.Millisecond {
+				t.Errorf("three runs within %v, want at least %v", d, 2*throttle)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			failures := e.Counter("exec.run_failures")
+			if runs := e.Counter("exec.runs"); runs < 3 || (failures >= 2) != tt.wantFailure {
+				t.Errorf("runs = %d, run_failures = %d", runs, failures)
+			}
+		})
 	}
 }
 
@@ -194,6 +316,10 @@ func TestExecArguments(t *testing.T) {
 		{`execPeriodic("ls")`, "missing argument period"},
 		{`execStream("ls", true)`, "too many arguments"},
 		{`exec("ls", false, true, "soon")`, "argument period"},
+		{`exec("ls", shell="'sh")`, "1:18: exec: argument shell: unterminated quote"},
+		{`exec("  ", shell=true)`, "1:6: exec: argument cmd: empty command"},
+		{`exec("ls", restartThrottle="-1")`, "argument restartThrottle"},
+		{`execStream("ls", restartThrottle=5)`, "restartThrottle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {

@@ -7,6 +7,9 @@ import (
 	"syscall"
 )
 
+// defaultShell is what shell=true runs a command line with: the POSIX shell.
+const defaultShell = "/bin/sh -c"
+
 const (
 	sigTerm = syscall.SIGTERM
 	sigKill = syscall.SIGKILL
