@@ -11,6 +11,7 @@ import (
 	"github.com/flumego/flume/node/sink"
 	"github.com/flumego/flume/node/source"
 	"github.com/flumego/flume/node/source/spooldir"
+	"github.com/flumego/flume/node/source/syslog"
 )
 
 // Registry returns a new registry holding every built-in component.
@@ -18,6 +19,7 @@ func Registry() *plugin.Registry {
 	r := plugin.NewRegistry()
 	source.Register(r)
 	spooldir.Register(r)
+	syslog.Register(r)
 	sink.Register(r)
 	deco.Register(r)
 	format.Register(r)
