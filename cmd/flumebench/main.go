@@ -42,6 +42,11 @@ type pipeline struct {
 	bytes  int64
 	// prepare writes the input file, if the pipeline reads one.
 	prepare func(path string) error
+	// endless marks a source that never ends (tail, syslog): the run stops once the counter
+	// named delivered holds every event.
+	endless bool
+	// feed, if set, runs beside an endless pipeline and produces its input (a syslog client).
+	feed func(ctx context.Context, port int) error
 }
 
 const (
@@ -50,6 +55,13 @@ const (
 	textLines   = 2_000_000
 	textSize    = 100
 	decoEvents  = 3_000_000
+)
+
+const (
+	tailLines    = 2_000_000
+	dirFiles     = 1000
+	dirLines     = 2000
+	syslogEvents = 1_000_000
 )
 
 var pipelines = []pipeline{
@@ -63,6 +75,24 @@ var pipelines = []pipeline{
 		spec:   `bench : text("{in}") | text("{out}") ;`,
 		events: textLines, bytes: textLines * textSize,
 		prepare: func(path string) error { return writeLines(path, textLines, textSize) },
+	},
+	{
+		name:   "tail (1 file) | counter",
+		spec:   `bench : tail("{in}") | counter("delivered") ;`,
+		events: tailLines, bytes: tailLines * textSize, endless: true,
+		prepare: func(path string) error { return writeLines(path, tailLines, textSize) },
+	},
+	{
+		name:   "tailDir (1,000 files) | counter",
+		spec:   `bench : tailDir("{in}") | counter("delivered") ;`,
+		events: dirFiles * dirLines, bytes: dirFiles * dirLines * textSize, endless: true,
+		prepare: func(path string) error { return writeDir(path, dirFiles, dirLines, textSize) },
+	},
+	{
+		name:   "syslogTcp (RFC 5424, one connection) | counter",
+		spec:   `bench : syslogTcp({port}) | counter("delivered") ;`,
+		events: syslogEvents, bytes: syslogEvents * syslogSize, endless: true,
+		feed: feedSyslog,
 	},
 	{
 		name: "asciisynth | 5 decorators | counter",
@@ -214,7 +244,11 @@ func measure(p pipeline) (float64, error) {
 			return 0, fmt.Errorf("prepare input: %w", err)
 		}
 	}
-	text := strings.NewReplacer("{in}", in, "{out}", out).Replace(p.spec)
+	port, err := freeTCPPort()
+	if err != nil {
+		return 0, err
+	}
+	text := strings.NewReplacer("{in}", in, "{out}", out, "{port}", strconv.Itoa(port)).Replace(p.spec)
 	defs, err := spec.ParseNodes(text)
 	if err != nil {
 		return 0, err
@@ -226,11 +260,60 @@ func measure(p pipeline) (float64, error) {
 	}
 	d := flow.NewDriver(f, flow.DriverOptions{})
 	start := time.Now()
+	if p.endless {
+		return runEndless(p, d, m, start, port)
+	}
 	if err := d.Run(context.Background()); err != nil {
 		return 0, err
 	}
 	secs := time.Since(start).Seconds()
 	return secs, checkDelivered(p, m, out)
+}
+
+// runEndless runs a pipeline whose source never ends until it delivered every event.
+func runEndless(p pipeline, d *flow.Driver, m *metrics.Registry, start time.Time, port int) (float64, error) {
+	d.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	feedErr := make(chan error, 1)
+	if p.feed != nil {
+		go func() { feedErr <- p.feed(ctx, port) }()
+	}
+	delivered := func() int64 {
+		for _, v := range m.Snapshot() {
+			if strings.HasSuffix(v.Name, ".delivered") {
+				return v.Value
+			}
+		}
+		return 0
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for delivered() < p.events {
+		select {
+		case <-d.Done():
+			return 0, fmt.Errorf("the pipeline ended after %d of %d events: %v", delivered(), p.events, d.Status().Err)
+		case err := <-feedErr:
+			if err != nil {
+				return 0, fmt.Errorf("feeding the pipeline: %w", err)
+			}
+			feedErr = nil
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%d of %d events after 5 minutes", delivered(), p.events)
+		}
+	}
+	secs := time.Since(start).Seconds()
+	cancel()
+	sctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	_ = d.Stop(sctx)
+	if n := delivered(); n != p.events {
+		return 0, fmt.Errorf("delivered %d events, want %d", n, p.events)
+	}
+	return secs, nil
 }
 
 // checkDelivered checks that everything reached the end of the pipeline: the counter at its end

@@ -23,7 +23,7 @@ func Register(r *plugin.Registry) {
 	r.RegisterSource(failSig, "fails to open with the message (a placeholder)", buildFail)
 	r.RegisterSource(stdinSig, "one event per line of standard input, until EOF", buildStdin)
 	r.RegisterSource(textSig, "one event per line of a file, then ends", buildText)
-	r.RegisterSource(tail.Signature, tail.Doc, tail.Build)
+	tail.Register(r) // tail, multitail, tailDir
 
 	r.RegisterSource(synthSig, "count events of size random bytes (count 0: endless)", buildSynth)
 	r.RegisterSource(synthRndSizeSig, "count events of random bytes, of sizes from minsize up to maxsize", buildSynthRndSize)

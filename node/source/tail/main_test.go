@@ -17,15 +17,18 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Orphans are released after 10 poll periods; tests poll every 10 ms, and need not wait
+	// for the floor real polling periods get.
+	minIdle = 300 * time.Millisecond
 	goleak.VerifyTestMain(m)
 }
 
 // fastPoll keeps tests quick: tail checks the file every 10 ms.
 var fastPoll = map[string]string{"flume.tail.pollperiod": "10"}
 
-// newEnv returns an env whose registry holds the tail source.
+// newEnv returns an env whose registry holds the tail sources.
 func newEnv(props map[string]string) *plugintest.Env {
-	return plugintest.NewEnv(props, func(r *plugin.Registry) { r.RegisterSource(Signature, Doc, Build) })
+	return plugintest.NewEnv(props, Register)
 }
 
 func tailSpec(path string, extra string) string {
@@ -59,6 +62,27 @@ func (r *reader) until(n int) []string {
 	return plugintest.Bodies(r.got)
 }
 
+// untilLast reads until an event with body last arrives, failing on any event after it, and
+// returns every event read.
+func (r *reader) untilLast(last string) []*event.Event {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for n := len(r.got); n == 0 || string(r.got[n-1].Body) != last; n = len(r.got) {
+		batch, err := r.s.Next(ctx)
+		if err != nil {
+			r.t.Fatalf("Next after %d events: %v", len(r.got), err)
+		}
+		for _, e := range batch {
+			if k := len(r.got); k > 0 && string(r.got[k-1].Body) == last {
+				r.t.Fatalf("event %q after %q", e.Body, last)
+			}
+			r.got = append(r.got, e.Clone())
+		}
+	}
+	return r.got
+}
+
 // quiet checks that no event arrives for a while.
 func (r *reader) quiet(d time.Duration) {
 	r.t.Helper()
@@ -80,6 +104,15 @@ func appendTo(t testing.TB, path, s string) {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// age makes path look idle for an hour: its unterminated last line is then emitted at Close.
+func age(t testing.TB, path string) {
+	t.Helper()
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, past, past); err != nil {
 		t.Fatal(err)
 	}
 }

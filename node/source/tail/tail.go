@@ -1,19 +1,78 @@
-// Package tail is the tail source: it follows one file by name, as `tail -F` does, and makes an
-// event of every line (or of every record cut by a delimiter regex) appended to it.
+// Package tail holds the sources that follow growing files: tail follows one file by name, as
+// `tail -F` does; multitail follows several; tailDir follows every file of a directory whose
+// name matches a regex. They make an event of every line (or of every record cut by a
+// delimiter regex) appended to the files, and never lose or repeat one across rotations and
+// restarts.
 //
-// It follows the name, not the file: when the name comes to denote another file (a rename and
-// create rotation), the old file is read to its end, its unterminated last record is emitted,
-// and the new file is read from its start. A file that shrinks below what was read was truncated
-// in place (copytruncate) and is read again from its start. A file that does not exist yet is
-// waited for. An unterminated last record is held until it is completed, the file rotates, or
-// the source closes.
+// # Files
 //
-// Reading is polled: after reading to the end of the file, tail checks again every
-// flume.tail.pollperiod (1000 ms), and reads without pause while there is data.
+// A file is known by its identity: device, inode and a fingerprint, the CRC-32C of its first
+// 256 bytes (of all of it while it is shorter), so that an inode reused by a new file is not
+// taken for the old one. A name is followed, not a file:
 //
-// Offsets are not persisted yet: a restarted tail reads the file again from its start (or from
-// its end with startFromEnd), as classic Flume did. The read position is kept in one place
-// (cursor) so that a checkpoint can record it.
+//   - When the name comes to denote another file (rename and create rotation), the old file
+//     becomes an orphan: it is read on to its end, and kept open while a writer may still
+//     append to it; once it has been idle for the grace period (10 poll periods, at least 2 s)
+//     its unterminated last record is emitted and it is released. The new file is read from
+//     its start, after the old one. Rotated siblings that were created and rotated away
+//     between two looks at the name (name.1, name-20240101: the name, a separator and digits)
+//     are read too, save copies of a followed file.
+//   - A deleted file is read on to its end in the same way; the name is waited for again.
+//   - A file that shrinks below what was read was truncated (copytruncate, or truncated in
+//     place). If a copy of it is found in its directory (a file that begins with the same bytes
+//     and holds at least what was read), the rest is read from the copy. The bytes the file
+//     was seen to hold and that can be read from nowhere are counted in bytes_lost_truncated
+//     and logged: the lines written between the last read and the truncation, when they were
+//     seen; what was written between a copy and the truncation cannot be seen by anyone. The
+//     file is then read again from its start.
+//   - A file that does not exist yet is waited for, and read from its start.
+//
+// tailDir follows each matching name in the same way; a rotated file renamed to a name that
+// matches too is followed on under it, not read again. A copy made by copytruncate under a
+// name that matches is a new file to tailDir, read whole: let fileregex leave such copies out.
+//
+// # Positions
+//
+// The sources are plugin.Checkpointers. Position is the identity and offset of every followed
+// file after the last event Next returned, in a compact binary form (about 10 bytes a file).
+// Resume, called before Open with a position of an earlier run, makes Open find each file
+// again by identity: at its name, or among the files of its directory (a sibling it was
+// rotated to while the source was down), or, when its inode now holds other bytes, as a copy
+// (copytruncate while down). Each is read on from its offset, rotated files first; files that
+// appeared since are read from their start (startFromEnd applies only to a first run).
+//
+// # Records
+//
+// One event per '\n'-terminated line (the '\n' dropped, a '\r' before it kept, as classic
+// tail did), or per record of delim="regex" placed by delimMode. Bytes pass as they are:
+// binary and invalid UTF-8 alike. An unterminated last record is held until it is completed,
+// or its file is released, or truncated without a copy; and, for the file being read, when the
+// source closes, as classic tail did, if the file has been idle for the grace period (a file
+// that changed just now may be in the middle of a write: the line is read whole after a
+// restart). Records over flume.event.max.size.bytes are truncated or
+// rejected (oversize=), and counted; if the source stops or turns to another file while it
+// skips the rest of such a record, that rest comes as a record of its own. Every event
+// carries the attribute tailSrcFile: the base name of the followed name (tail and multitail:
+// the configured name, also for the rest of a rotated file).
+//
+// # Watching
+//
+// The directories of the followed names are watched with inotify (fsnotify) where the system
+// has it; names are also looked at every flume.tail.pollperiod (1000 ms), sooner after
+// activity, so that a file system without notifications is followed too. tailDir rescans its
+// tree every poll period without notifications, and every 10 with them.
+//
+// # Descriptors
+//
+// At most 256 files are open at once: a file holds a descriptor while it is read and for as
+// long as room allows; the least recently read files (those at their end first) are closed,
+// and opened again by name, with their identity checked, when they grow.
+//
+// # Errors
+//
+// A tail or multitail name that is a directory, or a tailDir path that is not a directory,
+// fails Open. A file that cannot be read (permission denied) does not stop the flow: it is
+// logged once, reported by Condition, and tried again every poll period.
 package tail
 
 import (
@@ -22,121 +81,150 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/source/internal/record"
-	"github.com/flumego/flume/node/spec"
 )
 
-// AttrTailSrcFile is the attribute holding the base name of the tailed file.
+// AttrTailSrcFile is the attribute holding the base name of the followed file.
 const AttrTailSrcFile = "tailSrcFile"
 
 // DefaultPollPeriod is the default of flume.tail.pollperiod.
 const DefaultPollPeriod = time.Second
 
-// Doc describes the source in one line.
-const Doc = "follows a file by name across rotation and truncation: one event per line or delimited record"
+// DefaultMaxOpen is the most files a source keeps open at once.
+const DefaultMaxOpen = 256
 
-// Signature is the tail source's signature. delim is an RE2 regular expression (classic took
-// Java's, which agree on everything but lookarounds and backreferences).
-var Signature = spec.Signature{
-	Name: "tail",
-	Params: []spec.Param{
-		{Name: "file", Kind: spec.ParamString, Required: true},
-		{Name: "startFromEnd", Kind: spec.ParamBool, Default: "false"},
-		{Name: "delim", Kind: spec.ParamString, KeywordOnly: true},
-		{Name: "delimMode", Kind: spec.ParamString, KeywordOnly: true, Default: `"exclude"`},
-		record.OversizeParam,
-	},
-	UsageText: `tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`,
-}
+// minIdle is the shortest time an orphan must be idle to be released. A variable, so that
+// tests need not wait for it.
+var minIdle = 2 * time.Second
 
 var (
 	// ErrNotOpen is returned by Next before Open.
 	ErrNotOpen = errors.New("tail source not open")
-	// ErrIsDir is returned when the tailed path is a directory.
+	// ErrIsDir is returned when a tailed name is a directory.
 	ErrIsDir = errors.New("is a directory")
+	// ErrNotDir is returned when the directory of tailDir is not one.
+	ErrNotDir = errors.New("not a directory")
+	// ErrNotRegular is reported when a tailed name is not a regular file (a FIFO, a device).
+	ErrNotRegular = errors.New("not a regular file")
+
+	// errMoved: a name a followed file was opened by denotes another file now.
+	errMoved = errors.New("the name denotes another file")
+	// errReplaced: the inode of a followed file holds another file (it was deleted and its
+	// inode reused, or its content was rewritten).
+	errReplaced = errors.New("the file was replaced")
+	// errBadPosition is the error of a position that does not decode.
+	errBadPosition = errors.New("not a tail position")
 )
 
-// Source is the tail source. The driver calls Next and Close from one goroutine; Close also
-// unblocks a Next in progress, so that a Close from another goroutine is safe as well.
-type Source struct {
-	path         string
+// Source is what the flow driver and the node look for.
+var (
+	_ plugin.Source       = (*Source)(nil)
+	_ plugin.Checkpointer = (*Source)(nil)
+	_ plugin.Conditioner  = (*Source)(nil)
+)
+
+// kind is which of the sources a Source is.
+type kind uint8
+
+const (
+	kindTail kind = iota + 1
+	kindMulti
+	kindDir
+)
+
+// config is what a builder checked and keeps.
+type config struct {
+	kind         kind
+	name         string   // the component name, for logs and metrics
+	paths        []string // tail, multitail: the followed names
+	dir          string   // tailDir: the directory
+	match        *regexp.Regexp
+	depth        int
 	startFromEnd bool
 	poll         time.Duration
+	idle         time.Duration // orphans are released after being idle this long
+	maxOpen      int
 	framer       record.Framer
 	max          int
 	policy       event.OversizePolicy
-	host         string
-	attr         []byte
-	ctr          record.Counters
-	log          *slog.Logger
+}
 
-	mu     sync.Mutex // held by Next while it works, and by Close
+// Source is the tail, multitail and tailDir source. The driver calls Next and Close from one
+// goroutine; Close also unblocks a Next in progress, so a Close from another goroutine is safe.
+// Position and Resume are called between calls of Next (Resume before Open).
+type Source struct {
+	cfg  config
+	host string
+	ctr  counters
+	log  *slog.Logger
+	note atomic.Pointer[string] // what Condition reports
+
+	mu     sync.Mutex // held by Next while it works, and by Close and Position
 	closed chan struct{}
 	once   sync.Once
 	opened bool
-	done   bool           // the file is released; what was held is in final
-	final  []*event.Event // the records buffered at Close, owned, returned by the last Nexts
-	cur    cursor
-	buf    *record.Buffer
-	batch  *record.Batch
-	timer  *time.Timer
+	done   bool        // closed: the files are released; what was held is in final
+	resume *savedState // the position Open resumes from
+
+	fixed     []*target          // tail, multitail: the configured names
+	targets   map[string]*target // every followed name
+	byID      map[fileID]*file
+	files     []*file // every followed file, sorted by id unless unsorted
+	unsorted  bool
+	nDropped  int // dropped files still in files
+	nProblems int // followed files that cannot be read now
+	orphans   []*file
+	ready     fileQueue
+	open      []*file // files with a descriptor
+	clock     uint64
+	fromEnd   bool   // files found now start at their end (the first scan, with startFromEnd)
+	gen       uint64 // tailDir: the number of the scan in progress
+
+	loaded    *file // the file the buffer holds bytes of
+	buf       *record.Buffer
+	batch     *batch
+	arena     []byte
+	final     []*event.Event // the records buffered at Close, owned, for the last Nexts
+	finalEnds []int64        // the offset after each of them
+	finalFile *file
+
+	w        *watcher
+	dirty    map[string]struct{} // names an event was reported for
+	rescan   bool                // look at everything: notifications were lost
+	due      time.Time           // the next look at the names
+	wake     time.Duration       // the time between looks, shorter after activity
+	nextWalk time.Time           // tailDir: the next scan of the tree
+	timer    *time.Timer
 }
 
-// Build builds a tail source from its arguments.
-func Build(bc *plugin.BuildContext, args *spec.Args) (plugin.Source, error) {
-	path := args.String("file", "")
-	if path == "" {
-		return nil, args.Errorf("file", "empty file name")
+func newSource(bc *plugin.BuildContext, cfg config) *Source {
+	if cfg.poll <= 0 {
+		cfg.poll = DefaultPollPeriod
 	}
-	framer := record.Lines()
-	if args.Has("delim") {
-		re, err := regexp.Compile(args.String("delim", ""))
-		if err != nil {
-			return nil, args.Errorf("delim", "%v", err)
-		}
-		mode, err := record.ParseMode(args.String("delimMode", "exclude"))
-		if err != nil {
-			return nil, args.Errorf("delimMode", "%v", err)
-		}
-		if framer, err = record.Delimited(re, mode); err != nil {
-			return nil, args.Errorf("delim", "%v", err)
-		}
-	} else if args.Has("delimMode") {
-		return nil, args.Errorf("delimMode", "needs delim=\"regex\"")
-	}
-	policy, err := record.Oversize(args)
-	if err != nil {
-		return nil, err
-	}
-	poll := bc.PropMillis("flume.tail.pollperiod", DefaultPollPeriod)
-	if poll <= 0 {
-		poll = DefaultPollPeriod
+	cfg.idle = max(10*cfg.poll, minIdle)
+	if cfg.maxOpen <= 0 {
+		cfg.maxOpen = DefaultMaxOpen
 	}
 	return &Source{
-		path:         path,
-		startFromEnd: args.Bool("startFromEnd", false),
-		poll:         poll,
-		framer:       framer,
-		max:          bc.MaxEventSize(),
-		policy:       policy,
-		host:         event.Hostname(),
-		attr:         []byte(filepath.Base(path)),
-		ctr:          record.NewCounters(bc.Counters().Sub("tail")),
-		log:          bc.Log(),
-		closed:       make(chan struct{}),
-	}, nil
+		cfg:    cfg,
+		host:   event.Hostname(),
+		ctr:    newCounters(bc.Counters().Sub(cfg.name)),
+		log:    bc.Log(),
+		closed: make(chan struct{}),
+	}
 }
 
-// Open opens the file if it exists, at its end with startFromEnd. A file that does not exist
-// yet is not an error: tail waits for it (and reads it from its start). A path that is a
-// directory or cannot be read is an error naming it.
+// Open looks for the files, opens the watches and, with a position given to Resume, finds the
+// files of the earlier run. A file that does not exist yet is not an error: it is waited for.
+// A tail name that is a directory, or a tailDir path that is not one, is a permanent error.
 func (s *Source) Open(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,27 +236,81 @@ func (s *Source) Open(context.Context) error {
 		return ErrNotOpen
 	default:
 	}
-	s.buf = record.NewBuffer(s.framer, s.max, s.policy)
-	s.batch = record.NewBatch(record.MaxBatch, s.host, event.Attr{Key: AttrTailSrcFile, Value: s.attr})
-	if _, err := s.cur.open(s.path, s.startFromEnd); err != nil {
-		return fmt.Errorf("tail: %w", err)
+	if err := s.checkRoots(); err != nil {
+		return plugin.Permanent(fmt.Errorf("%s: %w", s.cfg.name, err))
 	}
+	s.buf = record.NewBuffer(s.cfg.framer, s.cfg.max, s.cfg.policy)
+	s.batch = newBatch(record.MaxBatch)
+	s.targets = make(map[string]*target)
+	s.byID = make(map[fileID]*file)
+	s.dirty = make(map[string]struct{})
+	s.w = newWatcher(s.log)
+	for i, p := range s.cfg.paths {
+		s.fixed = append(s.fixed, s.addTarget(p, i))
+	}
+	s.fromEnd = s.cfg.startFromEnd
+	if s.resume != nil {
+		if s.restore(s.resume) {
+			s.fromEnd = false // the position says where every file is; new files are new
+		}
+		s.resume = nil
+	}
+	now := time.Now()
+	s.watchDirs()
+	s.rescan = true
+	s.tick(now)
+	s.fromEnd = false
+	// Files found by the position that no name denotes were rotated while the source was
+	// down: they are read first, oldest first.
+	for i := len(s.orphans) - 1; i >= 0; i-- {
+		s.ready.push(s.orphans[i], true)
+	}
+	// tail holds its files from Open on, so that a rotation before the first read is seen.
+	for _, t := range s.fixed {
+		if t.cur != nil {
+			_ = s.openFile(t.cur) // a problem is logged and reported; retried at each look
+		}
+	}
+	s.wake, s.due = s.cfg.poll, now.Add(s.cfg.poll)
 	s.opened = true
 	return nil
 }
 
-// Next returns the records appended to the file, waiting for some. It returns when it has
-// events, when ctx ends (ctx.Err(), at once, even while the file has more to read: what is
+// checkRoots refuses names of the wrong type: a tail name that is a directory, a tailDir path
+// that is not a directory. Names that do not exist are waited for.
+func (s *Source) checkRoots() error {
+	if s.cfg.kind == kindDir {
+		if fi, err := os.Stat(s.cfg.dir); err == nil && !fi.IsDir() {
+			return fmt.Errorf("%q: %w", s.cfg.dir, ErrNotDir)
+		}
+		return nil
+	}
+	for _, p := range s.cfg.paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return fmt.Errorf("%q: %w", p, ErrIsDir)
+		}
+	}
+	return nil
+}
+
+// Next returns records appended to the files, waiting for some. It returns when it has
+// events, when ctx ends (ctx.Err(), at once, even while files have more to read: what is
 // buffered stays for a later call), or when the source is closed: then it returns the records
-// that were buffered and the held unterminated record, if any, and io.EOF after that.
+// that were buffered and the held unterminated record, if any, and io.EOF after that. A batch
+// holds at most record.MaxBatch events.
 func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.opened {
 		return nil, ErrNotOpen
 	}
+	if s.done {
+		return s.takeFinal()
+	}
+	s.batch.reset()
+	s.arena = s.arena[:0]
 	for {
-		// Every pass reads at most once, so a stop is seen between reads.
+		// Every pass reads at most once per file, so a stop is seen between reads.
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -178,22 +320,15 @@ func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 			return s.takeFinal()
 		default:
 		}
-		b := s.batch
-		b.Reset()
-		s.collect()
-		if b.Len() > 0 {
-			s.ctr.Count(b, s.buf)
-			return b.Events(), nil
+		now := time.Now()
+		s.housekeep(now)
+		s.pump()
+		if s.batch.n > 0 {
+			s.ctr.count(s.batch, s.buf)
+			s.active(now)
+			return s.batch.events(), nil
 		}
-		progress, err := s.advance()
-		if err != nil {
-			return nil, fmt.Errorf("tail: %w", err)
-		}
-		if b.Len() > 0 {
-			s.ctr.Count(b, s.buf)
-			return b.Events(), nil
-		}
-		if progress {
+		if s.ready.len() > 0 {
 			continue
 		}
 		if err := s.wait(ctx); err != nil {
@@ -202,85 +337,84 @@ func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 	}
 }
 
-// collect moves the complete records that are buffered into the batch.
-func (s *Source) collect() {
-	now := time.Now().UnixNano()
-	for !s.batch.Full() {
-		rec, ok := s.buf.Next()
-		if !ok {
-			return
-		}
-		s.batch.Add(rec, now)
-	}
-}
-
-// wait sleeps one poll period, or until ctx ends or the source closes.
-func (s *Source) wait(ctx context.Context) error {
-	if s.timer == nil {
-		s.timer = time.NewTimer(s.poll)
-	} else {
-		s.timer.Reset(s.poll)
-	}
-	select {
-	case <-s.timer.C:
-		return nil
-	case <-ctx.Done():
-		s.timer.Stop()
-		return ctx.Err()
-	case <-s.closed:
-		s.timer.Stop()
-		return nil // the loop sees closed
-	}
-}
-
-// finish releases the file, keeping the unterminated record for the last Next.
+// finish releases the files, keeping the buffered records for the last Nexts: the complete
+// ones, then the unterminated one if its file was read to its end and has been idle for the
+// grace period. A file that changed just now may be in the middle of a write (a writer's
+// write becomes visible a page at a time): its unterminated record is the head of a line that
+// a restarted source reads whole. Stopped in the middle of a file, the buffer merely ends
+// where a read ended, and that fragment is not a record either: the position stays before it.
 func (s *Source) finish() {
 	if s.done || !s.opened {
 		return
 	}
 	s.done = true
-	// What is buffered is all there will be: complete records, then the unterminated one.
-	keep := func(rec []byte) {
-		e := event.New(append([]byte(nil), rec...))
-		_ = e.SetAttr(AttrTailSrcFile, s.attr)
-		s.final = append(s.final, e)
-	}
-	s.buf.Settle()
-	for rec, ok := s.buf.Next(); ok; rec, ok = s.buf.Next() {
-		keep(rec)
-	}
-	// An unterminated record is the file's last line only if everything was read: then it is
-	// delivered, as classic tail did on close. Stopped in the middle of a file, the buffer
-	// merely ends where a read ended, and that fragment is not a record: it stays unread.
-	if s.cur.atEnd() {
-		if rec, ok := s.buf.Remainder(); ok {
+	if f := s.loaded; f != nil {
+		base := s.committed(f)
+		keep := func(rec []byte) {
+			e := f.tmpl
+			e.Body, e.Timestamp = rec, time.Now().UnixNano()
+			s.final = append(s.final, e.Clone())
+			s.finalEnds = append(s.finalEnds, s.committed(f))
+		}
+		fi, err := f.fd.Stat()
+		idle := err == nil && fi.Size() == f.pos && time.Since(fi.ModTime()) >= s.cfg.idle
+		if idle {
+			s.buf.Settle() // a delimiter match at the end is final too
+		}
+		for rec, ok := s.buf.Next(); ok; rec, ok = s.buf.Next() {
 			keep(rec)
 		}
+		if idle {
+			if rec, ok := s.buf.Remainder(); ok {
+				keep(rec)
+			}
+		}
+		s.ctr.Oversize(s.buf)
+		s.unload()
+		f.off, s.finalFile = base, f
 	}
-	s.ctr.Oversize(s.buf)
-	if err := s.cur.close(); err != nil {
-		s.log.Warn("tail: close", "file", s.path, "err", err)
+	for len(s.open) > 0 {
+		s.closeFile(s.open[len(s.open)-1])
 	}
-	s.buf, s.batch = nil, nil
+	s.w.close()
+	s.buf, s.batch, s.arena = nil, nil, nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 }
 
 // takeFinal returns the held records, a batch at a time, then io.EOF.
 func (s *Source) takeFinal() ([]*event.Event, error) {
+	n := len(s.final)
 	f := record.TakeHeld(&s.final)
 	if f == nil {
 		return nil, io.EOF
+	}
+	s.finalFile.off = s.finalEnds[len(f)-1]
+	s.finalEnds = s.finalEnds[len(f):]
+	if n == len(f) {
+		s.finalEnds = nil
 	}
 	s.ctr.Add(f)
 	return f, nil
 }
 
-// Close stops the source and releases the file. The calls to Next that follow return what was
-// buffered: the complete records, then the unterminated one, then io.EOF. A Next in progress
-// in another goroutine returns them in the same way. Safe without Open and twice.
+// Close stops the source and releases the files. The calls to Next that follow return what
+// was buffered: the complete records, then the unterminated one, then io.EOF. A Next in
+// progress in another goroutine returns them in the same way. Safe without Open and twice.
 func (s *Source) Close(context.Context) error {
 	s.once.Do(func() { close(s.closed) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finish()
 	return nil
+}
+
+// Condition reports what holds the source up: a file it cannot read, a name that is not a
+// regular file. Empty when nothing does.
+func (s *Source) Condition() string {
+	if p := s.note.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

@@ -80,6 +80,7 @@ func TestTailEmitsTheHeldLineOnClose(t *testing.T) {
 		t.Run(fmt.Sprintf("Next in progress %v", during), func(t *testing.T) {
 			path := logPath(t)
 			appendTo(t, path, "a\nunterminated")
+			age(t, path)
 			s := newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))
 			r := &reader{t: t, s: s}
 			r.until(1)
@@ -106,6 +107,21 @@ func TestTailEmitsTheHeldLineOnClose(t *testing.T) {
 	}
 }
 
+// TestTailKeepsAFreshPartialLineAtClose checks that the unterminated last line of a file that
+// changed just now (a write may be under way) is not emitted at Close: the position stays
+// before it, and the next run reads the line whole.
+func TestTailKeepsAFreshPartialLineAtClose(t *testing.T) {
+	path := logPath(t)
+	appendTo(t, path, "a\nhal")
+	d := &flowSim{t: t, env: newEnv(fastPoll), spec: tailSpec(path, "")}
+	d.run(func() bool { return len(d.got) >= 1 }, true)
+	appendTo(t, path, "f\n")
+	d.run(func() bool { return len(d.got) >= 2 }, true)
+	if !slices.Equal(d.got, []string{"a", "half"}) {
+		t.Fatalf("got %q", d.got)
+	}
+}
+
 func TestTailFollowsRenameAndCreate(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "a\nb\n")
@@ -129,17 +145,29 @@ func TestTailFollowsRenameAndCreate(t *testing.T) {
 	}
 }
 
-func TestTailRotationEmitsTheOldFilesPartialLine(t *testing.T) {
+// TestTailRotatedFilesPartialLineComesWhenItIsReleased checks that the unterminated last line
+// of a rotated file is held while a writer may still complete it, and emitted, whole, once the
+// file stayed idle.
+func TestTailRotatedFilesPartialLineComesWhenItIsReleased(t *testing.T) {
 	path := logPath(t)
 	appendTo(t, path, "x\nhalf")
-	r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
+	e := newEnv(fastPoll)
+	r := &reader{t: t, s: e.OpenSource(t, tailSpec(path, ""))}
 	r.until(1)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	appendTo(t, path, "y\n")
-	if got := r.until(3); !slices.Equal(got, []string{"x", "half", "y"}) {
+	if got := r.until(2); !slices.Equal(got, []string{"x", "y"}) {
 		t.Fatalf("got %q", got)
+	}
+	// The old writer completes the line after the rotation.
+	appendTo(t, path+".1", "-done")
+	if got := r.until(3); !slices.Equal(got, []string{"x", "y", "half-done"}) {
+		t.Fatalf("got %q", got)
+	}
+	if n := e.Counter("tail.files_released"); n != 1 {
+		t.Errorf("files_released = %d, want 1", n)
 	}
 }
 
@@ -209,6 +237,7 @@ func TestTailDelimiterModes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := logPath(t)
 			appendTo(t, path, tt.content)
+			age(t, path)
 			s := newEnv(fastPoll).OpenSource(t, tailSpec(path, tt.args))
 			r := &reader{t: t, s: s}
 			if got := r.until(len(tt.want)); !slices.Equal(got, tt.want) {
