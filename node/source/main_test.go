@@ -33,8 +33,8 @@ func drain(t testing.TB, s plugin.Source) []*event.Event {
 }
 
 func TestRegisterNamesEverySource(t *testing.T) {
-	want := []string{"asciisynth", "exec", "execPeriodic", "execStream", "fail", "nonlsynth", "null",
-		"stdin", "synth", "synthrndsize", "tail", "text"}
+	want := []string{"asciisynth", "exec", "execPeriodic", "execStream", "fail", "multitail", "nonlsynth",
+		"null", "stdin", "synth", "synthrndsize", "tail", "tailDir", "text"}
 	if got := plugintest.Names(t, newEnv(nil).Registry, plugin.KindSource); !slices.Equal(got, want) {
 		t.Errorf("sources = %v, want %v", got, want)
 	}
