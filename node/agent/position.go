@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/flumego/flume/node/internal/atomicfile"
 )
 
 // An agent sink keeps its source's position with its data (plugin.PositionStore), so that a
@@ -115,24 +117,7 @@ func (s *Sink) keepPosition(seq uint64, pos []byte) error {
 	if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
 		return err
 	}
-	path := filepath.Join(s.opts.LogDir, positionFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.opts.LogDir, positionFile), b, 0o640); err != nil {
 		return err
 	}
 	s.fileAt = seq

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flumego/flume/master/state"
+	"github.com/flumego/flume/node/internal/atomicfile"
 	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -161,14 +162,10 @@ func (l *Log) compact() error {
 	if err != nil {
 		return err
 	}
-	tmp := l.path("snapshot.tmp")
-	if err := writeSynced(tmp, b); err != nil {
+	if err := atomicfile.Write(l.path("snapshot"), b, 0o640); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, l.path("snapshot")); err != nil {
-		return err
-	}
-	if err := syncDir(l.dir); err != nil {
+	if err := atomicfile.SyncDir(l.dir); err != nil {
 		return err
 	}
 	if err := l.f.Truncate(0); err != nil {
@@ -177,31 +174,6 @@ func (l *Log) compact() error {
 	l.size = 0
 	_, err = l.f.Seek(0, io.SeekStart)
 	return err
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Close closes the log.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/flumego/flume/node/internal/atomicfile"
 )
 
 const (
@@ -50,11 +52,9 @@ func writeMeta(dir string, m Meta) error {
 	if err != nil {
 		return fmt.Errorf("write wal meta: %w", err)
 	}
-	tmp := filepath.Join(dir, metaTemp)
-	if err := writeFileSync(tmp, append(b, '\n')); err != nil {
-		return fmt.Errorf("write wal meta: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, metaFile)); err != nil {
+	// atomicfile writes the temporary file as meta.tmp (metaTemp), which Open removes when
+	// a crash left it.
+	if err := atomicfile.Write(filepath.Join(dir, metaFile), append(b, '\n'), 0o640); err != nil {
 		return fmt.Errorf("write wal meta: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -63,34 +63,5 @@ func writeMeta(dir string, m Meta) error {
 	return nil
 }
 
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // syncDir makes the directory's entries (creations, renames, removals) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
