@@ -17,8 +17,9 @@ import (
 // go through raft on the leader; reads that decide an ack are consistent reads. A follower
 // forwards each call to the leader once.
 
-// applyData applies a data-plane command on the leader and returns its record.
-func (m *Master) applyData(ctx context.Context, cmd *flumev1.Command) (*flumev1.CommandRecord, error) {
+// apply stamps cmd with the time and applies it through raft on this master, the leader; it
+// returns the command's record (nil for a skipped ignorable command).
+func (m *Master) apply(ctx context.Context, cmd *flumev1.Command) (*flumev1.CommandRecord, error) {
 	cmd.Time = m.cfg.Now().UnixNano()
 	b, err := proto.Marshal(cmd)
 	if err != nil {
@@ -29,6 +30,15 @@ func (m *Master) applyData(ctx context.Context, cmd *flumev1.Command) (*flumev1.
 		return nil, err
 	}
 	rec, _ := res.(*flumev1.CommandRecord)
+	return rec, nil
+}
+
+// applyData applies a data-plane command on the leader and returns its record.
+func (m *Master) applyData(ctx context.Context, cmd *flumev1.Command) (*flumev1.CommandRecord, error) {
+	rec, err := m.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
 	if rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
 		return nil, fmt.Errorf("%w: %s", ErrUsage, rec.GetMessage())
 	}

@@ -242,17 +242,10 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 				return nil, fmt.Errorf("remove master %s: %w", id, err)
 			}
 		}
-		c := proto.CloneOf(cmd)
-		c.Time = m.cfg.Now().UnixNano()
-		b, err := proto.Marshal(c)
+		rec, err := m.apply(ctx, proto.CloneOf(cmd))
 		if err != nil {
 			return nil, err
 		}
-		res, err := m.store.Apply(ctx, b)
-		if err != nil {
-			return nil, err
-		}
-		rec, _ := res.(*flumev1.CommandRecord)
 		if rec.GetState() == flumev1.CommandState_COMMAND_STATE_SUCCEEDED {
 			switch argv := cmd.GetArgv(); argv[0] {
 			case "purge":

@@ -234,16 +234,11 @@ func (s *sessions) adopt(ctx context.Context, h *flumev1.Hello) error {
 // propose applies a command through raft on this master, the leader. A command the state
 // refuses is logged: it does not end the session.
 func (s *sessions) propose(ctx context.Context, cmd *flumev1.Command) error {
-	cmd.Time = s.m.cfg.Now().UnixNano()
-	b, err := proto.Marshal(cmd)
-	if err != nil {
-		return err
-	}
-	res, err := s.m.store.Apply(ctx, b)
+	rec, err := s.m.apply(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd.GetArgv()[0], err)
 	}
-	if rec, _ := res.(*flumev1.CommandRecord); rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
+	if rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
 		s.m.log.Warn("node command failed", "argv", cmd.GetArgv(), "err", rec.GetMessage())
 	}
 	return nil

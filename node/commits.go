@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/node/localcommit"
 	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -118,22 +119,14 @@ func call[T any](ctx context.Context, m *MasterCommits, what string, fn func(con
 
 // Commit implements plugin.CommitLog.
 func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
-	req := &flumev1.CommitChunks{Collector: collector}
-	for _, ch := range chunks {
-		pc := &flumev1.ChunkCommit{Agent: ch.Agent, Epoch: ch.Epoch, Seq: ch.Seq}
-		for _, f := range ch.Files {
-			pc.Files = append(pc.Files, &flumev1.FileLength{File: f.File, Length: f.Length})
-		}
-		req.Chunks = append(req.Chunks, pc)
-	}
+	req := localcommit.CommitRequest(collector, chunks)
 	resp, err := call(ctx, m, "commit", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.CommitResponse, error) {
 		return cl.Commit(ctx, &flumev1.CommitRequest{Commit: req})
 	})
 	if err != nil {
 		return plugin.CommitOutcome{}, err
 	}
-	r := resp.GetResult()
-	return plugin.CommitOutcome{Committed: int(r.GetCommitted()), Duplicate: r.GetDuplicate(), Stale: r.GetStale()}, nil
+	return localcommit.Outcome(resp.GetResult()), nil
 }
 
 // FileLengths implements plugin.CommitLog.

@@ -190,7 +190,17 @@ func (l *Log) Close() error {
 
 // Commit implements plugin.CommitLog.
 func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
-	c := &flumev1.CommitChunks{Collector: collector}
+	r, err := l.apply(&flumev1.Command{Origin: "local",
+		Op: &flumev1.Command_CommitChunks{CommitChunks: CommitRequest(collector, chunks)}})
+	if err != nil {
+		return plugin.CommitOutcome{}, err
+	}
+	return Outcome(r.GetCommitResult()), nil
+}
+
+// CommitRequest is the replicated form of a commit, as a commit point applies it.
+func CommitRequest(collector string, chunks []plugin.ChunkCommit) *flumev1.CommitChunks {
+	c := &flumev1.CommitChunks{Collector: collector, Chunks: make([]*flumev1.ChunkCommit, 0, len(chunks))}
 	for _, ch := range chunks {
 		pc := &flumev1.ChunkCommit{Agent: ch.Agent, Epoch: ch.Epoch, Seq: ch.Seq}
 		for _, f := range ch.Files {
@@ -198,12 +208,12 @@ func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkC
 		}
 		c.Chunks = append(c.Chunks, pc)
 	}
-	r, err := l.apply(&flumev1.Command{Origin: "local", Op: &flumev1.Command_CommitChunks{CommitChunks: c}})
-	if err != nil {
-		return plugin.CommitOutcome{}, err
-	}
-	cr := r.GetCommitResult()
-	return plugin.CommitOutcome{Committed: int(cr.GetCommitted()), Duplicate: cr.GetDuplicate(), Stale: cr.GetStale()}, nil
+	return c
+}
+
+// Outcome is a commit's result as plugin.CommitLog gives it.
+func Outcome(r *flumev1.CommitResult) plugin.CommitOutcome {
+	return plugin.CommitOutcome{Committed: int(r.GetCommitted()), Duplicate: r.GetDuplicate(), Stale: r.GetStale()}
 }
 
 // FileLengths implements plugin.CommitLog.
