@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/flumego/flume/node/event"
@@ -45,13 +44,10 @@ type textSource struct {
 	eof   bool
 	log   *slog.Logger
 
-	id      fileID // the file read, once open
-	readOff int64  // bytes read from the file so far
+	id      record.FileID // the file read, once open
+	readOff int64         // bytes read from the file so far
 	resume  *textPosition
 }
-
-// fileID identifies a file across renames: its device and inode.
-type fileID struct{ Dev, Ino uint64 }
 
 // textPosition is where a text source stopped, as Position gives it.
 type textPosition struct {
@@ -153,15 +149,12 @@ func (s *textSource) Open(context.Context) error {
 }
 
 // identify returns the device and inode of f, zero where the system has none.
-func identify(f *os.File) fileID {
+func identify(f *os.File) record.FileID {
 	fi, err := f.Stat()
 	if err != nil {
-		return fileID{}
+		return record.FileID{}
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return fileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
-	}
-	return fileID{}
+	return record.IdentityOf(fi)
 }
 
 // Next returns the lines that are buffered, reading more only when none is. It returns

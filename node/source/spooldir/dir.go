@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/flumego/flume/node/source/internal/record"
 )
 
 // maxCollisions bounds the numbered names tried for a file whose done name is taken.
@@ -128,7 +130,7 @@ func (s *Source) resumeFile(p *position) (bool, error) {
 		return false, nil
 	}
 	c := s.newFile(p.File, f, fi, p.Off)
-	if c.id != (fileID{Dev: p.Dev, Ino: p.Ino}) {
+	if c.id != (record.FileID{Dev: p.Dev, Ino: p.Ino}) {
 		f.Close()
 		s.log.Info("spooldir: the name of the saved position stands for another file now; reading it as a new one", "file", p.File)
 		return false, nil
@@ -160,7 +162,7 @@ func (s *Source) sameFile(c *spoolFile) (os.FileInfo, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("spooldir: %w", err)
 	}
-	return fi, identify(fi) == c.id, nil
+	return fi, record.IdentityOf(fi) == c.id, nil
 }
 
 // retire marks c, read and confirmed to its end, done: renamed with the suffix or removed,

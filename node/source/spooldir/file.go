@@ -17,7 +17,7 @@ type spoolFile struct {
 	name  string // base name in the spool directory
 	path  string
 	f     *os.File // nil once released
-	id    fileID
+	id    record.FileID
 	mtime int64 // modification time when it was picked up, unix nanoseconds
 	// readOff is the count of bytes read from the file (from its start, resumed or not).
 	readOff int64
@@ -42,7 +42,7 @@ func (s *Source) newFile(name string, f *os.File, fi os.FileInfo, off int64) *sp
 		name:    name,
 		path:    f.Name(),
 		f:       f,
-		id:      identify(fi),
+		id:      record.IdentityOf(fi),
 		mtime:   fi.ModTime().UnixNano(),
 		readOff: off,
 		batch:   record.NewBatch(int(n), s.host, event.Attr{Key: AttrSpoolSrcFile, Value: []byte(name)}),

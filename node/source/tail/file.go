@@ -6,10 +6,10 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/source/internal/record"
 )
 
 // fpSize is how many leading bytes of a file its fingerprint covers.
@@ -20,15 +20,10 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // fileID is where a file lives: its device and inode. It names a file only together with a
 // fingerprint: once a file is deleted and no descriptor holds it, its inode may be reused.
-type fileID struct{ dev, ino uint64 }
+type fileID = record.FileID
 
 // idOf returns the device and inode of fi, zero where the system has none.
-func idOf(fi os.FileInfo) fileID {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}
-	}
-	return fileID{}
-}
+func idOf(fi os.FileInfo) fileID { return record.IdentityOf(fi) }
 
 // fingerprint is the CRC-32C of the first n bytes of a file (n <= fpSize: fewer while the
 // file is shorter). A file that does not begin with the same n bytes is another file.

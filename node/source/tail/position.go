@@ -65,7 +65,7 @@ func (s *Source) sortFiles() {
 	}
 	if s.unsorted {
 		slices.SortFunc(s.files, func(a, b *file) int {
-			return cmp.Or(cmp.Compare(a.id.dev, b.id.dev), cmp.Compare(a.id.ino, b.id.ino))
+			return cmp.Or(cmp.Compare(a.id.Dev, b.id.Dev), cmp.Compare(a.id.Ino, b.id.Ino))
 		})
 		s.unsorted = false
 	}
@@ -116,7 +116,7 @@ func newPosWriter(k kind, roots []string, n int) *posWriter {
 // file encodes the next file; files come sorted by identity.
 func (w *posWriter) file(f savedFile) {
 	head := uint64(f.owner+1) << 2
-	if w.first || f.id.dev != w.prev.dev {
+	if w.first || f.id.Dev != w.prev.Dev {
 		head |= 2
 		w.prev = fileID{}
 	}
@@ -125,9 +125,9 @@ func (w *posWriter) file(f savedFile) {
 	}
 	b := binary.AppendUvarint(w.b, head)
 	if head&2 != 0 {
-		b = binary.AppendUvarint(b, f.id.dev)
+		b = binary.AppendUvarint(b, f.id.Dev)
 	}
-	b = binary.AppendUvarint(b, f.id.ino-w.prev.ino)
+	b = binary.AppendUvarint(b, f.id.Ino-w.prev.Ino)
 	if head&1 == 0 {
 		b = binary.AppendUvarint(b, uint64(f.fp.n))
 	}
@@ -209,18 +209,18 @@ func decodePosition(b []byte) (*savedState, error) {
 		switch {
 		case head&2 != 0:
 			dev := r.uvarint()
-			if i > 0 && dev <= prev.dev {
+			if i > 0 && dev <= prev.Dev {
 				r.fail("file %d: device out of order", i)
 			}
-			prev = fileID{dev: dev}
+			prev = fileID{Dev: dev}
 		case i == 0:
 			r.fail("first file without a device")
 		}
 		delta := r.uvarint()
-		if delta > math.MaxUint64-prev.ino || i > 0 && delta == 0 && head&2 == 0 {
+		if delta > math.MaxUint64-prev.Ino || i > 0 && delta == 0 && head&2 == 0 {
 			r.fail("file %d: inode out of order", i)
 		}
-		f.id = fileID{dev: prev.dev, ino: prev.ino + delta}
+		f.id = fileID{Dev: prev.Dev, Ino: prev.Ino + delta}
 		if head&1 == 0 {
 			if n := r.uvarint(); n < fpSize {
 				f.fp.n = int(n)

@@ -17,16 +17,16 @@ func TestPositionRoundTrip(t *testing.T) {
 	tests := []savedState{
 		{kind: kindTail, roots: []string{"/var/log/app.log"}},
 		{kind: kindTail, roots: []string{"/a"}, files: []savedFile{
-			{id: fileID{dev: 2049, ino: 1}, fp: fingerprint{n: fpSize, sum: 7}, off: 0, owner: 0},
+			{id: fileID{Dev: 2049, Ino: 1}, fp: fingerprint{n: fpSize, sum: 7}, off: 0, owner: 0},
 		}},
 		{kind: kindMulti, roots: []string{"/a", "/b"}, files: []savedFile{
-			{id: fileID{dev: 1, ino: 5}, fp: fingerprint{n: 3, sum: 0xdeadbeef}, off: 3, owner: 1},
-			{id: fileID{dev: 1, ino: 9}, fp: fingerprint{n: fpSize, sum: 1}, off: 1 << 40, owner: 0},
-			{id: fileID{dev: 7, ino: 2}, fp: fingerprint{n: 0}, off: 0, owner: -1},
-			{id: fileID{dev: 7, ino: 1<<64 - 1}, fp: fingerprint{n: 255, sum: 1<<32 - 1}, off: 1<<63 - 1, owner: 1},
+			{id: fileID{Dev: 1, Ino: 5}, fp: fingerprint{n: 3, sum: 0xdeadbeef}, off: 3, owner: 1},
+			{id: fileID{Dev: 1, Ino: 9}, fp: fingerprint{n: fpSize, sum: 1}, off: 1 << 40, owner: 0},
+			{id: fileID{Dev: 7, Ino: 2}, fp: fingerprint{n: 0}, off: 0, owner: -1},
+			{id: fileID{Dev: 7, Ino: 1<<64 - 1}, fp: fingerprint{n: 255, sum: 1<<32 - 1}, off: 1<<63 - 1, owner: 1},
 		}},
 		{kind: kindDir, roots: []string{"/logs"}, files: []savedFile{
-			{id: fileID{dev: 0, ino: 0}, fp: fingerprint{n: 1, sum: 2}, off: 5, owner: -1},
+			{id: fileID{Dev: 0, Ino: 0}, fp: fingerprint{n: 1, sum: 2}, off: 5, owner: -1},
 		}},
 	}
 	for i, st := range tests {
@@ -56,7 +56,7 @@ func TestPositionRoundTrip(t *testing.T) {
 func TestPositionIsCompact(t *testing.T) {
 	st := savedState{kind: kindDir, roots: []string{"/logs"}}
 	for i := range 1000 {
-		st.files = append(st.files, savedFile{id: fileID{dev: 2049, ino: uint64(100000 + 3*i)},
+		st.files = append(st.files, savedFile{id: fileID{Dev: 2049, Ino: uint64(100000 + 3*i)},
 			fp: fingerprint{n: fpSize, sum: uint32(i * 2654435761)}, off: int64(i * 1000), owner: -1})
 	}
 	if n := len(encodePosition(&st)); n > 10*1000+32 {
@@ -111,7 +111,7 @@ func TestResumeIgnoresPositionsOfOtherSources(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	appendTo(t, path, "old\n")
 	other := encodePosition(&savedState{kind: kindTail, roots: []string{filepath.Join(dir, "other.log")},
-		files: []savedFile{{id: fileID{1, 2}, off: 3, owner: 0}}})
+		files: []savedFile{{id: fileID{Dev: 1, Ino: 2}, off: 3, owner: 0}}})
 	for name, pos := range map[string][]byte{
 		"other file": other,
 		"other kind": encodePosition(&savedState{kind: kindDir, roots: []string{dir}}),
@@ -143,8 +143,8 @@ func TestResumeIgnoresPositionsOfOtherSources(t *testing.T) {
 func FuzzPosition(f *testing.F) {
 	f.Add(encodePosition(&savedState{kind: kindTail, roots: []string{"x"}}))
 	f.Add(encodePosition(&savedState{kind: kindMulti, roots: []string{"a", "b"}, files: []savedFile{
-		{id: fileID{1, 5}, fp: fingerprint{n: 3, sum: 9}, off: 3, owner: 1},
-		{id: fileID{2, 1}, fp: fingerprint{n: fpSize, sum: 1}, off: 1 << 40, owner: -1},
+		{id: fileID{Dev: 1, Ino: 5}, fp: fingerprint{n: 3, sum: 9}, off: 3, owner: 1},
+		{id: fileID{Dev: 2, Ino: 1}, fp: fingerprint{n: fpSize, sum: 1}, off: 1 << 40, owner: -1},
 	}}))
 	f.Add([]byte("tl\x01\x01\x01\x00\x01\x06"))
 	f.Add([]byte{})

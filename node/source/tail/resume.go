@@ -121,7 +121,7 @@ func listDir(dir string, depth, maxDepth int, m map[uint64][]candidate) {
 			continue
 		}
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			ino := idOf(fi).ino
+			ino := idOf(fi).Ino
 			m[ino] = append(m[ino], candidate{p, fi})
 		}
 	}
@@ -151,7 +151,7 @@ func (s *Source) restoreFile(fd *finder, e savedFile, t *target) []found {
 		return []found{{s.restored(cp, e.fp, e.off, t), cp.fi.ModTime()}}
 	}
 	s.log.Warn(s.cfg.name+": the file of the saved position is gone; what was written to it after the offset is lost",
-		"inode", e.id.ino, "offset", e.off)
+		"inode", e.id.Ino, "offset", e.off)
 	return nil
 }
 
@@ -175,9 +175,9 @@ func (s *Source) restoreFound(fd *finder, e savedFile, t *target, c candidate) [
 // fingerprint, checked on the file opened. moved reports a candidate whose name denoted
 // another file when it was opened: the listing is out of date.
 func (fd *finder) byIdentity(s *Source, e savedFile) (c candidate, ok, moved bool) {
-	cands := fd.byIno[e.id.ino]
+	cands := fd.byIno[e.id.Ino]
 	slices.SortStableFunc(cands, func(a, b candidate) int {
-		return boolRank(idOf(a.fi).dev != e.id.dev) - boolRank(idOf(b.fi).dev != e.id.dev)
+		return boolRank(idOf(a.fi).Dev != e.id.Dev) - boolRank(idOf(b.fi).Dev != e.id.Dev)
 	})
 	for _, c := range cands {
 		if s.byID[idOf(c.fi)] != nil {
