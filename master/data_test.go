@@ -2,13 +2,17 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/node/plugin/plugintest"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -31,7 +35,14 @@ func TestCommitPointThroughAnyMaster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	ep, err := nc.NewEpoch(ctx, &flumev1.NewEpochRequest{Agent: "agentA"})
+	// A follower forwards once it knows the leader; until then it answers Unavailable, and
+	// clients try again (as node.MasterCommits does).
+	var ep *flumev1.NewEpochResponse
+	var err error
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		ep, err = nc.NewEpoch(ctx, &flumev1.NewEpochRequest{Agent: "agentA"})
+		return status.Code(err) != codes.Unavailable
+	}, func() string { return fmt.Sprintf("the follower never forwarded: %v", err) })
 	if err != nil || ep.GetEpoch() != 1 {
 		t.Fatalf("new epoch: %v, %v; want epoch 1", ep, err)
 	}
@@ -57,7 +68,11 @@ func TestCommitPointThroughAnyMaster(t *testing.T) {
 
 	c.stop(c.leader())
 	nc = nodeClient(t, c.peers[c.follower()].Node)
-	got, err := nc.GetCommitted(ctx, &flumev1.GetCommittedRequest{Agent: "agentA", Epoch: 1, Seqs: []uint64{1, 2, 3, 4, 5}})
+	var got *flumev1.GetCommittedResponse
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		got, err = nc.GetCommitted(ctx, &flumev1.GetCommittedRequest{Agent: "agentA", Epoch: 1, Seqs: []uint64{1, 2, 3, 4, 5}})
+		return status.Code(err) != codes.Unavailable
+	}, func() string { return fmt.Sprintf("no answer after the leader's loss: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
