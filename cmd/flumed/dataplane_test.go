@@ -135,6 +135,23 @@ func (ta tally) lost() int {
 	return n
 }
 
+// gaps describes the runs of lost lines, at most ten of them: "1200-1399 (200)".
+func (ta tally) gaps() string {
+	var runs []string
+	for i := 0; i < len(ta.counts) && len(runs) < 10; i++ {
+		if ta.counts[i] != 0 {
+			continue
+		}
+		j := i
+		for j+1 < len(ta.counts) && ta.counts[j+1] == 0 {
+			j++
+		}
+		runs = append(runs, fmt.Sprintf("%d-%d (%d)", i, j, j-i+1))
+		i = j
+	}
+	return strings.Join(runs, ", ")
+}
+
 // count reads every finalized file under dirs.
 func count(t *testing.T, n int, dirs ...string) tally {
 	t.Helper()
@@ -202,10 +219,18 @@ type dataplane struct {
 }
 
 func newDataplane(t *testing.T, masters, collectors int) *dataplane {
+	return newDataplaneWith(t, masters, collectors, faultLines(t))
+}
+
+// newDataplaneWith is newDataplane with an input file of lines lines; none with 0: the test
+// writes what the agent reads.
+func newDataplaneWith(t *testing.T, masters, collectors, lines int) *dataplane {
 	bin := buildBinaries(t)
-	d := &dataplane{e: newEnsemble(t, bin, masters), dir: t.TempDir(), lines: faultLines(t)}
-	d.input = filepath.Join(d.dir, "in.log")
-	writeNumbered(t, d.input, d.lines)
+	d := &dataplane{e: newEnsemble(t, bin, masters), dir: t.TempDir(), lines: lines}
+	if lines > 0 {
+		d.input = filepath.Join(d.dir, "in.log")
+		writeNumbered(t, d.input, d.lines)
+	}
 	for i := range collectors {
 		name := fmt.Sprintf("col%d", i+1)
 		d.ports = append(d.ports, freePort(t))

@@ -182,25 +182,33 @@ const (
 	Truncate OversizePolicy = iota
 	// Reject refuses the event.
 	Reject
+	// Split cuts the record into several events of at most the limit, in order. Only sources
+	// that read a stream of records (lines) can split; Limit treats it as Truncate.
+	Split
 )
 
-// String returns "truncate" or "reject".
+// String returns "truncate", "reject" or "split".
 func (p OversizePolicy) String() string {
-	if p == Reject {
+	switch p {
+	case Reject:
 		return "reject"
+	case Split:
+		return "split"
 	}
 	return "truncate"
 }
 
-// ParseOversizePolicy parses "truncate" or "reject".
+// ParseOversizePolicy parses "truncate", "reject" or "split".
 func ParseOversizePolicy(s string) (OversizePolicy, error) {
 	switch s {
 	case "truncate":
 		return Truncate, nil
 	case "reject":
 		return Reject, nil
+	case "split":
+		return Split, nil
 	}
-	return Truncate, fmt.Errorf("unknown oversize policy %q: want truncate or reject", s)
+	return Truncate, fmt.Errorf("unknown oversize policy %q: want truncate, reject or split", s)
 }
 
 // Limit applies a body size limit to e. It returns true if the body was over the limit: with

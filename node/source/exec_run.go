@@ -254,17 +254,31 @@ func (s *execSource) readAggregate(f *os.File, w *emitter) {
 	)
 	for {
 		n, err := f.Read(chunk)
-		if room := s.max - len(all); n > room {
-			all = append(all, chunk[:room]...)
-			over = true
-		} else {
-			all = append(all, chunk[:n]...)
+		for data := chunk[:n]; len(data) > 0; {
+			if len(all) == s.max {
+				if s.policy != event.Split {
+					over = true
+					break // the rest is read and dropped
+				}
+				if !over {
+					over = true
+					s.ctr.Split.Inc()
+				}
+				w.emit(all) // a piece of the limit; the rest in the next events
+				all = nil
+				if w.full() {
+					return // stopping, with as much held as allowed
+				}
+			}
+			k := min(s.max-len(all), len(data))
+			all = append(all, data[:k]...)
+			data = data[k:]
 		}
 		if err != nil {
 			break
 		}
 	}
-	if over {
+	if over && s.policy != event.Split {
 		if s.policy == event.Reject {
 			s.ctr.Rejected.Inc()
 			return

@@ -63,6 +63,8 @@ func TestExecOutput(t *testing.T) {
 		{"long line truncated", `exec("echo abcdefgh")`, map[string]string{"flume.event.max.size.bytes": "4"}, []string{"abcd"}, 1},
 		{"long output truncated", `exec("echo abcdefgh", aggregate=true)`, map[string]string{"flume.event.max.size.bytes": "4"}, []string{"abcd"}, 1},
 		{"long line rejected", `exec("echo abcdefgh", oversize="reject")`, map[string]string{"flume.event.max.size.bytes": "4"}, nil, 0},
+		{"long line split", `exec("echo abcdefghij", oversize="split")`, map[string]string{"flume.event.max.size.bytes": "4"}, []string{"abcd", "efgh", "ij"}, 0},
+		{"long output split", `exec("echo abcdefghij", aggregate=true, oversize="split")`, map[string]string{"flume.event.max.size.bytes": "4"}, []string{"abcd", "efgh", "ij\n"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

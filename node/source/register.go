@@ -3,7 +3,8 @@
 //
 // Every source stamps its events with the time they were read, priority INFO and this host's
 // name, and applies flume.event.max.size.bytes: a record over the limit is truncated (or, with
-// oversize="reject", dropped), and counted in events_truncated (events_rejected). Sources count
+// oversize="reject", dropped; with oversize="split", cut into several events), and counted in
+// events_truncated (events_rejected, events_split). Sources count
 // events_in and bytes_in once per batch, under their own name in the metrics view the flow gives
 // them (source.tail.events_in).
 //

@@ -150,7 +150,7 @@ func TestTextArguments(t *testing.T) {
 		{`text("/x", "raw")`, ""},
 		{`text("/x", json)`, `1:12: text: argument format: text reads lines; input format "json" is not supported (only raw)`},
 		{`text("")`, "1:6: text: argument file: empty file name"},
-		{`text("/x", oversize="drop")`, `1:21: text: argument oversize: unknown oversize policy "drop": want truncate or reject`},
+		{`text("/x", oversize="drop")`, `1:21: text: argument oversize: unknown oversize policy "drop": want truncate, reject or split`},
 		{`text`, "missing argument"},
 		{`text("/a", raw, 3)`, "too many arguments"},
 	}

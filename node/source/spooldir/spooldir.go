@@ -41,8 +41,8 @@
 // Name collisions: a file whose done name is taken ("a.log.COMPLETED" from an earlier "a.log")
 // gets a numbered one, "a.log.1.COMPLETED", with a warning.
 //
-// Metrics, under spooldir: events_in, bytes_in, events_truncated, events_rejected (as every
-// source), files_done and files_changed.
+// Metrics, under spooldir: events_in, bytes_in, events_truncated, events_rejected, events_split
+// (as every source of lines), files_done and files_changed.
 package spooldir
 
 import (
@@ -91,7 +91,7 @@ var Signature = spec.Signature{
 		record.OversizeParam,
 	},
 	UsageText: `spooldir("dir"{, suffix=".COMPLETED", deletePolicy="never|immediate", includePattern="^.*$", ` +
-		`ignorePattern="^$", pollDelay=500, oversize="truncate|reject"})`,
+		`ignorePattern="^$", pollDelay=500, oversize="truncate|reject|split"})`,
 }
 
 // ErrNotOpen is returned by Next before Open, and by Open after Close.

@@ -161,6 +161,7 @@ func TestBuildChecksArguments(t *testing.T) {
 		{"syslogTcp(1, 2)", "too many arguments"},
 		{`syslogTcp1("x")`, "argument port: want an integer"},
 		{`syslogUdp(oversize="drop")`, "unknown oversize policy"},
+		{`syslogTcp(0, oversize="split")`, `1:23: syslogTcp: argument oversize: a syslog message cannot be split: want truncate or reject`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {

@@ -139,7 +139,7 @@ func build(bc *plugin.BuildContext, args *spec.Args, network string, single bool
 	if port < 0 || port > 65535 {
 		return nil, args.Errorf(portParam.Name, "port %d out of range 0 to 65535", port)
 	}
-	policy, err := record.Oversize(args)
+	policy, err := record.OversizeWhole(args, "a syslog message")
 	if err != nil {
 		return nil, err
 	}

@@ -76,8 +76,11 @@ type counters struct {
 	record.Counters
 	// lostTruncated counts the bytes a truncated file was seen to hold and that could be read
 	// neither from it nor from a copy; lostDeleted the bytes of a file that disappeared (or was
-	// replaced) while it was closed, before they were read.
+	// replaced) while it was closed, before they were read; goneFiles the files of a saved
+	// position that were gone at a restart: what was written to them after it, if anything,
+	// is lost.
 	lostTruncated, lostDeleted *metrics.Counter
+	goneFiles                  *metrics.Counter
 	rotations, truncations     *metrics.Counter
 	added, released            *metrics.Counter
 	tracked, opened            *metrics.Gauge
@@ -88,6 +91,7 @@ func newCounters(reg *metrics.Registry) counters {
 		Counters:      record.NewCounters(reg),
 		lostTruncated: reg.Counter("bytes_lost_truncated"),
 		lostDeleted:   reg.Counter("bytes_lost_deleted"),
+		goneFiles:     reg.Counter("files_gone"),
 		rotations:     reg.Counter("rotations"),
 		truncations:   reg.Counter("truncations"),
 		added:         reg.Counter("files_added"),

@@ -37,7 +37,7 @@ var Signature = spec.Signature{
 		{Name: "startFromEnd", Kind: spec.ParamBool, Default: "false"},
 		delimParam, delimModeParam, record.OversizeParam,
 	},
-	UsageText: `tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`,
+	UsageText: `tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject|split"})`,
 }
 
 var multiSignature = spec.Signature{
@@ -46,7 +46,7 @@ var multiSignature = spec.Signature{
 		{Name: "file", Kind: spec.ParamString, Required: true, Variadic: true},
 		delimParam, delimModeParam, record.OversizeParam,
 	},
-	UsageText: `multitail("file"[, "file"...]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`,
+	UsageText: `multitail("file"[, "file"...]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject|split"})`,
 }
 
 var dirSignature = spec.Signature{
@@ -58,7 +58,7 @@ var dirSignature = spec.Signature{
 		{Name: "recurseDepth", Kind: spec.ParamInt, Default: "0"},
 		delimParam, delimModeParam, record.OversizeParam,
 	},
-	UsageText: `tailDir("dir"[, fileregex=".*"[, startFromEnd=false[, recurseDepth=0]]]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`,
+	UsageText: `tailDir("dir"[, fileregex=".*"[, startFromEnd=false[, recurseDepth=0]]]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject|split"})`,
 }
 
 // Build builds a tail source from its arguments.

@@ -150,6 +150,7 @@ func (s *Source) restoreFile(fd *finder, e savedFile, t *target) []found {
 			"copy", cp.path, "offset", e.off)
 		return []found{{s.restored(cp, e.fp, e.off, t), cp.fi.ModTime()}}
 	}
+	s.ctr.goneFiles.Inc()
 	s.log.Warn(s.cfg.name+": the file of the saved position is gone; what was written to it after the offset is lost",
 		"inode", e.id.Ino, "offset", e.off)
 	return nil

@@ -54,6 +54,11 @@ func (s *Source) truncated(f *file, size, prevSeen int64) {
 		s.buf.Discard()
 		s.loaded = nil
 	}
+	if c != nil && f.tgt != nil && s.cfg.kind != kindDir {
+		// Copies made by later rotations, before this look at the file, hold what was
+		// written to it between the truncations: they are read too, after the copy.
+		s.findSkippedSince(f.tgt, cfi.ModTime(), f.id)
+	}
 	f.off, f.seen, f.fp, f.stamp = 0, size, fingerprint{}, stamp{}
 	f.atEOF, f.verify = false, false
 	s.ready.push(f, f.orphan)

@@ -191,6 +191,28 @@ func TestTailResumesAfterRotationWhileDown(t *testing.T) {
 			}
 			write(t, path, 150, 200)
 		}},
+		{"two copytruncates", func(t *testing.T, path string) {
+			for i, to := range []int{150, 200} {
+				write(t, path, to-50, to)
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				copyTo := fmt.Sprintf("%s.%d", path, i+1)
+				if err := os.WriteFile(copyTo, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				// The rotations were a minute apart.
+				then := time.Now().Add(time.Duration(i-2) * time.Minute)
+				if err := os.Chtimes(copyTo, then, then); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(t, path, 200, 250)
+		}},
 		{"appended only", func(t *testing.T, path string) {
 			write(t, path, 100, 130)
 		}},
@@ -319,5 +341,50 @@ func TestTailResumesAfterTruncationKeepingTheHead(t *testing.T) {
 	want := append(numbered(0, 150), numbered(0, 50)...)
 	if !slices.Equal(d.got, want) {
 		t.Fatalf("got %d lines %q, want %d", len(d.got), d.got, len(want))
+	}
+}
+
+// TestTailTwoCopyTruncatesBetweenLooks rotates by copytruncate twice before the source looks
+// at the file again: the first copy holds the rest of what was read, the second what was
+// written between the truncations, which the source never saw in the file itself. Both are
+// read, in order, then the file.
+func TestTailTwoCopyTruncatesBetweenLooks(t *testing.T) {
+	for _, scheme := range []string{"numbered", "logrotate"} {
+		t.Run(scheme, func(t *testing.T) {
+			path := logPath(t)
+			appendTo(t, path, joinLines(numbered(0, 10)))
+			r := &reader{t: t, s: newEnv(fastPoll).OpenSource(t, tailSpec(path, ""))}
+			r.until(10)
+			copyTruncate := func(n int) {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				copyTo := fmt.Sprintf("%s.%d", path, n)
+				if scheme == "logrotate" {
+					// logrotate shifts the older copies up, keeping their times.
+					if n == 2 {
+						if err := os.Rename(path+".1", path+".2"); err != nil {
+							t.Fatal(err)
+						}
+					}
+					copyTo = path + ".1"
+				}
+				if err := os.WriteFile(copyTo, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendTo(t, path, joinLines(numbered(10, 20)))
+			copyTruncate(1)
+			appendTo(t, path, joinLines(numbered(20, 30)))
+			copyTruncate(2)
+			appendTo(t, path, joinLines(numbered(30, 40)))
+			if got := r.until(40); !slices.Equal(got, numbered(0, 40)) {
+				t.Fatalf("got %q", got)
+			}
+		})
 	}
 }

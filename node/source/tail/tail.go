@@ -23,8 +23,10 @@
 //     and holds at least what was read), the rest is read from the copy. The bytes the file
 //     was seen to hold and that can be read from nowhere are counted in bytes_lost_truncated
 //     and logged: the lines written between the last read and the truncation, when they were
-//     seen; what was written between a copy and the truncation cannot be seen by anyone. The
-//     file is then read again from its start.
+//     seen; what was written between a copy and the truncation cannot be seen by anyone. Copies
+//     made by later rotations before the source looked again (tail, multitail: rotated siblings
+//     modified since the copy) hold what was written between the truncations: they are read
+//     too. The file is then read again from its start.
 //   - A file that does not exist yet is waited for, and read from its start.
 //
 // tailDir follows each matching name in the same way; a rotated file renamed to a name that
@@ -39,7 +41,9 @@
 // again by identity: at its name, or among the files of its directory (a sibling it was
 // rotated to while the source was down), or, when its inode now holds other bytes, as a copy
 // (copytruncate while down). Each is read on from its offset, rotated files first; files that
-// appeared since are read from their start (startFromEnd applies only to a first run).
+// appeared since are read from their start (startFromEnd applies only to a first run). A file
+// of the position found nowhere (deleted, or its inode holding other bytes, with no copy) is
+// counted in files_gone: what was written to it after the position, if anything, is lost.
 //
 // # Records
 //

@@ -263,12 +263,13 @@ func TestTailDelimiterModes(t *testing.T) {
 func TestTailOversizeLines(t *testing.T) {
 	props := map[string]string{"flume.tail.pollperiod": "10", "flume.event.max.size.bytes": "5"}
 	tests := []struct {
-		args                string
-		want                []string
-		truncated, rejected int64
+		args                       string
+		want                       []string
+		truncated, rejected, split int64
 	}{
-		{"", []string{"abc", "12345", "z"}, 1, 0},
-		{`, oversize="reject"`, []string{"abc", "z"}, 0, 1},
+		{"", []string{"abc", "12345", "z"}, 1, 0, 0},
+		{`, oversize="reject"`, []string{"abc", "z"}, 0, 1, 0},
+		{`, oversize="split"`, []string{"abc", "12345", "67890", "z"}, 0, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
@@ -285,8 +286,37 @@ func TestTailOversizeLines(t *testing.T) {
 			if n := e.Counter("tail.events_rejected"); n != tt.rejected {
 				t.Errorf("events_rejected = %d, want %d", n, tt.rejected)
 			}
+			if n := e.Counter("tail.events_split"); n != tt.split {
+				t.Errorf("events_split = %d, want %d", n, tt.split)
+			}
 		})
 	}
+}
+
+// TestTailSplitLineResumesMidLine crashes the flow after the first pieces of a long line that
+// is still being written: the restarted source goes on from the last piece delivered, so the
+// pieces make up the line, byte for byte, once.
+func TestTailSplitLineResumesMidLine(t *testing.T) {
+	path := logPath(t)
+	props := map[string]string{"flume.tail.pollperiod": "10", "flume.event.max.size.bytes": "4096"}
+	long := strings.Repeat("0123456789", 1000)
+	appendTo(t, path, long[:9000]) // two pieces, and 808 bytes waiting for the rest
+	d := &flowSim{t: t, env: newEnv(props), spec: tailSpec(path, `, oversize="split"`)}
+	d.run(func() bool { return len(d.got) >= 2 }, false)
+	appendTo(t, path, long[9000:]+"\nshort\n")
+	d.run(func() bool { return len(d.got) >= 4 }, true)
+	want := []string{long[:4096], long[4096:8192], long[8192:], "short"}
+	if !slices.Equal(d.got, want) {
+		t.Fatalf("got pieces of %v bytes, want %v", lens(d.got), lens(want))
+	}
+}
+
+func lens(ss []string) []int {
+	var out []int
+	for _, s := range ss {
+		out = append(out, len(s))
+	}
+	return out
 }
 
 func TestTailNextEndsWithContextAndClose(t *testing.T) {
@@ -344,7 +374,7 @@ func TestTailArguments(t *testing.T) {
 		{`tail("/x", delim=";", delimMode="around")`, `1:33: tail: argument delimMode: unknown delimiter mode "around"`},
 		{`tail("/x", delimMode="prev")`, `tail: argument delimMode: needs delim="regex"`},
 		{`tail("/x", "maybe")`, "argument startFromEnd"},
-		{`tail("/x", true, 3)`, `too many arguments (3 given, at most 2); usage: tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject"})`},
+		{`tail("/x", true, 3)`, `too many arguments (3 given, at most 2); usage: tail("file"[, startFromEnd=false]{, delim="regex", delimMode="exclude|prev|next", oversize="truncate|reject|split"})`},
 		{`tail("/x", oversize="cut")`, "argument oversize"},
 	}
 	for _, tt := range tests {

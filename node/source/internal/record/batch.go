@@ -86,18 +86,20 @@ func (b *Batch) Bytes() int64 {
 type Counters struct {
 	// Events and Bytes count the events produced and their body bytes.
 	Events, Bytes *metrics.Counter
-	// Truncated and Rejected count records over the size limit, cut or dropped.
-	Truncated, Rejected *metrics.Counter
+	// Truncated, Rejected and Split count records over the size limit, cut, dropped or split
+	// into several events.
+	Truncated, Rejected, Split *metrics.Counter
 }
 
 // NewCounters registers the source counters in reg: events_in, bytes_in, events_truncated,
-// events_rejected.
+// events_rejected, events_split.
 func NewCounters(reg *metrics.Registry) Counters {
 	return Counters{
 		Events:    reg.Counter("events_in"),
 		Bytes:     reg.Counter("bytes_in"),
 		Truncated: reg.Counter("events_truncated"),
 		Rejected:  reg.Counter("events_rejected"),
+		Split:     reg.Counter("events_split"),
 	}
 }
 
@@ -134,6 +136,10 @@ func (c Counters) Oversize(buf *Buffer) {
 	if buf.Rejected > 0 {
 		c.Rejected.Add(buf.Rejected)
 		buf.Rejected = 0
+	}
+	if buf.Split > 0 {
+		c.Split.Add(buf.Split)
+		buf.Split = 0
 	}
 }
 

@@ -13,20 +13,22 @@ const MinBufferSize = 256 << 10
 // Records are slices of the buffer's memory: they stay valid until the next Fill, which moves the
 // unconsumed tail (at most one partial record) to the front and reads after it. A record longer
 // than the size limit is cut to the limit (Truncate) or dropped (Reject), and the rest of it,
-// up to its delimiter, is discarded; both cases are counted.
+// up to its delimiter, is discarded; or it is returned as several records of at most the limit,
+// in order (Split). Each case is counted.
 //
 // A Buffer is used from one goroutine.
 type Buffer struct {
 	buf     []byte
 	r, w    int // the unconsumed window is buf[r:w]
 	skip    bool
+	split   bool // Split: the last record returned was a piece, not the end, of a record
 	settled bool // no more bytes for now: a delimiter match at the end is final
 	fr      Framer
 	max     int
 	policy  event.OversizePolicy
 
-	// Truncated and Rejected count oversized records since the owner last reset them.
-	Truncated, Rejected int64
+	// Truncated, Rejected and Split count oversized records since the owner last reset them.
+	Truncated, Rejected, Split int64
 }
 
 // NewBuffer returns a buffer framing with fr that limits records to max bytes (max > 0). Its
@@ -41,7 +43,8 @@ func NewBuffer(fr Framer, max int, policy event.OversizePolicy) *Buffer {
 }
 
 // Next returns the next complete record, or ok=false when the buffered bytes hold none.
-// Rejected records are skipped (and counted); truncated ones are returned cut to the limit.
+// Rejected records are skipped (and counted); truncated ones are returned cut to the limit;
+// split ones a piece at a time.
 func (b *Buffer) Next() (rec []byte, ok bool) {
 	for b.r < b.w {
 		data := b.buf[b.r:b.w]
@@ -49,6 +52,12 @@ func (b *Buffer) Next() (rec []byte, ok bool) {
 			b.skip = false
 		}
 		body, adv, found := b.fr.Find(data, b.settled)
+		if b.policy == event.Split && len(data) > b.max && (!found || len(body) > b.max) {
+			return b.piece(data), true
+		}
+		if found && b.split {
+			b.split = false // the last piece of a split record
+		}
 		if !found {
 			if len(data) <= b.max {
 				return nil, false
@@ -78,6 +87,17 @@ func (b *Buffer) Next() (rec []byte, ok bool) {
 	return nil, false
 }
 
+// piece returns the first max bytes of data, a piece of a record over the limit, and consumes
+// them: the rest of the record follows as records of its own.
+func (b *Buffer) piece(data []byte) []byte {
+	if !b.split {
+		b.split = true
+		b.Split++
+	}
+	b.r += b.max
+	return data[:b.max:b.max]
+}
+
 // limit applies the size limit to rec.
 func (b *Buffer) limit(rec []byte) ([]byte, bool) {
 	if len(rec) <= b.max {
@@ -93,9 +113,13 @@ func (b *Buffer) limit(rec []byte) ([]byte, bool) {
 
 // Remainder consumes what is buffered as one final record: the unterminated last record of a
 // stream, at its end or when the stream is given up. ok is false when nothing is buffered.
+// With Split, a remainder over the limit comes a piece per call: call it until ok is false.
 func (b *Buffer) Remainder() (rec []byte, ok bool) {
 	data := b.buf[b.r:b.w]
-	b.r, b.w = 0, 0
+	if b.policy == event.Split && len(data) > b.max && !b.skip {
+		return b.piece(data), true
+	}
+	b.r, b.w, b.split = 0, 0, false
 	if len(data) == 0 {
 		return nil, false
 	}
@@ -108,7 +132,7 @@ func (b *Buffer) Remainder() (rec []byte, ok bool) {
 
 // Discard drops what is buffered (after a truncation of the file it came from).
 func (b *Buffer) Discard() {
-	b.r, b.w, b.skip = 0, 0, false
+	b.r, b.w, b.skip, b.split = 0, 0, false, false
 }
 
 // Buffered returns the number of unconsumed bytes.

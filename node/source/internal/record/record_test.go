@@ -76,6 +76,11 @@ func TestBufferFramesDelimitedRecords(t *testing.T) {
 		{"next oversize", "#", Next, "#aaaaaaaaaa#b", 4, event.Truncate, []string{"#aaa", "#b"}},
 		{"next oversize at boundary", "#", Next, "#aaa#b", 3, event.Truncate, []string{"#aa", "#b"}},
 		{"empty matches skipped", "x*", Exclude, "axxbxc", 100, event.Truncate, []string{"a", "b", "c"}},
+		{"split", "", Exclude, "abcdefghij\nxy\nabcdefg", 4, event.Split, []string{"abcd", "efgh", "ij", "xy", "abcd", "efg"}},
+		{"split at the limit", "", Exclude, "abcdefgh\nabcd\n", 4, event.Split, []string{"abcd", "efgh", "abcd"}},
+		{"split remainder", "", Exclude, "abcdefghij", 4, event.Split, []string{"abcd", "efgh", "ij"}},
+		{"split next", "#", Next, "#aaaaaaaaaa#b", 4, event.Split, []string{"#aaa", "aaaa", "aaa", "#b"}},
+		{"split prev", ";", Prev, "aaaaaa;b;", 4, event.Split, []string{"aaaa", "aa;", "b;"}},
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{1, 2, 3, 7, 1 << 20} {
@@ -91,6 +96,26 @@ func TestBufferFramesDelimitedRecords(t *testing.T) {
 					t.Fatalf("chunks of %d: got %q, want %q", chunk, got, tt.want)
 				}
 			})
+		}
+	}
+}
+
+// TestBufferCountsOversizedRecords counts each oversized record once, whatever the policy and
+// however many pieces a split one makes.
+func TestBufferCountsOversizedRecords(t *testing.T) {
+	in := []byte("abcdefghijkl\nxy\nabcdefgh\nabcd\nabcde")
+	for _, p := range []event.OversizePolicy{event.Truncate, event.Reject, event.Split} {
+		b := NewBuffer(Lines(), 4, p)
+		readAll(t, b, in, 3)
+		got := map[event.OversizePolicy]int64{event.Truncate: b.Truncated, event.Reject: b.Rejected, event.Split: b.Split}
+		for q, n := range got {
+			want := int64(0)
+			if q == p {
+				want = 3
+			}
+			if n != want {
+				t.Errorf("%s: %d records counted as %s, want %d", p, n, q, want)
+			}
 		}
 	}
 }
