@@ -58,9 +58,9 @@ const (
 )
 
 const (
-	tailLines    = 2_000_000
+	tailLines    = 10_000_000
 	dirFiles     = 1000
-	dirLines     = 2000
+	dirLines     = 10_000
 	syslogEvents = 1_000_000
 )
 
