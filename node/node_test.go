@@ -124,3 +124,53 @@ func TestNodeReportsFailedLogicalNodes(t *testing.T) {
 		t.Fatalf("broken is %v", s.State)
 	}
 }
+
+// TestNodeResumesASourceWhoseSinkKeepsNoPositions stops a node that tails a file into the
+// console, and starts another on the same data directory: the tail goes on where the first
+// stopped, from the position file of the logical node, instead of reading the file again.
+func TestNodeResumesASourceWhoseSinkKeepsNoPositions(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(in, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	text := fmt.Sprintf(`one : tail(%q) | console(raw) ;`, in)
+	run := func(want string, before func()) {
+		t.Helper()
+		out := &plugintest.Buffer{}
+		n := New(Config{Name: "phys", Stdout: out, DataDir: data, Props: map[string]string{"flume.tail.pollperiod": "20"}}, builtin.Registry())
+		if err := n.Start(parse(t, text)); err != nil {
+			t.Fatal(err)
+		}
+		if before != nil {
+			before()
+		}
+		plugintest.Eventually(t, 10*time.Second, func() bool { return out.String() == want },
+			func() string { return fmt.Sprintf("console got %q, want %q", out.String(), want) })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want {
+			t.Fatalf("console got %q after the stop, want %q", out.String(), want)
+		}
+	}
+	run("a\nb\nc\n", nil)
+	if _, err := os.Stat(filepath.Join(data, "logical", "one", "source.position")); err != nil {
+		t.Fatalf("no position file: %v", err)
+	}
+	run("d\n", func() {
+		f, err := os.OpenFile(in, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("d\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

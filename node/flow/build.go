@@ -20,6 +20,10 @@ type Flow struct {
 	Sink   plugin.Sink
 	// Spec is the canonical text of the definition the flow was built from.
 	Spec string
+
+	// positions keeps the source's positions: the sink, or a file of the logical node's
+	// data directory; nil when the source cannot resume. A Flow made by hand gets the sink's.
+	positions plugin.PositionStore
 }
 
 // Build builds the flow of def. Every component is built (which checks every argument) but
@@ -31,7 +35,8 @@ func Build(bc *plugin.BuildContext, def *spec.NodeDef) (*Flow, error) {
 	if err := b.errs.Err(); err != nil {
 		return nil, err
 	}
-	return &Flow{Name: def.Name, Source: src, Sink: snk, Spec: spec.FormatNode(def)}, nil
+	return &Flow{Name: def.Name, Source: src, Sink: snk, Spec: spec.FormatNode(def),
+		positions: positionsFor(src, snk, bc.DataDir)}, nil
 }
 
 // BuildSink builds a sink expression alone (used by tests and by sinks that rebuild a sub-sink,

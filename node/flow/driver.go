@@ -279,11 +279,23 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 	return d.savePosition()
 }
 
-// resume starts a Checkpointer source from the position its PositionStore sink kept.
+// positions returns where the source's positions are kept, nil if nowhere.
+func (d *Driver) positions() (plugin.Checkpointer, plugin.PositionStore) {
+	ps := d.flow.positions
+	if ps == nil {
+		ps = positionsFor(d.flow.Source, d.flow.Sink, "")
+	}
+	cp, _ := d.flow.Source.(plugin.Checkpointer)
+	if ps == nil || cp == nil {
+		return nil, nil
+	}
+	return cp, ps
+}
+
+// resume starts a Checkpointer source from the position its sink, or its position file, kept.
 func (d *Driver) resume() error {
-	cp, ok1 := d.flow.Source.(plugin.Checkpointer)
-	ps, ok2 := d.flow.Sink.(plugin.PositionStore)
-	if !ok1 || !ok2 {
+	cp, ps := d.positions()
+	if ps == nil {
 		return nil
 	}
 	if pos := ps.LastPosition(); pos != nil {
@@ -295,11 +307,10 @@ func (d *Driver) resume() error {
 }
 
 // savePosition hands the source's position after the batch just delivered to the sink, which
-// keeps it with that batch's last event.
+// keeps it with that batch's last event, or to the position file.
 func (d *Driver) savePosition() error {
-	cp, ok1 := d.flow.Source.(plugin.Checkpointer)
-	ps, ok2 := d.flow.Sink.(plugin.PositionStore)
-	if !ok1 || !ok2 || d.allCtx.Err() != nil {
+	cp, ps := d.positions()
+	if ps == nil || d.allCtx.Err() != nil {
 		return nil
 	}
 	if err := guard("save position", func() error { return ps.SavePosition(d.allCtx, cp.Position()) }); err != nil {
@@ -358,6 +369,10 @@ func (d *Driver) closeAll() error {
 	defer cancel()
 	srcErr := guard("source close", func() error { return d.flow.Source.Close(ctx) })
 	sinkErr := guard("sink close", func() error { return d.flow.Sink.Close(ctx) })
+	if fp, ok := d.flow.positions.(*filePositions); ok && sinkErr == nil {
+		// The sink has flushed what it was given: the last position is exact.
+		sinkErr = fp.flush()
+	}
 	if srcErr != nil {
 		srcErr = fmt.Errorf("close source: %w", srcErr)
 	}

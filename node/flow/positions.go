@@ -1,0 +1,102 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flumego/flume/node/internal/atomicfile"
+	"github.com/flumego/flume/node/plugin"
+)
+
+// A flow whose source can resume (plugin.Checkpointer) and whose sink cannot keep positions
+// with its data (not a plugin.PositionStore: console, text, collectorSink...) keeps them in a
+// file of its logical node's data directory. The file is written after the events before the
+// position were handed to the sink, at most every positionEvery while events flow, and once
+// more after the sink closed (flushed) when the flow stops. A flow that stops gracefully resumes
+// exactly where it stopped; after a crash, it reads again at most positionEvery of events, and
+// whatever the sink buffered and lost with the process: at least once, as best effort can.
+// An agent sink keeps positions with its data and gives exactly once.
+
+// positionFileName is the name of the position file in the logical node's data directory.
+const positionFileName = "source.position"
+
+// positionEvery is the most time between two writes of the position file while events flow.
+const positionEvery = 200 * time.Millisecond
+
+// filePositions is the position file of a flow.
+type filePositions struct {
+	path string
+
+	mu      sync.Mutex
+	pending []byte // the newest position, not written yet
+	written time.Time
+}
+
+var _ plugin.PositionStore = (*filePositions)(nil)
+
+func newFilePositions(dir string) *filePositions {
+	return &filePositions{path: filepath.Join(dir, positionFileName)}
+}
+
+// LastPosition returns the position the file holds, nil if there is none. A file that cannot
+// be read is reported by the first write, and the source starts as on a first run.
+func (p *filePositions) LastPosition() []byte {
+	b, err := os.ReadFile(p.path)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// SavePosition keeps pos, and writes it if the last write is positionEvery old.
+func (p *filePositions) SavePosition(_ context.Context, pos []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = slices.Clone(pos)
+	if time.Since(p.written) < positionEvery {
+		return nil
+	}
+	return p.writeLocked()
+}
+
+// flush writes the newest position, if it is not written yet: after the sink closed.
+func (p *filePositions) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writeLocked()
+}
+
+func (p *filePositions) writeLocked() error {
+	if p.pending == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p.path), 0o750); err != nil {
+		return fmt.Errorf("position file: %w", err)
+	}
+	if err := atomicfile.Write(p.path, p.pending, 0o640); err != nil {
+		return fmt.Errorf("position file: %w", err)
+	}
+	p.pending, p.written = nil, time.Now()
+	return nil
+}
+
+// positionsFor returns where the driver keeps the positions of a flow's source: its sink, the
+// position file of dir, or nowhere (nil) for a source that cannot resume or a node without a
+// data directory.
+func positionsFor(src plugin.Source, snk plugin.Sink, dir string) plugin.PositionStore {
+	if _, ok := src.(plugin.Checkpointer); !ok {
+		return nil
+	}
+	if ps, ok := snk.(plugin.PositionStore); ok {
+		return ps
+	}
+	if dir == "" {
+		return nil
+	}
+	return newFilePositions(dir)
+}
