@@ -174,3 +174,29 @@ func TestNodeResumesASourceWhoseSinkKeepsNoPositions(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeReadsAFinishedFileAgain runs a text flow to its end twice on the same data
+// directory: a flow whose source ended starts over, as on its first run.
+func TestNodeReadsAFinishedFileAgain(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.WriteFile(in, []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		out := &plugintest.Buffer{}
+		n := New(Config{Name: "phys", Stdout: out, DataDir: filepath.Join(dir, "data")}, builtin.Registry())
+		if err := n.Start(parse(t, fmt.Sprintf(`one : text(%q) | console(raw) ;`, in))); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := n.Wait(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "a\nb\n" {
+			t.Fatalf("run %d: console got %q", run+1, out.String())
+		}
+	}
+}

@@ -38,8 +38,7 @@ type logWriter struct {
 	buf   []byte
 	next  int // the number of the next line
 	first int // the number of the first line in the file as it is now
-	stop  chan struct{}
-	done  chan struct{}
+	halt  func()
 	extra int // rotations
 
 	mayLose     []span
@@ -47,11 +46,39 @@ type logWriter struct {
 }
 
 func newLogWriter(t *testing.T, path string) *logWriter {
-	lw := &logWriter{t: t, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	lw := &logWriter{t: t, path: path}
 	lw.open()
-	go lw.run()
+	lw.halt = every10ms(func() {
+		lw.mu.Lock()
+		defer lw.mu.Unlock()
+		lw.write(tailRate / 100)
+	})
 	t.Cleanup(lw.finish)
 	return lw
+}
+
+// every10ms calls step every 10 ms on a goroutine of its own; the function it returns stops
+// it, and returns once step has returned for the last time.
+func every10ms(step func()) (halt func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				step()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit) })
+		<-done
+	}
 }
 
 func (lw *logWriter) open() {
@@ -61,23 +88,6 @@ func (lw *logWriter) open() {
 		return
 	}
 	lw.f = f
-}
-
-// run writes tailRate lines a second, in a burst every 10 ms.
-func (lw *logWriter) run() {
-	defer close(lw.done)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-lw.stop:
-			return
-		case <-tick.C:
-		}
-		lw.mu.Lock()
-		lw.write(tailRate / 100)
-		lw.mu.Unlock()
-	}
 }
 
 // write appends n lines in one write; lw.mu is held.
@@ -100,12 +110,7 @@ func numberedLine(b []byte, n int) []byte {
 
 // finish stops writing and closes the file.
 func (lw *logWriter) finish() {
-	select {
-	case <-lw.stop:
-	default:
-		close(lw.stop)
-	}
-	<-lw.done
+	lw.halt()
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if lw.f != nil {
@@ -225,10 +230,9 @@ func checkLosses(t *testing.T, ta tally, mayLose []span) int {
 	return ta.lost()
 }
 
-// tailScenario ships a log end to end while it is rotated rotations times by how ("" rotates
-// not), and checks conservation. With down "agent" or "collector", that process is SIGKILLed
-// before every other rotation and started again after it.
-func tailScenario(t *testing.T, how string, rotations int, down string) {
+// newTailPlane starts a master and a collector, and makes the directory of the logs. It skips
+// the test in short mode.
+func newTailPlane(t *testing.T) (*dataplane, string) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
@@ -239,6 +243,14 @@ func tailScenario(t *testing.T, how string, rotations int, down string) {
 	if err := os.Mkdir(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return d, logDir
+}
+
+// tailScenario ships a log end to end while it is rotated rotations times by how ("" rotates
+// not), and checks conservation. With down "agent" or "collector", that process is SIGKILLed
+// before every other rotation and started again after it.
+func tailScenario(t *testing.T, how string, rotations int, down string) {
+	d, logDir := newTailPlane(t)
 	logPath := filepath.Join(logDir, "app.log")
 	d.startAgentWith(fmt.Sprintf("tail(%q)", logPath), d.chain("E2E"))
 	lw := newLogWriter(t, logPath)
@@ -334,12 +346,11 @@ type dirWriter struct {
 	at    int // the next file to write to
 	ticks int
 	buf   []byte
-	stop  chan struct{}
-	done  chan struct{}
+	halt  func()
 }
 
 func newDirWriter(t *testing.T, dir string, files, max int) *dirWriter {
-	w := &dirWriter{t: t, dir: dir, max: max, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &dirWriter{t: t, dir: dir, max: max}
 	for range files {
 		w.add()
 	}
@@ -348,7 +359,7 @@ func newDirWriter(t *testing.T, dir string, files, max int) *dirWriter {
 		t.Fatal(err)
 	}
 	w.noise = noise
-	go w.run()
+	w.halt = every10ms(w.step)
 	t.Cleanup(w.finish)
 	return w
 }
@@ -362,38 +373,28 @@ func (w *dirWriter) add() {
 	w.files = append(w.files, f)
 }
 
-// run writes tailRate lines a second, in bursts every 10 ms of 5 lines to each of 40 files,
-// and adds a file every other burst.
-func (w *dirWriter) run() {
-	defer close(w.done)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+// step writes a 100th of tailRate lines, 5 to each of 40 files, and adds a file every other
+// step.
+func (w *dirWriter) step() {
 	const perFile = 5
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-tick.C:
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for range tailRate / 100 / perFile {
+		w.buf = w.buf[:0]
+		for range perFile {
+			w.buf = numberedLine(w.buf, w.next)
+			w.next++
 		}
-		w.mu.Lock()
-		for range tailRate / 100 / perFile {
-			w.buf = w.buf[:0]
-			for range perFile {
-				w.buf = numberedLine(w.buf, w.next)
-				w.next++
-			}
-			if _, err := w.files[w.at].Write(w.buf); err != nil {
-				w.t.Error(err)
-			}
-			w.at = (w.at + 1) % len(w.files)
-		}
-		if _, err := w.noise.WriteString("noise, not a log\n"); err != nil {
+		if _, err := w.files[w.at].Write(w.buf); err != nil {
 			w.t.Error(err)
 		}
-		if w.ticks++; w.ticks%2 == 0 && len(w.files) < w.max {
-			w.add()
-		}
-		w.mu.Unlock()
+		w.at = (w.at + 1) % len(w.files)
+	}
+	if _, err := w.noise.WriteString("noise, not a log\n"); err != nil {
+		w.t.Error(err)
+	}
+	if w.ticks++; w.ticks%2 == 0 && len(w.files) < w.max {
+		w.add()
 	}
 }
 
@@ -404,12 +405,7 @@ func (w *dirWriter) written() int {
 }
 
 func (w *dirWriter) finish() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
+	w.halt()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, f := range w.files {
@@ -426,14 +422,7 @@ func (w *dirWriter) finish() {
 // 20,000 lines/s, with the agent killed twice: every line arrives exactly once, and the
 // agent never holds more files open than its limit.
 func TestTailDirManyFiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	d := newDataplaneWith(t, 1, 1, 0)
-	logDir := filepath.Join(d.dir, "logs")
-	if err := os.Mkdir(logDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	d, logDir := newTailPlane(t)
 	w := newDirWriter(t, logDir, 1000, 1500)
 	d.startAgentWith(fmt.Sprintf(`tailDir(%q, "^f.*\\.log$")`, logDir), d.chain("E2E"))
 	plugintest.Eventually(t, 20*time.Second, func() bool { return d.written() > 0 },

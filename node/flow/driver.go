@@ -81,6 +81,7 @@ type Driver struct {
 	batch  atomic.Int64
 
 	stopping   bool               // Stop was called (guarded by mu)
+	ended      bool               // the source reached its end (the driver's goroutine only)
 	stopSource context.CancelFunc // interrupts the opens and Next: a graceful stop
 	stopAll    context.CancelFunc // also ends Append and Open: a hard stop
 	srcCtx     context.Context
@@ -236,6 +237,7 @@ func (d *Driver) openAndPump() error {
 			return err
 		})
 		if errors.Is(err, io.EOF) {
+			d.ended = true
 			return nil
 		}
 		if err != nil {
@@ -370,8 +372,9 @@ func (d *Driver) closeAll() error {
 	srcErr := guard("source close", func() error { return d.flow.Source.Close(ctx) })
 	sinkErr := guard("sink close", func() error { return d.flow.Sink.Close(ctx) })
 	if fp, ok := d.flow.positions.(*filePositions); ok && sinkErr == nil {
-		// The sink has flushed what it was given: the last position is exact.
-		sinkErr = fp.flush()
+		// The sink has flushed what it was given: the last position is exact. A source that
+		// reached its end starts over next time, as it did on its first run.
+		sinkErr = fp.flush(d.ended)
 	}
 	if srcErr != nil {
 		srcErr = fmt.Errorf("close source: %w", srcErr)

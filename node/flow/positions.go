@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,7 +21,9 @@ import (
 // more after the sink closed (flushed) when the flow stops. A flow that stops gracefully resumes
 // exactly where it stopped; after a crash, it reads again at most positionEvery of events, and
 // whatever the sink buffered and lost with the process: at least once, as best effort can.
-// An agent sink keeps positions with its data and gives exactly once.
+// A flow whose source reached its end (text) removes the file: its next run reads from the
+// start, as classic Flume did. An agent sink keeps positions with its data and gives exactly
+// once.
 
 // positionFileName is the name of the position file in the logical node's data directory.
 const positionFileName = "source.position"
@@ -64,10 +67,18 @@ func (p *filePositions) SavePosition(_ context.Context, pos []byte) error {
 	return p.writeLocked()
 }
 
-// flush writes the newest position, if it is not written yet: after the sink closed.
-func (p *filePositions) flush() error {
+// flush writes the newest position, if it is not written yet: after the sink closed. A flow
+// whose source ended removes the file instead: the next run is a run of its own.
+func (p *filePositions) flush(ended bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if ended {
+		p.pending = nil
+		if err := os.Remove(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("position file: %w", err)
+		}
+		return nil
+	}
 	return p.writeLocked()
 }
 
