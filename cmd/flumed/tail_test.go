@@ -296,7 +296,9 @@ func tailScenario(t *testing.T, how string, rotations int, down string) {
 		t.Fatalf("tail %s: %d duplicates, %d foreign lines\n%s", how, ta.dups, ta.foreign, d.logs())
 	}
 	if t.Failed() {
-		t.Fatalf("tail %s: lines lost\n%s", how, d.logs())
+		am, _ := d.e.ctl(0, "metrics", "agent1")
+		cm, _ := d.e.ctl(0, "metrics", "col1")
+		t.Fatalf("tail %s: lines lost\n%s\n%s\n%s", how, am, cm, d.logs())
 	}
 	if lost == 0 {
 		return

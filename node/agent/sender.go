@@ -623,10 +623,9 @@ func (d *sender) releaseCommits() {
 	if s.opts.Mode != EndToEnd || s.bc.Commits == nil {
 		return
 	}
-	through := s.log.NextSeq() - 1
-	if u := s.log.Unreleased(); len(u) > 0 {
-		through = u[0].Seq - 1
-	}
+	// Never a chunk that is still on its way into the log: its commit would be taken for a
+	// duplicate of a released one.
+	through := s.log.ReleasedThrough()
 	d.mu.Lock()
 	last := d.released
 	d.mu.Unlock()

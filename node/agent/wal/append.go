@@ -214,6 +214,23 @@ func (l *Log) wake() {
 	}
 }
 
+// ReleasedThrough returns the highest sequence number at and below which every chunk appended
+// to the log is released. A chunk queued or being written counts as not released: Append has
+// taken its seq, and it is not indexed yet.
+func (l *Log) ReleasedThrough() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hiSeq == 0 {
+		return 0
+	}
+	// Chunks are written in seq order: those not indexed yet are all at or above hiSeq.
+	through := l.hiSeq - 1
+	if seq, ok := l.idx.firstUnreleased(); ok {
+		through = min(through, seq-1)
+	}
+	return through
+}
+
 // Unreleased returns every durable chunk not released, in seq order.
 func (l *Log) Unreleased() []ChunkRef {
 	l.mu.Lock()

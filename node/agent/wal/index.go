@@ -88,6 +88,19 @@ func (x *index) drop(gone map[*segment]bool) {
 	})
 }
 
+// firstUnreleased returns the seq of the oldest chunk not released.
+func (x *index) firstUnreleased() (uint64, bool) {
+	if x.live == 0 {
+		return 0, false
+	}
+	for _, c := range x.chunks {
+		if !c.released {
+			return c.seq, true
+		}
+	}
+	return 0, false
+}
+
 // unreleased returns the refs of the chunks not released, in seq order.
 func (x *index) unreleased() []ChunkRef {
 	out := make([]ChunkRef, 0, x.live)
