@@ -245,7 +245,8 @@ func (s *execSource) readStream(ctx context.Context, done *sync.WaitGroup, f *os
 	s.ctr.Oversize(buf)
 }
 
-// readAggregate makes one event of everything f gives.
+// readAggregate makes one event of everything f gives (with oversize="split", events of at most
+// the limit, in order).
 func (s *execSource) readAggregate(f *os.File, w *emitter) {
 	var (
 		all   []byte
