@@ -253,3 +253,51 @@ func TestPositionSavedAfterTheChunkWasSealed(t *testing.T) {
 		})
 	}
 }
+
+// TestAckedChunksStayLoggedWhileThePositionCannotBeKept: a chunk leaves the log only once a
+// position at or past it is kept. While the position file cannot be written, acked chunks stay
+// in the log; the next sink finds the position there, sends them again, and the commit point
+// takes them for the duplicates they are.
+func TestAckedChunksStayLoggedWhileThePositionCannotBeKept(t *testing.T) {
+	addr := freeAddr(t)
+	bc := newBC(t, nil)
+	bc.Commits = newCommits(t)
+	st := newStore()
+	startCollector(t, st, addr)
+	const kw = "batchCount=10, batchMillis=60000"
+	s1 := newE2EWith(t, bc, kw, addr)
+	// A directory where the position file's temporary file goes: every write fails.
+	blocker := filepath.Join(s1.opts.LogDir, positionFile+".tmp")
+	if err := os.MkdirAll(blocker, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	openSink(t, s1)
+	events := bodies("p", 0, 10)
+	appendAll(t, s1, events, 10)
+	if err := s1.SavePosition(context.Background(), []byte("offset=10")); err != nil {
+		t.Fatal(err)
+	}
+	if err := closeSink(s1, 5*time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	st.checkOnce(t, events)
+	if u := unreleased(t, e2eDir(bc)); len(u) == 0 {
+		t.Fatal("the acked chunk left the log although its position was not kept")
+	}
+
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newE2EWith(t, bc, kw, addr)
+	openSink(t, s2)
+	if p := s2.LastPosition(); !bytes.Equal(p, []byte("offset=10")) {
+		t.Fatalf("LastPosition = %q, want offset=10 from the log", p)
+	}
+	if err := closeSink(s2, 5*time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	st.checkOnce(t, events)
+	if u := unreleased(t, e2eDir(bc)); len(u) != 0 {
+		t.Errorf("after the resend the log holds %d chunks, want none", len(u))
+	}
+}

@@ -52,14 +52,16 @@ type sender struct {
 	backoff  []time.Duration
 	latency  [1024]int64 // recent ack latencies, microseconds, a ring
 	latN     int
-	released uint64 // the highest chunk released to the commit point
-	wireSeq  uint64 // the last wire number given to a disk-failover or best-effort chunk
+	released uint64        // the highest chunk released to the commit point
+	wireSeq  uint64        // the last wire number given to a disk-failover or best-effort chunk
+	settling []*item       // acked chunks whose position is to be kept and log entry released
+	settle   chan struct{} // a buffered signal: settling grew
 }
 
 func newSender(s *Sink) *sender {
 	n := len(s.opts.Targets)
 	snd := &sender{s: s, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), unacked: map[uint64]*item{},
-		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1}
+		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1, settle: make(chan struct{}, 1)}
 	for i := range snd.backoff {
 		snd.backoff[i] = s.opts.BackoffInitial
 	}
@@ -82,9 +84,10 @@ func (d *sender) start() {
 		}
 		d.s.metrics.backlog.Set(int64(len(d.queue)))
 	}
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go d.run()
 	go d.housekeeping()
+	go d.settler()
 }
 
 // enqueue hands a sealed chunk to the sender. An end-to-end chunk is in the log already, so
@@ -549,18 +552,69 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 }
 
 // settled forgets a chunk the collector has: its source position is kept, then it leaves the
-// log.
+// log. The settler does both for every chunk acked meanwhile at once, so that a stream of acks
+// costs a write of the position file and a log release per round, not per chunk.
 func (d *sender) settled(it *item) {
-	if it.pos != nil {
-		if err := d.s.keepPosition(it.order, it.pos); err != nil {
-			d.s.bc.Log().Error("save the source position", "err", err)
-		}
-	}
-	if d.s.log == nil || it.logSeq == 0 {
+	if it.pos == nil && (d.s.log == nil || it.logSeq == 0) {
 		return
 	}
-	if err := d.s.log.Release(it.logSeq); err != nil && !errors.Is(err, wal.ErrReleased) {
-		d.s.bc.Log().Error("release chunk from the log", "seq", it.seq, "err", err)
+	d.mu.Lock()
+	d.settling = append(d.settling, it)
+	d.mu.Unlock()
+	select {
+	case d.settle <- struct{}{}:
+	default:
+	}
+}
+
+// settler settles acked chunks a round at a time until the sender stops, then the rest.
+func (d *sender) settler() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.settle:
+			d.settleRound()
+		case <-d.ctx.Done():
+			d.settleRound()
+			return
+		}
+	}
+}
+
+// settleRound keeps the newest source position of the chunks acked since the last round,
+// then releases them from the log: a chunk leaves the log only once a position at or past
+// its events is kept, so a restart neither reads its events again nor misses them. If the
+// position cannot be kept, the chunks stay in the log: a restart sends them again, and the
+// commit point takes them for the duplicates they are.
+func (d *sender) settleRound() {
+	d.mu.Lock()
+	its := d.settling
+	d.settling = nil
+	d.mu.Unlock()
+	if len(its) == 0 {
+		return
+	}
+	var newest *item
+	seqs := make([]uint64, 0, len(its))
+	for _, it := range its {
+		if it.pos != nil && (newest == nil || it.order > newest.order) {
+			newest = it
+		}
+		if it.logSeq != 0 {
+			seqs = append(seqs, it.logSeq)
+		}
+	}
+	if newest != nil {
+		if err := d.s.keepPosition(newest.order, newest.pos); err != nil {
+			d.s.bc.Log().Error("save the source position; the acked chunks stay in the log", "err", err)
+			return
+		}
+	}
+	if d.s.log == nil || len(seqs) == 0 {
+		return
+	}
+	if err := d.s.log.Release(seqs...); err != nil && !errors.Is(err, wal.ErrReleased) {
+		d.s.bc.Log().Error("release chunks from the log", "chunks", len(seqs), "err", err)
 	}
 }
 
@@ -653,7 +707,7 @@ func (d *sender) stop(ctx context.Context) error {
 	d.signal()
 	for {
 		d.mu.Lock()
-		idle := len(d.queue) == 0 && len(d.unacked) == 0 && d.busy == 0
+		idle := len(d.queue) == 0 && len(d.unacked) == 0 && d.busy == 0 && len(d.settling) == 0
 		noStream := d.stream == nil
 		d.mu.Unlock()
 		if idle || (noStream && d.s.opts.Mode != EndToEnd) {
@@ -669,6 +723,7 @@ func (d *sender) stop(ctx context.Context) error {
 	d.cancel()
 	d.wg.Wait()
 	d.retire(errStopped)
+	d.settleRound() // acks that came after the settler's last round
 	p50, p99 := d.percentiles()
 	d.s.metrics.latencyP50.Set(p50)
 	d.s.metrics.latencyP99.Set(p99)
