@@ -209,6 +209,10 @@ func (s *Sink) Open(ctx context.Context) error {
 		enc.Close()
 		return err
 	}
+	// Chunks are sealed in an order that goes on from the last run's: a position kept by it
+	// is ordered before every position of this run (a best-effort or disk-failover sink
+	// numbers nothing on disk but its position).
+	s.nextSeq = max(s.nextSeq, s.fileAt+1, s.posSeq+1)
 	s.snd = newSender(s)
 	s.snd.start()
 	s.opened = true

@@ -301,3 +301,44 @@ func TestAckedChunksStayLoggedWhileThePositionCannotBeKept(t *testing.T) {
 		t.Errorf("after the resend the log holds %d chunks, want none", len(u))
 	}
 }
+
+// TestPositionsMoveOnAcrossRuns: every mode keeps the position of its last acked chunk, and a
+// later run's positions replace an earlier run's, however chunks are numbered in each run.
+func TestPositionsMoveOnAcrossRuns(t *testing.T) {
+	for _, sink := range []string{"agentBEChain", "agentDFOChain", "agentE2EChain"} {
+		t.Run(sink, func(t *testing.T) {
+			addr := freeAddr(t)
+			bc := newBC(t, nil)
+			bc.Commits = newCommits(t)
+			st := newStore()
+			startCollector(t, st, addr)
+			text := fmt.Sprintf("%s(%q, batchCount=10, batchMillis=60000)", sink, addr)
+			var all []string
+			for run, n := range []int{30, 10, 10} {
+				s := buildSink(t, bc, text).(*Sink)
+				openSink(t, s)
+				if run > 0 {
+					want := fmt.Sprintf("run %d", run-1)
+					if p := s.LastPosition(); string(p) != want {
+						t.Fatalf("run %d: LastPosition = %q, want %q", run, p, want)
+					}
+				}
+				events := bodies(fmt.Sprintf("r%d-", run), 0, n)
+				for i := 0; i < n; i += 10 {
+					appendAll(t, s, events[i:i+10], 10)
+					if err := s.SavePosition(context.Background(), []byte(fmt.Sprintf("run %d", run))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Best effort and disk failover hand to a collector only what they have a
+				// stream for when they close: wait for the acks.
+				all = append(all, events...)
+				waitFor(t, 5*time.Second, "every chunk acked", func() bool { return st.total() == len(all) })
+				if err := closeSink(s, 5*time.Second); err != nil {
+					t.Fatalf("run %d: close: %v", run, err)
+				}
+			}
+			st.checkOnce(t, all)
+		})
+	}
+}
