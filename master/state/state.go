@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/master/translate"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -45,6 +46,10 @@ type State struct {
 	removedMasters map[string]struct{}                  // masters removed at run time
 	agents         map[string]*agentState               // end-to-end commit records, by agent
 	files          map[string]map[string]int64          // collector -> file -> committed length
+
+	// tcache carries translation work from one command to the next. It is derived, not
+	// replicated: a translation is the same with it or without it.
+	tcache *translate.Cache
 }
 
 type chokeKey struct{ physical, id string }
@@ -52,6 +57,7 @@ type chokeKey struct{ physical, id string }
 // New returns an empty state.
 func New() *State {
 	return &State{
+		tcache:         translate.NewCache(),
 		configs:        make(map[string]*flumev1.StoredConfig),
 		mappings:       make(map[string]string),
 		onPhysical:     make(map[string]map[string]struct{}),

@@ -21,6 +21,7 @@ func (s *State) retranslate() {
 		Physical: s.mappings,
 		Hosts:    s.hosts,
 		Ports:    s.ports,
+		Cache:    s.tcache,
 	}
 	for n, c := range s.configs {
 		in.Configs[n] = translate.Config{Flow: c.GetConfig().GetFlow(), Source: c.GetConfig().GetSource(), Sink: c.GetConfig().GetSink()}

@@ -45,6 +45,62 @@ type Input struct {
 	// Ports are the ports given to collector sources before; they are kept while valid.
 	Ports    map[string]int
 	BasePort int
+	// Cache, if not nil, carries work over from the last translation made with it: a
+	// translation gives the same result with it or without it.
+	Cache *Cache
+}
+
+// Cache keeps what one translation can reuse from the last: what kind of source each source
+// text is, and each node's translation with the collectors it was made with. A node whose
+// configuration did not change is translated again only when the collectors changed (one was
+// configured, mapped, moved, or its host or port changed), so a command costs in proportion to
+// what it changed, not to the number of configurations. A Cache is not safe for concurrent use.
+type Cache struct {
+	kinds map[string]sourceKind // source text -> its kind
+	cols  map[string]collector  // the collectors of the last translation
+	rings map[string]*ring      // their rings, by flow
+	nodes map[string]cachedNode // the last translation of each node
+}
+
+type cachedNode struct {
+	cfg  Config
+	node Node
+}
+
+// sourceKind says whether a source text places a collector.
+type sourceKind uint8
+
+const (
+	plainSource sourceKind = iota + 1 // any other source, or one that does not parse
+	logicalSource
+	autoSource
+)
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{kinds: map[string]sourceKind{}, nodes: map[string]cachedNode{}}
+}
+
+// kindOf returns the kind of a source text, parsing it only the first time it is seen.
+func (c *Cache) kindOf(text string) sourceKind {
+	if c != nil {
+		if k, ok := c.kinds[text]; ok {
+			return k
+		}
+	}
+	k := plainSource
+	if src, err := spec.ParseSource(text); err == nil {
+		switch src.Name {
+		case "logicalSource":
+			k = logicalSource
+		case "autoCollectorSource":
+			k = autoSource
+		}
+	}
+	if c != nil {
+		c.kinds[text] = k
+	}
+	return k
 }
 
 // Node is a translated configuration.
@@ -82,14 +138,13 @@ func Translate(in Input) Output {
 	base := cmp.Or(in.BasePort, DefaultBasePort)
 	names := slices.Sorted(maps.Keys(in.Configs))
 	cols := collectors(in, names, base)
-	rings := map[string]*ring{}
-	for _, c := range cols {
-		if c.auto && c.host != "" {
-			if rings[c.flow] == nil {
-				rings[c.flow] = &ring{}
-			}
-			rings[c.flow].add(c.name)
-		}
+	cache := in.Cache
+	reuse := cache != nil && maps.Equal(cols, cache.cols)
+	var rings map[string]*ring
+	if reuse {
+		rings = cache.rings
+	} else {
+		rings = buildRings(cols)
 	}
 	out := Output{Nodes: make(map[string]Node, len(names)), Ports: make(map[string]int)}
 	for _, c := range cols {
@@ -99,10 +154,56 @@ func Translate(in Input) Output {
 	}
 	for _, name := range names {
 		cfg := in.Configs[name]
+		if c, ok := cache.node(name); reuse && ok && c.cfg == cfg {
+			out.Nodes[name] = c.node
+			continue
+		}
 		t := &translator{cols: cols, ring: rings[cfg.Flow], agent: name}
 		out.Nodes[name] = Node{Source: t.source(cfg.Source), Sink: t.sink(cfg.Sink)}
 	}
+	if cache != nil {
+		cache.keep(in.Configs, cols, out.Nodes)
+		cache.rings = rings
+	}
 	return out
+}
+
+// buildRings makes the ring of each flow's placed automatic collectors.
+func buildRings(cols map[string]collector) map[string]*ring {
+	rings := map[string]*ring{}
+	for _, c := range cols {
+		if c.auto && c.host != "" {
+			if rings[c.flow] == nil {
+				rings[c.flow] = &ring{}
+			}
+			rings[c.flow].add(c.name)
+		}
+	}
+	return rings
+}
+
+func (c *Cache) node(name string) (cachedNode, bool) {
+	if c == nil {
+		return cachedNode{}, false
+	}
+	n, ok := c.nodes[name]
+	return n, ok
+}
+
+// keep records a translation, and forgets the nodes and source texts no longer configured.
+func (c *Cache) keep(configs map[string]Config, cols map[string]collector, nodes map[string]Node) {
+	c.cols = cols
+	clear(c.nodes)
+	for name, n := range nodes {
+		c.nodes[name] = cachedNode{cfg: configs[name], node: n}
+	}
+	if len(c.kinds) > 2*len(configs)+64 {
+		used := make(map[string]bool, len(configs))
+		for _, cfg := range configs {
+			used[cfg.Source] = true
+		}
+		maps.DeleteFunc(c.kinds, func(text string, _ sourceKind) bool { return !used[text] })
+	}
 }
 
 // collectors finds the logical nodes with a master-placed source and gives each mapped one a
@@ -111,11 +212,11 @@ func Translate(in Input) Output {
 func collectors(in Input, names []string, base int) map[string]collector {
 	cols := map[string]collector{}
 	for _, name := range names {
-		src, err := spec.ParseSource(in.Configs[name].Source)
-		if err != nil || (src.Name != "logicalSource" && src.Name != "autoCollectorSource") {
+		kind := in.Cache.kindOf(in.Configs[name].Source)
+		if kind == plainSource {
 			continue
 		}
-		c := collector{name: name, flow: in.Configs[name].Flow, auto: src.Name == "autoCollectorSource"}
+		c := collector{name: name, flow: in.Configs[name].Flow, auto: kind == autoSource}
 		if phys, ok := in.Physical[name]; ok {
 			c.physical, c.host = phys, in.Hosts[phys]
 		}

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"regexp"
 	"testing"
 )
@@ -138,5 +139,82 @@ func TestChainsSpreadAndMoveLittle(t *testing.T) {
 	}
 	if moved == 0 || moved > 800 {
 		t.Fatalf("%d chains changed", moved)
+	}
+}
+
+// TestCacheGivesTheSameTranslation changes configurations, mappings and hosts at random, one
+// at a time, and translates after each change with a cache kept across them and without one:
+// the results must be the same, ports included.
+func TestCacheGivesTheSameTranslation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	sources := []string{"logicalSource", "autoCollectorSource", `tail("/var/log/x")`, "null", "bad(("}
+	sinks := []string{"autoE2EChain", "autoBEChain", `{ value("a", "b") => autoDFOChain }`, "console",
+		`logicalSink("n1")`, `logicalSink("n7")`, "[null, autoE2EChain]", "((bad"}
+	names := make([]string, 12)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i)
+	}
+	cached := Input{Configs: map[string]Config{}, Physical: map[string]string{}, Hosts: map[string]string{}, Cache: NewCache()}
+	fresh := Input{Configs: cached.Configs, Physical: cached.Physical, Hosts: cached.Hosts}
+	reused := 0
+	for step := range 3000 {
+		name := names[rng.IntN(len(names))]
+		switch rng.IntN(6) {
+		case 0, 1:
+			cached.Configs[name] = Config{Flow: []string{"a", "b"}[rng.IntN(2)],
+				Source: sources[rng.IntN(len(sources))], Sink: sinks[rng.IntN(len(sinks))]}
+		case 2:
+			delete(cached.Configs, name)
+		case 3:
+			cached.Physical[name] = fmt.Sprintf("p%d", rng.IntN(4))
+		case 4:
+			delete(cached.Physical, name)
+		case 5:
+			p := fmt.Sprintf("p%d", rng.IntN(4))
+			if rng.IntN(3) == 0 {
+				delete(cached.Hosts, p)
+			} else {
+				cached.Hosts[p] = fmt.Sprintf("10.0.0.%d", rng.IntN(3))
+			}
+		}
+		before := maps.Clone(cached.Cache.cols)
+		a, b := Translate(cached), Translate(fresh)
+		if maps.Equal(before, cached.Cache.cols) {
+			reused++
+		}
+		if !maps.Equal(a.Nodes, b.Nodes) || !maps.Equal(a.Ports, b.Ports) {
+			t.Fatalf("step %d: with the cache %v %v, without %v %v", step, a.Nodes, a.Ports, b.Nodes, b.Ports)
+		}
+		cached.Ports, fresh.Ports = a.Ports, b.Ports
+	}
+	if reused < 500 {
+		t.Fatalf("the collectors stayed the same in only %d of 3000 steps: the cache was hardly used", reused)
+	}
+}
+
+// BenchmarkTranslateOneChange translates 4,000 configurations after a change to one of them,
+// as every config command does.
+func BenchmarkTranslateOneChange(b *testing.B) {
+	for _, withCache := range []bool{false, true} {
+		b.Run(fmt.Sprintf("cache=%v", withCache), func(b *testing.B) {
+			in := Input{Configs: map[string]Config{}, Physical: map[string]string{}, Hosts: map[string]string{"h": "10.0.0.1"}}
+			for i := range 4000 {
+				src, sink := `tail("/var/log/app.log")`, "autoE2EChain"
+				if i%100 == 0 {
+					src, sink = "autoCollectorSource", `collectorSink("/data/", "c-")`
+					in.Physical[fmt.Sprintf("n%d", i)] = "h"
+				}
+				in.Configs[fmt.Sprintf("n%d", i)] = Config{Flow: "f", Source: src, Sink: sink}
+			}
+			if withCache {
+				in.Cache = NewCache()
+			}
+			in.Ports = Translate(in).Ports
+			b.ResetTimer()
+			for i := range b.N {
+				in.Configs["n1"] = Config{Flow: "f", Source: fmt.Sprintf(`tail("/var/log/%d.log")`, i), Sink: "autoE2EChain"}
+				in.Ports = Translate(in).Ports
+			}
+		})
 	}
 }
