@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,9 +122,18 @@ func main() {
 	runPattern := flag.String("run", ".", "run the pipelines whose name matches this regexp")
 	procs := flag.Int("procs", 1, "GOMAXPROCS for each pipeline")
 	count := flag.Int("count", 3, "runs of each pipeline; the median run is reported")
-	one := flag.String("one", "", "internal: run the named pipeline in this process")
+	one := flag.String("one", "", "run the named pipeline or benchmark in this process, printing its figures as JSON")
+	cpuProfile := flag.String("cpuprofile", "", "with -one: write a CPU profile of the run to this file")
 	flag.Parse()
 	if *one != "" {
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "flumebench: -cpuprofile:", err)
+				os.Exit(2)
+			}
+			defer stop()
+		}
 		if runControlOne(*one) {
 			return
 		}
@@ -380,4 +390,20 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

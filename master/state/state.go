@@ -47,9 +47,11 @@ type State struct {
 	agents         map[string]*agentState               // end-to-end commit records, by agent
 	files          map[string]map[string]int64          // collector -> file -> committed length
 
-	// tcache carries translation work from one command to the next. It is derived, not
-	// replicated: a translation is the same with it or without it.
-	tcache *translate.Cache
+	// tcache carries translation work from one command to the next, and tconfigs is the
+	// translation's view of configs. Both are derived, not replicated: a translation is the
+	// same with them or without them.
+	tcache   *translate.Cache
+	tconfigs map[string]translate.Config
 }
 
 type chokeKey struct{ physical, id string }
@@ -58,6 +60,7 @@ type chokeKey struct{ physical, id string }
 func New() *State {
 	return &State{
 		tcache:         translate.NewCache(),
+		tconfigs:       make(map[string]translate.Config),
 		configs:        make(map[string]*flumev1.StoredConfig),
 		mappings:       make(map[string]string),
 		onPhysical:     make(map[string]map[string]struct{}),

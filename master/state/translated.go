@@ -16,21 +16,20 @@ import (
 // new version shared by all such nodes of this command. Versions therefore only grow, and a
 // node restarts its flow exactly when what it must run changes.
 func (s *State) retranslate() {
-	in := translate.Input{
-		Configs:  make(map[string]translate.Config, len(s.configs)),
-		Physical: s.mappings,
-		Hosts:    s.hosts,
-		Ports:    s.ports,
-		Cache:    s.tcache,
-	}
 	for n, c := range s.configs {
-		in.Configs[n] = translate.Config{Flow: c.GetConfig().GetFlow(), Source: c.GetConfig().GetSource(), Sink: c.GetConfig().GetSink()}
+		s.tconfigs[n] = translate.Config{Flow: c.GetConfig().GetFlow(), Source: c.GetConfig().GetSource(), Sink: c.GetConfig().GetSink()}
 	}
-	out := translate.Translate(in)
+	if len(s.tconfigs) > len(s.configs) {
+		maps.DeleteFunc(s.tconfigs, func(n string, _ translate.Config) bool { _, ok := s.configs[n]; return !ok })
+	}
+	out := translate.Translate(translate.Input{Configs: s.tconfigs, Physical: s.mappings, Hosts: s.hosts,
+		Ports: s.ports, Cache: s.tcache})
 	s.ports = out.Ports
-	var bumped uint64 // the version shared by nodes whose translation alone changed
-	for _, n := range slices.Sorted(maps.Keys(s.configs)) {
-		c, t := s.configs[n], out.Nodes[n]
+	// The version shared by nodes whose translation alone changed: one new version whichever
+	// of them comes first, so the order of the nodes does not matter.
+	var bumped uint64
+	for n, c := range s.configs {
+		t := out.Nodes[n]
 		old := s.translated[n]
 		if old != nil && old.GetSubmittedVersion() == c.GetVersion() && old.GetSource() == t.Source && old.GetSink() == t.Sink {
 			continue

@@ -136,8 +136,7 @@ func (c collector) addr() string { return net.JoinHostPort(c.host, strconv.Itoa(
 // Translate computes the translated configuration of every logical node of in.
 func Translate(in Input) Output {
 	base := cmp.Or(in.BasePort, DefaultBasePort)
-	names := slices.Sorted(maps.Keys(in.Configs))
-	cols := collectors(in, names, base)
+	cols := collectors(in, base)
 	cache := in.Cache
 	reuse := cache != nil && maps.Equal(cols, cache.cols)
 	var rings map[string]*ring
@@ -146,14 +145,13 @@ func Translate(in Input) Output {
 	} else {
 		rings = buildRings(cols)
 	}
-	out := Output{Nodes: make(map[string]Node, len(names)), Ports: make(map[string]int)}
+	out := Output{Nodes: make(map[string]Node, len(in.Configs)), Ports: make(map[string]int)}
 	for _, c := range cols {
 		if c.host != "" {
 			out.Ports[c.name] = c.port
 		}
 	}
-	for _, name := range names {
-		cfg := in.Configs[name]
+	for name, cfg := range in.Configs { // each node is translated alone: the order is free
 		if c, ok := cache.node(name); reuse && ok && c.cfg == cfg {
 			out.Nodes[name] = c.node
 			continue
@@ -193,9 +191,13 @@ func (c *Cache) node(name string) (cachedNode, bool) {
 // keep records a translation, and forgets the nodes and source texts no longer configured.
 func (c *Cache) keep(configs map[string]Config, cols map[string]collector, nodes map[string]Node) {
 	c.cols = cols
-	clear(c.nodes)
 	for name, n := range nodes {
-		c.nodes[name] = cachedNode{cfg: configs[name], node: n}
+		if old, ok := c.nodes[name]; !ok || old.cfg != configs[name] || old.node != n {
+			c.nodes[name] = cachedNode{cfg: configs[name], node: n}
+		}
+	}
+	if len(c.nodes) > len(nodes) {
+		maps.DeleteFunc(c.nodes, func(name string, _ cachedNode) bool { _, ok := nodes[name]; return !ok })
 	}
 	if len(c.kinds) > 2*len(configs)+64 {
 		used := make(map[string]bool, len(configs))
@@ -209,19 +211,20 @@ func (c *Cache) keep(configs map[string]Config, cols map[string]collector, nodes
 // collectors finds the logical nodes with a master-placed source and gives each mapped one a
 // port: the port it had if it is still free on its host, else the lowest free one from base.
 // Nodes are handled in name order, those keeping a port first, so the result is deterministic.
-func collectors(in Input, names []string, base int) map[string]collector {
+func collectors(in Input, base int) map[string]collector {
 	cols := map[string]collector{}
-	for _, name := range names {
-		kind := in.Cache.kindOf(in.Configs[name].Source)
+	for name, cfg := range in.Configs {
+		kind := in.Cache.kindOf(cfg.Source)
 		if kind == plainSource {
 			continue
 		}
-		c := collector{name: name, flow: in.Configs[name].Flow, auto: kind == autoSource}
+		c := collector{name: name, flow: cfg.Flow, auto: kind == autoSource}
 		if phys, ok := in.Physical[name]; ok {
 			c.physical, c.host = phys, in.Hosts[phys]
 		}
 		cols[name] = c
 	}
+	names := slices.Sorted(maps.Keys(cols))
 	used := map[string]map[int]bool{} // host -> ports taken
 	take := func(c *collector, port int) {
 		if used[c.host] == nil {
