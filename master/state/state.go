@@ -52,6 +52,11 @@ type State struct {
 	// same with them or without them.
 	tcache   *translate.Cache
 	tconfigs map[string]translate.Config
+	// dirty names the logical nodes a command changed (configuration, version or mapping,
+	// or the host of their physical node) since the last translation; dirtyAll says any may
+	// have changed. They let a command translate only what it touched.
+	dirty    map[string]struct{}
+	dirtyAll bool
 }
 
 type chokeKey struct{ physical, id string }
@@ -61,6 +66,8 @@ func New() *State {
 	return &State{
 		tcache:         translate.NewCache(),
 		tconfigs:       make(map[string]translate.Config),
+		dirty:          make(map[string]struct{}),
+		dirtyAll:       true,
 		configs:        make(map[string]*flumev1.StoredConfig),
 		mappings:       make(map[string]string),
 		onPhysical:     make(map[string]map[string]struct{}),
@@ -160,6 +167,7 @@ func (s *State) Apply(cmd *flumev1.Command) *flumev1.CommandRecord {
 
 // mapLogical and unmapLogical change a mapping and its index together.
 func (s *State) mapLogical(logical, physical string) {
+	s.touch(logical)
 	s.mappings[logical] = physical
 	if s.onPhysical[physical] == nil {
 		s.onPhysical[physical] = make(map[string]struct{})
@@ -168,12 +176,20 @@ func (s *State) mapLogical(logical, physical string) {
 }
 
 func (s *State) unmapLogical(logical string) {
+	s.touch(logical)
 	if p, ok := s.mappings[logical]; ok {
 		delete(s.onPhysical[p], logical)
 		if len(s.onPhysical[p]) == 0 {
 			delete(s.onPhysical, p)
 		}
 		delete(s.mappings, logical)
+	}
+}
+
+// touch notes that what logical nodes names run may have changed.
+func (s *State) touch(names ...string) {
+	for _, n := range names {
+		s.dirty[n] = struct{}{}
 	}
 }
 
@@ -202,6 +218,7 @@ func (s *State) setConfigs(cmd *flumev1.Command) (string, error) {
 		stored := &flumev1.NodeConfig{Node: c.GetNode(), Flow: cmp.Or(c.GetFlow(), DefaultFlow),
 			Source: c.GetSource(), Sink: c.GetSink()}
 		s.configs[c.GetNode()] = &flumev1.StoredConfig{Config: stored, Version: v, Time: cmd.GetTime()}
+		s.touch(c.GetNode())
 	}
 	return fmt.Sprintf("version %d", v), nil
 }
@@ -232,6 +249,7 @@ func (s *State) unconfig(cmd *flumev1.Command) (string, error) {
 			Config:  &flumev1.NodeConfig{Node: n, Flow: DefaultFlow, Source: "null", Sink: "null"},
 			Version: v, Time: cmd.GetTime(),
 		}
+		s.touch(n)
 	}
 	return fmt.Sprintf("version %d", v), nil
 }
@@ -258,6 +276,7 @@ func (s *State) unmapNode(cmd *flumev1.Command) (string, error) {
 		n := len(s.mappings)
 		clear(s.mappings)
 		clear(s.onPhysical)
+		s.dirtyAll = true
 		return fmt.Sprintf("%d mappings removed", n), nil
 	}
 	cur, ok := s.mappings[u.GetLogical()]
@@ -278,7 +297,7 @@ func (s *State) decommission(cmd *flumev1.Command) (string, error) {
 	}
 	for _, n := range nodes {
 		delete(s.configs, n)
-		s.unmapLogical(n)
+		s.unmapLogical(n) // touches n
 	}
 	return "", nil
 }
@@ -304,6 +323,7 @@ func (s *State) refresh(cmd *flumev1.Command) (string, error) {
 	for _, n := range nodes {
 		c := s.configs[n]
 		s.configs[n] = &flumev1.StoredConfig{Config: c.GetConfig(), Version: v, Time: cmd.GetTime()}
+		s.touch(n)
 	}
 	return fmt.Sprintf("version %d", v), nil
 }
@@ -329,6 +349,11 @@ func (s *State) setNodeHost(cmd *flumev1.Command) (string, error) {
 	h := cmd.GetSetNodeHost()
 	if h.GetPhysical() == "" || h.GetHost() == "" {
 		return "", fmt.Errorf("a node host needs a physical node and a host")
+	}
+	if s.hosts[h.GetPhysical()] != h.GetHost() {
+		for n := range s.onPhysical[h.GetPhysical()] {
+			s.touch(n)
+		}
 	}
 	s.hosts[h.GetPhysical()] = h.GetHost()
 	return "", nil

@@ -449,3 +449,52 @@ func checkIndex(t *testing.T, s *State) {
 		}
 	}
 }
+
+// TestTranslatingWhatChangedEqualsTranslatingEverything applies random commands, collectors
+// and automatic chains among them, to a state that translates only what each command touched
+// and to one that translates everything every time: their encodings, translations and
+// versions included, must stay equal.
+func TestTranslatingWhatChangedEqualsTranslatingEverything(t *testing.T) {
+	sources := []string{"autoCollectorSource", "logicalSource", `tail("/var/log/x")`, "null", "bad(("}
+	sinks := []string{"autoE2EChain", "autoBEChain", `logicalSink("n1")`, "console", "[null, autoDFOChain]"}
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		name := func(prefix string, n int) string { return fmt.Sprintf("%s%d", prefix, r.IntN(n)) }
+		inc, full := New(), New()
+		for i := range 500 {
+			var c *flumev1.Command
+			switch r.IntN(10) {
+			case 0, 1, 2:
+				c = config(name("n", 8), []string{"", "web"}[r.IntN(2)], sources[r.IntN(len(sources))], sinks[r.IntN(len(sinks))])
+			case 3, 4:
+				c = mapNode(name("h", 3), name("n", 8))
+			case 5:
+				c = unmap(name("h", 3), name("n", 8))
+			case 6:
+				c = cmd("host", func(c *flumev1.Command) {
+					c.Op = &flumev1.Command_SetNodeHost{SetNodeHost: &flumev1.SetNodeHost{Physical: name("h", 3), Host: name("10.0.0.", 3)}}
+				})
+			case 7:
+				c = cmd("refresh", func(c *flumev1.Command) {
+					c.Op = &flumev1.Command_Refresh{Refresh: &flumev1.Refresh{All: r.IntN(3) == 0, Nodes: []string{name("n", 8)}}}
+				})
+			case 8:
+				c = cmd("decommission", func(c *flumev1.Command) {
+					c.Op = &flumev1.Command_Decommission{Decommission: &flumev1.Decommission{Nodes: []string{name("n", 8)}}}
+				})
+			default:
+				c = cmd("unmapAll", func(c *flumev1.Command) {
+					c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{All: r.IntN(4) == 0,
+						Physical: name("h", 3), Logical: name("n", 8)}}
+				})
+			}
+			inc.Apply(proto.CloneOf(c))
+			full.dirtyAll = true
+			full.Apply(proto.CloneOf(c))
+			if !bytes.Equal(marshal(t, inc), marshal(t, full)) {
+				t.Fatalf("seed %d, command %d %v: the states differ\nincremental: %v\nfull:        %v",
+					seed, i, c.GetArgv(), inc.AllTranslated(), full.AllTranslated())
+			}
+		}
+	}
+}

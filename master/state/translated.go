@@ -15,24 +15,36 @@ import (
 // a node whose translation alone changed (a collector came or went, a host changed) takes one
 // new version shared by all such nodes of this command. Versions therefore only grow, and a
 // node restarts its flow exactly when what it must run changes.
+//
+// Only the nodes the command touched are looked at, unless the collectors changed: then every
+// node's translation may have.
 func (s *State) retranslate() {
-	for n, c := range s.configs {
-		s.tconfigs[n] = translate.Config{Flow: c.GetConfig().GetFlow(), Source: c.GetConfig().GetSource(), Sink: c.GetConfig().GetSink()}
+	in := translate.Input{Configs: s.tconfigs, Physical: s.mappings, Hosts: s.hosts, Ports: s.ports, Cache: s.tcache}
+	if s.dirtyAll {
+		clear(s.tconfigs)
+		for n := range s.configs {
+			s.tconfigs[n] = s.tconfig(n)
+		}
+	} else {
+		for n := range s.dirty {
+			if _, ok := s.configs[n]; ok {
+				s.tconfigs[n] = s.tconfig(n)
+			} else {
+				delete(s.tconfigs, n)
+			}
+		}
+		in.Changed = s.dirty
 	}
-	if len(s.tconfigs) > len(s.configs) {
-		maps.DeleteFunc(s.tconfigs, func(n string, _ translate.Config) bool { _, ok := s.configs[n]; return !ok })
-	}
-	out := translate.Translate(translate.Input{Configs: s.tconfigs, Physical: s.mappings, Hosts: s.hosts,
-		Ports: s.ports, Cache: s.tcache})
+	out := translate.Translate(in)
 	s.ports = out.Ports
 	// The version shared by nodes whose translation alone changed: one new version whichever
 	// of them comes first, so the order of the nodes does not matter.
 	var bumped uint64
-	for n, c := range s.configs {
+	update := func(n string, c *flumev1.StoredConfig) {
 		t := out.Nodes[n]
 		old := s.translated[n]
 		if old != nil && old.GetSubmittedVersion() == c.GetVersion() && old.GetSource() == t.Source && old.GetSink() == t.Sink {
-			continue
+			return
 		}
 		v := c.GetVersion()
 		if old != nil && old.GetSubmittedVersion() == c.GetVersion() {
@@ -44,11 +56,32 @@ func (s *State) retranslate() {
 		s.translated[n] = &flumev1.TranslatedConfig{Node: n, Flow: c.GetConfig().GetFlow(),
 			Source: t.Source, Sink: t.Sink, Version: v, SubmittedVersion: c.GetVersion()}
 	}
-	for n := range s.translated {
-		if _, ok := s.configs[n]; !ok {
-			delete(s.translated, n)
+	if out.Partial {
+		for n := range s.dirty {
+			if c, ok := s.configs[n]; ok {
+				update(n, c)
+			} else {
+				delete(s.translated, n)
+			}
+		}
+	} else {
+		for n, c := range s.configs {
+			update(n, c)
+		}
+		for n := range s.translated {
+			if _, ok := s.configs[n]; !ok {
+				delete(s.translated, n)
+			}
 		}
 	}
+	clear(s.dirty)
+	s.dirtyAll = false
+}
+
+// tconfig returns the translation's view of node n's configuration.
+func (s *State) tconfig(n string) translate.Config {
+	c := s.configs[n].GetConfig()
+	return translate.Config{Flow: c.GetFlow(), Source: c.GetSource(), Sink: c.GetSink()}
 }
 
 // Translated returns the configuration logical node name runs, if it has one.

@@ -48,6 +48,11 @@ type Input struct {
 	// Cache, if not nil, carries work over from the last translation made with it: a
 	// translation gives the same result with it or without it.
 	Cache *Cache
+	// Changed, with a Cache, names the nodes whose configuration may differ from the last
+	// translation made with the Cache (set, changed or removed); the others must have the
+	// configuration they had then. Mappings and hosts may differ anywhere. Nil: any node
+	// may have changed.
+	Changed map[string]struct{}
 }
 
 // Cache keeps what one translation can reuse from the last: what kind of source each source
@@ -60,6 +65,8 @@ type Cache struct {
 	cols  map[string]collector  // the collectors of the last translation
 	rings map[string]*ring      // their rings, by flow
 	nodes map[string]cachedNode // the last translation of each node
+	// cands are the nodes whose source places a collector, as of the last translation.
+	cands map[string]struct{}
 }
 
 type cachedNode struct {
@@ -78,7 +85,7 @@ const (
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{kinds: map[string]sourceKind{}, nodes: map[string]cachedNode{}}
+	return &Cache{kinds: map[string]sourceKind{}, nodes: map[string]cachedNode{}, cands: map[string]struct{}{}}
 }
 
 // kindOf returns the kind of a source text, parsing it only the first time it is seen.
@@ -112,6 +119,9 @@ type Node struct {
 type Output struct {
 	Nodes map[string]Node
 	Ports map[string]int
+	// Partial says that Nodes holds only the nodes of Input.Changed that are configured:
+	// the others translate as they did the last time.
+	Partial bool
 }
 
 // collector is a logical node whose source the master places: it has an address once mapped
@@ -136,34 +146,83 @@ func (c collector) addr() string { return net.JoinHostPort(c.host, strconv.Itoa(
 // Translate computes the translated configuration of every logical node of in.
 func Translate(in Input) Output {
 	base := cmp.Or(in.BasePort, DefaultBasePort)
-	cols := collectors(in, base)
 	cache := in.Cache
+	partial := cache != nil && in.Changed != nil && cache.cols != nil
+	if partial {
+		cache.candidates(in.Configs, in.Changed)
+	} else if cache != nil {
+		cache.candidates(in.Configs, nil)
+	}
+	cols := collectors(in, base)
 	reuse := cache != nil && maps.Equal(cols, cache.cols)
+	partial = partial && reuse // other collectors: every node may translate otherwise
 	var rings map[string]*ring
 	if reuse {
 		rings = cache.rings
 	} else {
 		rings = buildRings(cols)
 	}
-	out := Output{Nodes: make(map[string]Node, len(in.Configs)), Ports: make(map[string]int)}
+	out := Output{Ports: make(map[string]int), Partial: partial}
 	for _, c := range cols {
 		if c.host != "" {
 			out.Ports[c.name] = c.port
 		}
 	}
-	for name, cfg := range in.Configs { // each node is translated alone: the order is free
+	translate := func(name string, cfg Config) {
 		if c, ok := cache.node(name); reuse && ok && c.cfg == cfg {
 			out.Nodes[name] = c.node
-			continue
+			return
 		}
 		t := &translator{cols: cols, ring: rings[cfg.Flow], agent: name}
 		out.Nodes[name] = Node{Source: t.source(cfg.Source), Sink: t.sink(cfg.Sink)}
+	}
+	if partial {
+		out.Nodes = make(map[string]Node, len(in.Changed))
+		for name := range in.Changed {
+			if cfg, ok := in.Configs[name]; ok {
+				translate(name, cfg)
+			} else {
+				delete(cache.nodes, name)
+			}
+		}
+		for name, n := range out.Nodes {
+			cache.nodes[name] = cachedNode{cfg: in.Configs[name], node: n}
+		}
+		cache.pruneKinds(in.Configs)
+		return out
+	}
+	out.Nodes = make(map[string]Node, len(in.Configs))
+	for name, cfg := range in.Configs { // each node is translated alone: the order is free
+		translate(name, cfg)
 	}
 	if cache != nil {
 		cache.keep(in.Configs, cols, out.Nodes)
 		cache.rings = rings
 	}
 	return out
+}
+
+// candidates brings the set of nodes whose source places a collector up to date: for the
+// changed nodes, or for every node when changed is nil.
+func (c *Cache) candidates(configs map[string]Config, changed map[string]struct{}) {
+	note := func(name string) {
+		cfg, ok := configs[name]
+		if ok && c.kindOf(cfg.Source) != plainSource {
+			c.cands[name] = struct{}{}
+		} else {
+			delete(c.cands, name)
+		}
+	}
+	if changed != nil {
+		for name := range changed {
+			note(name)
+		}
+		return
+	}
+	clear(c.cands)
+	for name := range configs {
+		note(name)
+	}
 }
 
 // buildRings makes the ring of each flow's placed automatic collectors.
@@ -199,13 +258,19 @@ func (c *Cache) keep(configs map[string]Config, cols map[string]collector, nodes
 	if len(c.nodes) > len(nodes) {
 		maps.DeleteFunc(c.nodes, func(name string, _ cachedNode) bool { _, ok := nodes[name]; return !ok })
 	}
-	if len(c.kinds) > 2*len(configs)+64 {
-		used := make(map[string]bool, len(configs))
-		for _, cfg := range configs {
-			used[cfg.Source] = true
-		}
-		maps.DeleteFunc(c.kinds, func(text string, _ sourceKind) bool { return !used[text] })
+	c.pruneKinds(configs)
+}
+
+// pruneKinds forgets the source texts no longer configured, once they outnumber the others.
+func (c *Cache) pruneKinds(configs map[string]Config) {
+	if len(c.kinds) <= 2*len(configs)+64 {
+		return
 	}
+	used := make(map[string]bool, len(configs))
+	for _, cfg := range configs {
+		used[cfg.Source] = true
+	}
+	maps.DeleteFunc(c.kinds, func(text string, _ sourceKind) bool { return !used[text] })
 }
 
 // collectors finds the logical nodes with a master-placed source and gives each mapped one a
@@ -213,16 +278,25 @@ func (c *Cache) keep(configs map[string]Config, cols map[string]collector, nodes
 // Nodes are handled in name order, those keeping a port first, so the result is deterministic.
 func collectors(in Input, base int) map[string]collector {
 	cols := map[string]collector{}
-	for name, cfg := range in.Configs {
+	add := func(name string, cfg Config) {
 		kind := in.Cache.kindOf(cfg.Source)
 		if kind == plainSource {
-			continue
+			return
 		}
 		c := collector{name: name, flow: cfg.Flow, auto: kind == autoSource}
 		if phys, ok := in.Physical[name]; ok {
 			c.physical, c.host = phys, in.Hosts[phys]
 		}
 		cols[name] = c
+	}
+	if in.Cache != nil {
+		for name := range in.Cache.cands { // kept up to date by the caller
+			add(name, in.Configs[name])
+		}
+	} else {
+		for name, cfg := range in.Configs {
+			add(name, cfg)
+		}
 	}
 	names := slices.Sorted(maps.Keys(cols))
 	used := map[string]map[int]bool{} // host -> ports taken
