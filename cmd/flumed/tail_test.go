@@ -289,7 +289,7 @@ func tailScenario(t *testing.T, how string, rotations int, down string) {
 	d.lines = lw.written()
 	ta := d.waitTail(120 * time.Second)
 	lost := checkLosses(t, ta, lw.mayLose)
-	t.Logf("tail %s: written=%d delivered=%d lost=%d duplicates=%d rotations=%d %s_kills=%d inode_reused=%d truncations=%d bytes_lost_truncated=%d files_gone=%d gaps=[%s]",
+	t.Logf("tail %s: written=%d delivered=%d lost=%d duplicates=%d rotations=%d killed=%q kills=%d inode_reused=%d truncations=%d bytes_lost_truncated=%d files_gone=%d gaps=[%s]",
 		how, d.lines, ta.distinct(), lost, ta.dups, rotations, down, downs, lw.inodeReused,
 		d.agentMetric("truncations"), d.agentMetric("bytes_lost_truncated"), d.agentMetric("files_gone"), ta.gaps())
 	if ta.dups != 0 || ta.foreign != 0 {
