@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/flumego/flume/internal/atomicfile"
 )
 
 // FS is the storage a Writer writes through. The local file system implements it (file://
@@ -125,17 +127,7 @@ func (LocalFS) Stat(name string) (int64, error) {
 func (LocalFS) List(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
 
 // SyncDir fsyncs dir.
-func (LocalFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (LocalFS) SyncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // exists reports whether name exists according to fsys (a directory counts).
 func exists(fsys FS, name string) bool {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/flumego/flume/node/internal/atomicfile"
+	"github.com/flumego/flume/internal/atomicfile"
 )
 
 // An agent sink keeps its source's position with its data (plugin.PositionStore), so that a

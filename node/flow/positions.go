@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/node/internal/atomicfile"
+	"github.com/flumego/flume/internal/atomicfile"
 	"github.com/flumego/flume/node/plugin"
 )
 

@@ -25,8 +25,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/internal/atomicfile"
 	"github.com/flumego/flume/master/state"
-	"github.com/flumego/flume/node/internal/atomicfile"
 	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flumego/flume/node/internal/atomicfile"
+	"github.com/flumego/flume/internal/atomicfile"
 )
 
 const (

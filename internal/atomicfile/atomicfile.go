@@ -1,5 +1,6 @@
 // Package atomicfile replaces small files so that a crash leaves the old content or the new,
-// never a mix: the node's logs keep their meta data, positions and snapshots this way.
+// never a mix: the agents' logs keep their meta data, positions and snapshots this way, and
+// the collectors sync the directories of the files they finish with it.
 package atomicfile
 
 import (
