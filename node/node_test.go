@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,4 +200,60 @@ func TestNodeReadsAFinishedFileAgain(t *testing.T) {
 			t.Fatalf("run %d: console got %q", run+1, out.String())
 		}
 	}
+}
+
+// TestNodeStartsOverOnABadPositionFile gives a tail flow a position file it cannot use: one
+// that holds no position makes it start over, reading the file from its start, and the log
+// names the file; one it cannot read or replace (a directory in its place) stops the flow with
+// an error naming the file, after the lines it read were delivered.
+func TestNodeStartsOverOnABadPositionFile(t *testing.T) {
+	run := func(t *testing.T, spoil func(path string) error) (n *Node, out, logs *plugintest.Buffer, posFile string) {
+		t.Helper()
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in.log")
+		if err := os.WriteFile(in, []byte("a\nb\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "data")
+		posFile = filepath.Join(data, "logical", "one", "source.position")
+		if err := os.MkdirAll(filepath.Dir(posFile), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := spoil(posFile); err != nil {
+			t.Fatal(err)
+		}
+		out, logs = &plugintest.Buffer{}, &plugintest.Buffer{}
+		n = New(Config{Name: "phys", Stdout: out, DataDir: data, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+			Props: map[string]string{"flume.tail.pollperiod": "20"}}, builtin.Registry())
+		if err := n.Start(parse(t, fmt.Sprintf(`one : tail(%q) | console(raw) ;`, in))); err != nil {
+			t.Fatal(err)
+		}
+		plugintest.Eventually(t, 10*time.Second, func() bool { return out.String() == "a\nb\n" },
+			func() string { return fmt.Sprintf("console got %q\n%s", out.String(), logs.String()) })
+		return n, out, logs, posFile
+	}
+	stop := func(n *Node) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return n.Stop(ctx)
+	}
+	t.Run("garbage", func(t *testing.T) {
+		n, _, logs, posFile := run(t, func(path string) error { return os.WriteFile(path, []byte("{not a position"), 0o640) })
+		if err := stop(n); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), posFile) || !strings.Contains(logs.String(), "does not decode") {
+			t.Errorf("the log does not say that the position in %s does not decode:\n%s", posFile, logs.String())
+		}
+	})
+	t.Run("a directory", func(t *testing.T) {
+		n, _, logs, posFile := run(t, func(path string) error { return os.Mkdir(path, 0o750) })
+		err := stop(n)
+		if err == nil || !strings.Contains(err.Error(), posFile) {
+			t.Fatalf("stop = %v, want an error naming %s", err, posFile)
+		}
+		if !strings.Contains(logs.String(), "cannot read the source's position file") {
+			t.Errorf("the log does not say the position file cannot be read:\n%s", logs.String())
+		}
+	})
 }

@@ -36,7 +36,7 @@ func Build(bc *plugin.BuildContext, def *spec.NodeDef) (*Flow, error) {
 		return nil, err
 	}
 	return &Flow{Name: def.Name, Source: src, Sink: snk, Spec: spec.FormatNode(def),
-		positions: positionsFor(src, snk, bc.DataDir)}, nil
+		positions: positionsFor(src, snk, bc.DataDir, bc.Log())}, nil
 }
 
 // BuildSink builds a sink expression alone (used by tests and by sinks that rebuild a sub-sink,

@@ -285,7 +285,7 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 func (d *Driver) positions() (plugin.Checkpointer, plugin.PositionStore) {
 	ps := d.flow.positions
 	if ps == nil {
-		ps = positionsFor(d.flow.Source, d.flow.Sink, "")
+		ps = positionsFor(d.flow.Source, d.flow.Sink, "", nil)
 	}
 	cp, _ := d.flow.Source.(plugin.Checkpointer)
 	if ps == nil || cp == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,7 @@ const positionEvery = 200 * time.Millisecond
 // filePositions is the position file of a flow.
 type filePositions struct {
 	path string
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	pending []byte // the newest position, not written yet
@@ -42,17 +44,26 @@ type filePositions struct {
 
 var _ plugin.PositionStore = (*filePositions)(nil)
 
-func newFilePositions(dir string) *filePositions {
-	return &filePositions{path: filepath.Join(dir, positionFileName)}
+func newFilePositions(dir string, log *slog.Logger) *filePositions {
+	return &filePositions{path: filepath.Join(dir, positionFileName), log: log}
 }
 
 // LastPosition returns the position the file holds, nil if there is none. A file that cannot
-// be read is reported by the first write, and the source starts as on a first run.
+// be read is logged with its path, and the source starts as on a first run; a position the
+// source cannot use is logged by the source.
 func (p *filePositions) LastPosition() []byte {
 	b, err := os.ReadFile(p.path)
-	if err != nil || len(b) == 0 {
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			p.log.Warn("cannot read the source's position file; the source starts as on a first run",
+				"file", p.path, "err", err)
+		}
 		return nil
 	}
+	if len(b) == 0 {
+		return nil
+	}
+	p.log.Info("resuming the source from its position file", "file", p.path)
 	return b
 }
 
@@ -99,7 +110,7 @@ func (p *filePositions) writeLocked() error {
 // positionsFor returns where the driver keeps the positions of a flow's source: its sink, the
 // position file of dir, or nowhere (nil) for a source that cannot resume or a node without a
 // data directory.
-func positionsFor(src plugin.Source, snk plugin.Sink, dir string) plugin.PositionStore {
+func positionsFor(src plugin.Source, snk plugin.Sink, dir string, log *slog.Logger) plugin.PositionStore {
 	if _, ok := src.(plugin.Checkpointer); !ok {
 		return nil
 	}
@@ -109,5 +120,5 @@ func positionsFor(src plugin.Source, snk plugin.Sink, dir string) plugin.Positio
 	if dir == "" {
 		return nil
 	}
-	return newFilePositions(dir)
+	return newFilePositions(dir, log)
 }
