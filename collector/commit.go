@@ -65,7 +65,8 @@ type committer struct {
 
 	w    *store.Writer
 	kick chan struct{}
-	stop chan struct{}
+	quit context.Context // ends when the sink closes: commits give up
+	halt context.CancelFunc
 	done chan struct{}
 
 	commits, chunks, duplicates, stale, retried, rolledBack, writeErrors *metrics.Counter
@@ -108,7 +109,8 @@ func (c *committer) Open(ctx context.Context, root string) (func(string) int64, 
 // Start starts the commit loop.
 func (c *committer) Start(w *store.Writer) {
 	c.w = w
-	c.kick, c.stop, c.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	c.kick, c.done = make(chan struct{}, 1), make(chan struct{})
+	c.quit, c.halt = context.WithCancel(context.Background())
 	c.failed = nil
 	go c.loop()
 }
@@ -125,10 +127,16 @@ func (c *committer) BeforeFinalize(files []string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// AfterFinalize runs as BeforeFinalize does, with the files that were finalized: their
+// committed lengths may be forgotten. A file whose rename failed stays unfinished, and its
+// length stays with the commit point, so a restart recovers it whole.
+func (c *committer) AfterFinalize(files []string) {
 	for _, f := range files {
 		c.finished = append(c.finished, c.key(f))
 	}
-	return nil
 }
 
 // Append writes the batch and records it as pending; its agent is acked once it is committed.
@@ -136,6 +144,15 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 	chunk := plugin.ChunkFrom(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.pending) >= maxPending {
+		// A ctx that ends wakes the wait.
+		stop := context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			c.space.Broadcast()
+			c.mu.Unlock()
+		})
+		defer stop()
+	}
 	for len(c.pending) >= maxPending && c.failed == nil && ctx.Err() == nil {
 		c.space.Wait()
 	}
@@ -146,10 +163,17 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 		return err
 	}
 	spans, err := w.Write(batch)
-	if errors.Is(err, errUncommitted) {
+	for try := 0; errors.Is(err, errUncommitted) && try < 3; try++ {
 		// Opening a file would finalize one with pending batches (too many open): commit
-		// them first. A failed Write leaves nothing behind, so it can be done again.
-		if err = c.commitAllLocked(ctx); err == nil {
+		// them first, as the one commit in progress (commitMu, taken before mu): a commit
+		// of the loop settles the batches it sent, which must still be pending. A failed
+		// Write leaves nothing behind, so it can be done again.
+		c.mu.Unlock()
+		c.commitMu.Lock()
+		c.mu.Lock()
+		err = c.commitAllLocked(ctx)
+		c.commitMu.Unlock()
+		if err == nil {
 			spans, err = w.Write(batch)
 		}
 	}
@@ -187,7 +211,7 @@ func (c *committer) loop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-c.stop:
+		case <-c.quit.Done():
 			return
 		case <-c.kick:
 		case <-t.C:
@@ -214,7 +238,12 @@ func (c *committer) commitPending() {
 		c.mu.Unlock()
 		return
 	}
-	out, err := c.commit(context.Background(), group)
+	// Bounded, so that a roll or a close waiting for commitMu is not held up for as long as
+	// the commit point is away: the batches stay pending, their agents send them again, and
+	// the next round tries anew.
+	ctx, cancel := context.WithTimeout(c.quit, commitTimeout)
+	defer cancel()
+	out, err := c.commit(ctx, group)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.settleLocked(out, err)
@@ -264,7 +293,7 @@ func (c *committer) commit(ctx context.Context, group []*written) (plugin.Commit
 		}
 		c.bc.Log().Warn("commit failed; trying again", "chunks", len(reqs), "err", err)
 		select {
-		case <-c.stop:
+		case <-c.quit.Done():
 			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
 		case <-ctx.Done():
 			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
@@ -362,10 +391,10 @@ func (c *committer) Roll(w *store.Writer) error {
 	defer c.commitMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(c.quit, commitTimeout)
 	defer cancel()
 	if err := c.commitAllLocked(ctx); err != nil {
-		if c.failed != nil {
+		if c.failed != nil || c.quit.Err() != nil {
 			return err
 		}
 		c.bc.Log().Warn("roll postponed: the commit point does not answer", "err", err)
@@ -374,18 +403,30 @@ func (c *committer) Roll(w *store.Writer) error {
 	return w.Roll()
 }
 
-// Close commits what is left, closes the Writer and stops the loop.
+// Halt makes the commits in progress, and those of a roll, give up: the sink is closing.
+func (c *committer) Halt() { c.halt() }
+
+// Close stops the loop, commits what is left (one attempt, within ctx: a commit point that
+// does not answer does not hold the close up) and closes the Writer. Batches left uncommitted are
+// handed back to their agents to send again, and their files stay unfinished: a restart cuts
+// them to their committed lengths.
 func (c *committer) Close(ctx context.Context, w *store.Writer) error {
+	c.halt()
+	<-c.done
 	c.commitMu.Lock()
 	c.mu.Lock()
 	err := c.commitAllLocked(ctx)
-	// With batches still uncommitted, their files stay unfinished: Close finalizes the
-	// others and releases everything.
+	// The files of uncommitted batches stay unfinished (BeforeFinalize refuses them).
 	err = errors.Join(err, w.Close())
+	for _, p := range c.pending {
+		if p.settle != nil {
+			p.settle(plugin.ChunkRetry, errors.New("the collector sink closed before the chunk was committed"))
+		}
+	}
+	c.pending = nil // a reopened sink starts afresh: its Open recovers the files
+	c.space.Broadcast()
 	c.mu.Unlock()
 	c.commitMu.Unlock()
-	close(c.stop)
-	<-c.done
 	c.finish()
 	return err
 }

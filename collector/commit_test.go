@@ -2,11 +2,13 @@ package collector_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -169,4 +171,97 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 	}
 	plugintest.Eventually(t, 10*time.Second, func() bool { return readAll(t, out) == big+"\n"+big+"\n" },
 		func() string { return fmt.Sprintf("output holds %d bytes", len(readAll(t, out))) })
+}
+
+// awayCommits is a commit point that does not answer commits while away is set.
+type awayCommits struct {
+	plugin.CommitLog
+	away atomic.Bool
+}
+
+func (a *awayCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+	if a.away.Load() {
+		return plugin.CommitOutcome{}, errors.New("the commit point is away")
+	}
+	return a.CommitLog.Commit(ctx, collector, chunks)
+}
+
+// TestCloseWhileTheCommitPointIsAway stops a collector whose commit point does not answer: the
+// stop ends within its deadline instead of waiting for the commit point, and the chunk it
+// could not commit is not in any finished file, so its agent's resend is the only copy.
+func TestCloseWhileTheCommitPointIsAway(t *testing.T) {
+	dir := t.TempDir()
+	local, err := localcommit.Open(filepath.Join(dir, "commits"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	commits := &awayCommits{CommitLog: local}
+	if _, err := commits.NewEpoch(context.Background(), "agentA"); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	port := freePort(t)
+	n := node.New(node.Config{Name: "c1", DataDir: t.TempDir(), Commits: commits}, builtin.Registry())
+	defs, err := spec.ParseNodes(fmt.Sprintf(`c1 : collectorSource(%d) | collectorSink(%q, "data-", 100, raw) ;`, port, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(defs); err != nil {
+		t.Fatal(err)
+	}
+	plugintest.Eventually(t, 5*time.Second, func() bool { return n.Statuses()["c1"].State.String() == "ACTIVE" }, nil)
+	commits.away.Store(true)
+	sendCtx, stopSending := context.WithCancel(context.Background())
+	sent := make(chan struct{})
+	go func() { defer close(sent); _ = sendChunkNoWait(sendCtx, port, "lost in the air") }()
+	defer func() { stopSending(); <-sent }()
+	plugintest.Eventually(t, 5*time.Second, func() bool { return strings.Contains(readAll(t, out), "lost in the air") }, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_ = n.Stop(ctx)
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("the stop took %v while the commit point was away", d)
+	}
+	var finished strings.Builder
+	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".tmp") {
+			data, _ := os.ReadFile(p)
+			finished.Write(data)
+		}
+		return nil
+	})
+	if strings.Contains(finished.String(), "lost in the air") {
+		t.Fatal("a chunk that was never committed is in a finished file")
+	}
+}
+
+// sendChunkNoWait sends one end-to-end chunk and does not wait for its answer; it returns
+// when ctx ends.
+func sendChunkNoWait(ctx context.Context, port int, lines ...string) error {
+	cl, err := wire.Dial(ctx, fmt.Sprintf("127.0.0.1:%d", port), wire.ClientOptions{})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := cl.Open(ctx, &flumev1.StreamHello{Agent: "agentA", Epoch: 1, Reliability: flumev1.Reliability_RELIABILITY_END_TO_END})
+	if err != nil {
+		return err
+	}
+	var evs []*event.Event
+	for _, l := range lines {
+		evs = append(evs, &event.Event{Body: []byte(l), Timestamp: time.Now().UnixNano()})
+	}
+	enc, _ := wire.NewEncoder(flumev1.Compression_COMPRESSION_UNSPECIFIED)
+	req := &flumev1.AppendRequest{Seq: 1}
+	if err := enc.Encode(req, evs); err != nil {
+		return err
+	}
+	if err := st.Send(ctx, req); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
 }

@@ -62,6 +62,11 @@ type Committer interface {
 	// BeforeFinalize fails, keeping the files open, when anything written to them is not
 	// committed yet.
 	BeforeFinalize(files []string) error
+	// AfterFinalize is told, as store.Options.AfterFinalize is, which files were finalized.
+	AfterFinalize(files []string)
+	// Halt makes commits in progress give up, before Close: the sink is closing, and must
+	// not wait for a commit point that does not answer.
+	Halt()
 	// Append delivers one batch through w. A nil error means the batch is written; it is
 	// committed (and its agent acked) later, or was committed already.
 	Append(ctx context.Context, w *store.Writer, batch []*event.Event) error

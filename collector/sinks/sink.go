@@ -57,6 +57,7 @@ func (s *storeSink) Open(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		o.BeforeFinalize = s.committer.BeforeFinalize
+		o.AfterFinalize = s.committer.AfterFinalize
 	}
 	st, err := store.Recover(ctx, o, keep)
 	if err != nil {
@@ -153,6 +154,9 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 func (s *storeSink) Close(ctx context.Context) error {
 	if s.w == nil {
 		return nil
+	}
+	if s.committer != nil {
+		s.committer.Halt() // a roll in progress does not wait for the commit point
 	}
 	if s.done != nil {
 		close(s.stop)

@@ -348,6 +348,10 @@ func (c *fakeCommitter) BeforeFinalize(files []string) error {
 	return nil
 }
 
+func (c *fakeCommitter) AfterFinalize([]string) {}
+
+func (c *fakeCommitter) Halt() {}
+
 func (c *fakeCommitter) Append(_ context.Context, w *store.Writer, batch []*event.Event) error {
 	spans, err := w.Write(batch)
 	if err != nil {

@@ -70,10 +70,20 @@ func (w *Writer) finalize(bs []*bucket) error {
 			}
 		}
 	}
+	var done []string
 	for _, b := range ready {
-		errs = append(errs, w.finish(b))
+		name, size := b.name, b.size
+		err := w.finish(b)
+		if err == nil && size > 0 {
+			done = append(done, name)
+		}
+		errs = append(errs, err)
 	}
-	errs = append(errs, w.syncDirs())
+	if err := w.syncDirs(); err != nil {
+		errs = append(errs, err)
+	} else if hook := w.o.AfterFinalize; hook != nil && len(done) > 0 {
+		hook(done)
+	}
 	return errors.Join(errs...)
 }
 

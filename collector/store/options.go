@@ -53,6 +53,10 @@ type Options struct {
 	// them committed first. An error aborts the finalize; the files stay open as .tmp. It is
 	// called with the Writer's lock held and must not call the Writer.
 	BeforeFinalize func(files []string) error
+	// AfterFinalize is called, as BeforeFinalize is, with the names of the files that were
+	// finalized (renamed to their final names, durably): the owner may forget what it kept
+	// to recover them. A file that failed a step is not among them.
+	AfterFinalize func(files []string)
 	// Location is the zone of date escapes and of the roll tag; nil is time.Local.
 	Location *time.Location
 	// Now is the clock for roll tags and idle times; nil is time.Now.
