@@ -122,11 +122,12 @@ func (d *sender) settleRound() {
 	}
 }
 
-// reject gives up a chunk no collector will take: it is counted and logged loudly.
+// reject gives up a chunk no collector will take, or that cannot be read back from the log:
+// it is counted and logged loudly, and released.
 func (d *sender) reject(it *item, err error) {
 	d.s.metrics.rejected.Add(1)
 	d.s.metrics.dropped.Add(int64(it.count))
-	d.s.bc.Log().Error("CHUNK REJECTED BY THE COLLECTOR; its events are dropped", "seq", it.seq, "events", it.count, "err", err)
+	d.s.bc.Log().Error("CHUNK DROPPED; its events are lost", "seq", it.seq, "events", it.count, "err", err)
 	d.settled(it)
 }
 

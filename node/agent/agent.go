@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -199,6 +200,12 @@ func (s *Sink) Open(ctx context.Context) error {
 		if err := s.openLog(ctx); err != nil {
 			enc.Close()
 			return err
+		}
+	} else if s.opts.LogDir != "" {
+		// The directory of the position file (a log makes it for the other modes).
+		if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
+			enc.Close()
+			return fmt.Errorf("position directory: %w", err)
 		}
 	}
 	if err := s.loadPosition(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -340,5 +341,40 @@ func TestPositionsMoveOnAcrossRuns(t *testing.T) {
 			}
 			st.checkOnce(t, all)
 		})
+	}
+}
+
+// TestBestEffortWithoutADirectoryKeepsNoPositions: a best-effort sink on a node with no data
+// directory and no flume.agent.logdir keeps no positions, and does not take a file named
+// "position" in the working directory for its own.
+func TestBestEffortWithoutADirectoryKeepsNoPositions(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(positionFile, []byte(`{"seq":9,"pos":"c29tZW9uZSBlbHNl"}`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	bc := newBC(t, nil)
+	bc.DataDir = ""
+	st := newStore()
+	startCollector(t, st, addr)
+	s := buildSink(t, bc, fmt.Sprintf("agentBEChain(%q, batchCount=10)", addr)).(*Sink)
+	if s.opts.LogDir != "" {
+		t.Fatalf("LogDir = %q, want none", s.opts.LogDir)
+	}
+	openSink(t, s)
+	if p := s.LastPosition(); p != nil {
+		t.Fatalf("LastPosition = %q from the working directory, want none", p)
+	}
+	events := bodies("be", 0, 10)
+	appendAll(t, s, events, 10)
+	if err := s.SavePosition(context.Background(), []byte("offset=10")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the chunk acked", func() bool { return st.total() == 10 })
+	if err := closeSink(s, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(positionFile); !strings.Contains(string(b), "c29tZW9uZSBlbHNl") {
+		t.Fatalf("the file in the working directory was overwritten: %q", b)
 	}
 }

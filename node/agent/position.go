@@ -63,6 +63,9 @@ func (s *Sink) LastPosition() []byte {
 func (s *Sink) loadPosition() error {
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
+	if s.opts.LogDir == "" {
+		return nil // best effort on a node without a directory: no positions are kept
+	}
 	b, err := os.ReadFile(filepath.Join(s.opts.LogDir, positionFile))
 	switch {
 	case err == nil:
@@ -107,17 +110,19 @@ func (s *Sink) loadPosition() error {
 func (s *Sink) keepPosition(seq uint64, pos []byte) error {
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
-	if seq <= s.fileAt {
+	if seq <= s.fileAt || s.opts.LogDir == "" {
 		return nil // acked out of order: the file holds a newer position already
 	}
 	b, err := json.Marshal(savedPosition{Seq: seq, Pos: pos})
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.opts.LogDir, positionFile), b, 0o640); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(s.opts.LogDir, positionFile), b, 0o640); err != nil {
+	// The rename must be durable before the chunks it covers leave the log (a release is
+	// durable when it returns): else a power loss could bring an older position back.
+	if err := atomicfile.SyncDir(s.opts.LogDir); err != nil {
 		return err
 	}
 	s.fileAt = seq

@@ -369,11 +369,12 @@ func (d *sender) send(it *item) error {
 	if req == nil {
 		var err error
 		if req, it.pos, err = d.s.log.request(it.logSeq); err != nil {
-			if errors.Is(err, wal.ErrReleased) {
-				return nil // acked meanwhile
+			if errors.Is(err, wal.ErrReleased) || errors.Is(err, wal.ErrNotFound) {
+				return nil // acked meanwhile, or never durable: nothing to send
 			}
-			d.s.bc.Log().Error("read chunk back from the log", "seq", it.seq, "err", err)
-			d.s.metrics.rejected.Add(1)
+			// Unreadable (damaged): counted, logged and released, so that it does not hold
+			// the log and the commit point's records back for ever.
+			d.reject(it, fmt.Errorf("read chunk back from the log: %w", err))
 			return nil
 		}
 	}

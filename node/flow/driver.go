@@ -169,8 +169,10 @@ func (d *Driver) Run(ctx context.Context) error {
 // Status returns a snapshot of the driver.
 func (d *Driver) Status() Status {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	st := Status{State: d.state, Err: d.err, Events: d.events.Load(), Batches: d.batch.Load(), Since: d.since}
+	d.mu.Unlock()
+	// The conditions take the components' own locks (and may stat a disk): not under d.mu,
+	// which the driver's goroutine needs to change state.
 	if st.State == StateActive {
 		for _, c := range []any{d.flow.Sink, d.flow.Source} {
 			if cd, ok := c.(plugin.Conditioner); ok && st.Note == "" {
