@@ -121,40 +121,36 @@ func (s *textSource) Open(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("text source: %w", err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("text source: stat %q: %w", s.path, err)
+	}
+	if fi.IsDir() {
 		f.Close()
 		return fmt.Errorf("text source: %q is a directory", s.path)
 	}
-	s.f = f
-	s.buf = record.NewBuffer(record.Lines(), s.max, s.policy)
-	s.batch = record.NewBatch(record.MaxBatch, s.host)
-	s.eof = false
-	s.id, s.readOff = identify(f), 0
+	id, off := record.IdentityOf(fi), int64(0)
 	if p := s.resume; p != nil {
-		s.resume = nil
-		fi, err := f.Stat()
 		switch {
-		case p.Path != s.path || p.Dev != s.id.Dev || p.Ino != s.id.Ino:
+		case p.Path != s.path || p.Dev != id.Dev || p.Ino != id.Ino:
 			s.log.Info("the file is not the one of the saved position; reading from the start", "file", s.path)
-		case err != nil || fi.Size() < p.Off:
+		case fi.Size() < p.Off:
 			s.log.Warn("the file is shorter than the saved position; reading from the start", "file", s.path, "position", p.Off)
 		default:
 			if _, err := f.Seek(p.Off, io.SeekStart); err != nil {
+				f.Close() // the position stays for a retry
 				return fmt.Errorf("text source: seek %q to %d: %w", s.path, p.Off, err)
 			}
-			s.readOff = p.Off
+			off = p.Off
 		}
+		s.resume = nil
 	}
+	s.f, s.id, s.readOff = f, id, off
+	s.buf = record.NewBuffer(record.Lines(), s.max, s.policy)
+	s.batch = record.NewBatch(record.MaxBatch, s.host)
+	s.eof = false
 	return nil
-}
-
-// identify returns the device and inode of f, zero where the system has none.
-func identify(f *os.File) record.FileID {
-	fi, err := f.Stat()
-	if err != nil {
-		return record.FileID{}
-	}
-	return record.IdentityOf(fi)
 }
 
 // Next returns the lines that are buffered, reading more only when none is. It returns

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/flumego/flume/internal/atomicfile"
 	"github.com/flumego/flume/node/source/internal/record"
 )
 
@@ -242,14 +243,9 @@ func (s *Source) moveAside(name, suffix string) (string, error) {
 
 // syncDir makes the renames and removals in the directory durable.
 func (s *Source) syncDir() error {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("spooldir: sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err := atomicfile.SyncDir(s.dir); err != nil && !errors.Is(err, syscall.EINVAL) {
 		// EINVAL: the file system cannot sync a directory, and makes renames durable itself.
-		return fmt.Errorf("spooldir: sync %q: %w", s.dir, err)
+		return fmt.Errorf("spooldir: %w", err)
 	}
 	return nil
 }
