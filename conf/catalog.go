@@ -63,7 +63,11 @@ type Property struct {
 	Choices []string
 	// NonEmpty rejects an empty KindString.
 	NonEmpty bool
-	// Group says who reads the property: "master", "node", "agent" or "collector".
+	// Empty accepts an empty KindHost, which means "not set": the property's Doc says what
+	// is used instead.
+	Empty bool
+	// Group says who reads the property: "master", "node", "agent", "collector" or
+	// "security".
 	Group string
 	// New marks a property classic Flume did not have.
 	New bool
@@ -85,10 +89,18 @@ const (
 	MasterRaftPort         = "flume.master.raft.port"
 	MasterHeartbeatServers = "flume.master.heartbeat.servers"
 	MasterDataDir          = "flume.master.data.dir"
+	MasterBind             = "flume.master.bind"
+	MasterAdminBind        = "flume.master.admin.bind"
+	MasterHeartbeatBind    = "flume.master.heartbeat.bind"
+	MasterRaftBind         = "flume.master.raft.bind"
 	HeartbeatPeriod        = "flume.config.heartbeat.period"
 	HeartbeatMissedMax     = "flume.config.heartbeat.missed.max"
 
 	NodeDataDir                 = "flume.node.data.dir"
+	NodeBind                    = "flume.node.bind"
+	NodeStatusBind              = "flume.node.status.bind"
+	NodeExecAllow               = "flume.node.exec.allow"
+	SyslogBind                  = "flume.syslog.bind"
 	NodeStatusPort              = "flume.node.status.port"
 	NodeAutofindPort            = "flume.node.http.autofindport"
 	NodeCloseTimeout            = "flume.node.close.timeout"
@@ -109,11 +121,20 @@ const (
 	InsistentOpenInitBackoff     = "flume.inisistentOpen.init.backoff" // sic: classic spelling
 
 	CollectorHost          = "flume.collector.event.host"
+	CollectorBind          = "flume.collector.event.bind"
 	CollectorPort          = "flume.collector.event.port"
 	CollectorRollMillis    = "flume.collector.roll.millis"
 	CollectorOutputFormat  = "flume.collector.output.format"
 	CollectorDFSDir        = "flume.collector.dfs.dir"
 	CollectorCompressCodec = "flume.collector.dfs.compress.codec"
+
+	TLSCA             = "flume.tls.ca"
+	TLSCert           = "flume.tls.cert"
+	TLSKey            = "flume.tls.key"
+	TLSClientAuth     = "flume.tls.client.auth"
+	ACLEnabled        = "flume.acl.enabled"
+	ACLBootstrapToken = "flume.acl.bootstrap.token.file"
+	ACLTokenFile      = "flume.acl.token.file"
 )
 
 // Bounds shared by many properties, in milliseconds.
@@ -154,6 +175,14 @@ var catalog = []Property{
 		Doc: "host:port of each master for nodes to reach; empty: flume.master.servers at flume.master.heartbeat.port"},
 	{Name: MasterDataDir, Kind: KindString, Default: "data/master", NonEmpty: true, Group: "master", New: true,
 		Doc: "directory of the master's replicated log and snapshots"},
+	{Name: MasterBind, Kind: KindHost, Default: "", Empty: true, Group: "master", New: true,
+		Doc: "address every listener of the master binds (flag --bind); empty: the master's own host in flume.master.servers"},
+	{Name: MasterAdminBind, Kind: KindHost, Default: "${" + MasterBind + "}", Empty: true, Group: "master", New: true,
+		Doc: "address the admin service binds; empty: as flume.master.bind"},
+	{Name: MasterHeartbeatBind, Kind: KindHost, Default: "${" + MasterBind + "}", Empty: true, Group: "master", New: true,
+		Doc: "address the node service (sessions, commits) binds; empty: as flume.master.bind"},
+	{Name: MasterRaftBind, Kind: KindHost, Default: "${" + MasterBind + "}", Empty: true, Group: "master", New: true,
+		Doc: "address the raft transport binds; empty: as flume.master.bind"},
 	{Name: HeartbeatPeriod, Kind: KindDuration, Default: "1000", Min: 10, Max: 10 * 60_000, Group: "master",
 		Doc: "milliseconds between two heartbeats of a node"},
 	{Name: HeartbeatMissedMax, Aliases: []string{"flume.master.heartbeat.missed.max"}, Kind: KindInt, Default: "5",
@@ -163,6 +192,14 @@ var catalog = []Property{
 	// Nodes.
 	{Name: NodeDataDir, Kind: KindString, Default: "data", NonEmpty: true, Group: "node", New: true,
 		Doc: "directory of the node's state: tail positions, agent logs (flag --data-dir)"},
+	{Name: NodeBind, Kind: KindHost, Default: "127.0.0.1", Group: "node", New: true,
+		Doc: "address every listener of the node binds (flag --bind): status page, collector and syslog sources; 0.0.0.0 for all interfaces, which needs TLS or --insecure"},
+	{Name: NodeStatusBind, Kind: KindHost, Default: "${" + NodeBind + "}", Group: "node", New: true,
+		Doc: "address the node's status page binds"},
+	{Name: SyslogBind, Kind: KindHost, Default: "${" + NodeBind + "}", Group: "node", New: true,
+		Doc: "address syslog sources (syslogUdp, syslogTcp, syslogTcp1) bind"},
+	{Name: NodeExecAllow, Kind: KindString, Default: "false", NonEmpty: true, Group: "security", New: true,
+		Doc: "whether the node runs exec, execPeriodic and execStream sources pushed by the masters: false, true, or a file of allowed command prefixes (flows given with -c always may)"},
 	{Name: NodeStatusPort, Aliases: []string{"flume.node.http.port"}, Kind: KindPort, Default: "35862",
 		Min: 0, Max: 65535, Group: "node",
 		Doc: "port of the node's status web page and metrics; 0 picks a free port"},
@@ -207,6 +244,8 @@ var catalog = []Property{
 	// Collectors.
 	{Name: CollectorHost, Kind: KindHost, Default: "localhost", Group: "collector",
 		Doc: "host of the default collector, for agent sinks given no host"},
+	{Name: CollectorBind, Kind: KindHost, Default: "${" + NodeBind + "}", Group: "collector", New: true,
+		Doc: "address collector sources bind, including ports the masters assign"},
 	{Name: CollectorPort, Aliases: []string{"flume.collector.port"}, Kind: KindPort, Default: "35853",
 		Min: 1, Max: 65535, Group: "collector",
 		Doc: "port collectorSource listens on, and agent sinks send to, when given none"},
@@ -219,6 +258,22 @@ var catalog = []Property{
 	{Name: CollectorCompressCodec, Kind: KindChoice, Default: "None",
 		Choices: []string{"None", "GzipCodec", "ZStandardCodec"}, Group: "collector",
 		Doc: "compression of collector output files"},
+
+	// Security.
+	{Name: TLSCA, Kind: KindString, Default: "", Group: "security", New: true,
+		Doc: "PEM file of the certificate authorities that sign the ensemble's certificates; set with flume.tls.cert and flume.tls.key to turn TLS on for every listener and client"},
+	{Name: TLSCert, Kind: KindString, Default: "", Group: "security", New: true,
+		Doc: "PEM file of this daemon's certificate (chain); reloaded on SIGHUP and when the file changes"},
+	{Name: TLSKey, Kind: KindString, Default: "", Group: "security", New: true,
+		Doc: "PEM file of the private key of flume.tls.cert"},
+	{Name: TLSClientAuth, Kind: KindChoice, Default: "verify", Choices: []string{"none", "verify"}, Group: "security", New: true,
+		Doc: "verify: clients of the admin, node-session and collector ports must present a certificate of flume.tls.ca (mutual TLS); none: any client may connect. The raft port always verifies"},
+	{Name: ACLEnabled, Kind: KindBool, Default: "false", Group: "security", New: true,
+		Doc: "require a token of the right role for every admin call, and a node identity (token or certificate) for every node call"},
+	{Name: ACLBootstrapToken, Kind: KindString, Default: "", Group: "security", New: true,
+		Doc: "file holding the secret of the first admin token; the ensemble creates that token once"},
+	{Name: ACLTokenFile, Kind: KindString, Default: "", Group: "security", New: true,
+		Doc: "file holding the token this daemon presents to the masters (a node's node token)"},
 
 	// Classic properties this project ignores.
 	ignored("flume.master.store", "masters always keep their state in the replicated log under flume.master.data.dir"),

@@ -160,6 +160,9 @@ func normalize(p *Property, v string) (string, error) {
 		}
 		return "", errors.New("is not a boolean: want true or false")
 	case KindHost:
+		if v == "" && p.Empty {
+			return "", nil
+		}
 		if !validHost(v) {
 			return "", errors.New("is not a host name or IP address")
 		}
