@@ -14,7 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/internal/refusal"
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
@@ -23,6 +27,9 @@ import (
 
 // DefaultPort is the port of a collector source that names none (flume.collector.event.port).
 const DefaultPort = 35853
+
+// BindProperty is the property of the address collector sources bind.
+const BindProperty = "flume.collector.event.bind"
 
 // stopTimeout bounds how long a closing source waits for its streams' batches in flight.
 const stopTimeout = 5 * time.Second
@@ -69,7 +76,7 @@ func buildSource(bc *plugin.BuildContext, a *spec.Args) (plugin.Source, error) {
 	if port < 0 || port > 65535 {
 		return nil, a.Errorf("port", "port %d is not a TCP port (0-65535)", port)
 	}
-	host := bc.Prop("flume.collector.event.bind", "")
+	host := bc.Prop(BindProperty, "127.0.0.1")
 	return &Source{addr: net.JoinHostPort(host, strconv.FormatInt(port, 10)), bc: bc,
 		in: make(chan *delivery), closing: make(chan struct{}), serveErr: make(chan error, 1)}, nil
 }
@@ -81,12 +88,19 @@ func (s *Source) Open(context.Context) error {
 		return fmt.Errorf("collector source: listen on %s: %w", s.addr, err)
 	}
 	s.lis = lis
-	s.srv = wire.NewServer(handler{s}, wire.ServerOptions{
+	opts := wire.ServerOptions{
 		Metrics: s.bc.Counters().Sub("collectorSource"),
 		Logger:  s.bc.Log(),
-	})
+	}
+	if s.bc.TLS != nil {
+		// Batches come from agents, which are nodes: with client verification on, only a
+		// node certificate of the ensemble's CA may send them.
+		opts.GRPCOptions = append(opts.GRPCOptions, grpc.Creds(
+			s.bc.TLS.ServerCredentials(s.bc.ClientAuth, refusal.New(s.bc.Log(), 0), tlsconf.NodeName)))
+	}
+	s.srv = wire.NewServer(handler{s}, opts)
 	go func() { s.serveErr <- s.srv.Serve(lis) }()
-	s.bc.Log().Info("collector source listening", "addr", lis.Addr().String())
+	s.bc.Log().Info("collector source listening", "addr", lis.Addr().String(), "tls", s.bc.TLS != nil)
 	return nil
 }
 

@@ -7,7 +7,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/master/command"
 	"github.com/flumego/flume/master/state"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -24,11 +26,32 @@ type adminServer struct {
 
 // Exec carries out a command.
 func (a *adminServer) Exec(ctx context.Context, req *flumev1.ExecRequest) (*flumev1.ExecResponse, error) {
+	name := "run an empty command"
+	need := flumev1.TokenRole_TOKEN_ROLE_OPERATOR
+	if argv := req.GetArgv(); len(argv) > 0 {
+		name, need = "run "+clip(argv[0]), command.Role(argv[0])
+	}
+	id := callerOf(ctx)
+	if err := a.m.authorize(ctx, id, need, name); err != nil {
+		return nil, err
+	}
+	if !forwarded(ctx) { // a forwarding master said who asked already
+		req = proto.CloneOf(req)
+		req.Origin = originOf(req.GetOrigin(), id)
+	}
 	rec, err := a.m.ExecRequest(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &flumev1.ExecResponse{Record: rec}, nil
+}
+
+// clip shortens a command name for messages: it comes from the caller.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }
 
 // consistent runs fn on the state once this master knows it is the leader and up to date; on
@@ -56,7 +79,7 @@ func forward[Req, Resp any](ctx context.Context, a *adminServer, req Req,
 	if err != nil {
 		return zero, toStatus(err)
 	}
-	return remote(flumev1.NewAdminServiceClient(conn), markForwarded(ctx), req)
+	return remote(flumev1.NewAdminServiceClient(conn), forwardContext(ctx), req)
 }
 
 // GetCommands returns one command record or the history.
@@ -143,7 +166,7 @@ func toStatus(err error) error {
 	var nl *raftstore.NotLeaderError
 	var se *spec.Error
 	switch {
-	case errors.Is(err, ErrUsage), errors.As(err, &se):
+	case errors.Is(err, command.ErrUsage), errors.As(err, &se):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.As(err, &nl), errors.Is(err, errUnreachable):
 		return status.Error(codes.Unavailable, err.Error())
@@ -161,7 +184,7 @@ func fromStatus(err error) error {
 	case codes.Unavailable:
 		return errors.Join(errUnreachable, err)
 	case codes.InvalidArgument:
-		return errors.Join(ErrUsage, err)
+		return errors.Join(command.ErrUsage, err)
 	}
 	return err
 }

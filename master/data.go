@@ -5,9 +5,9 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/master/command"
 	"github.com/flumego/flume/master/state"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 	"github.com/flumego/flume/raftstore"
@@ -40,7 +40,7 @@ func (m *Master) applyData(ctx context.Context, cmd *flumev1.Command) (*flumev1.
 		return nil, err
 	}
 	if rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
-		return nil, fmt.Errorf("%w: %s", ErrUsage, rec.GetMessage())
+		return nil, fmt.Errorf("%w: %s", command.ErrUsage, rec.GetMessage())
 	}
 	return rec, nil
 }
@@ -64,7 +64,7 @@ func forwardNode[Req, Resp any](ctx context.Context, s *sessions, req Req,
 	if err != nil {
 		return zero, toStatus(err)
 	}
-	return remote(flumev1.NewNodeServiceClient(conn), markForwarded(ctx), req)
+	return remote(flumev1.NewNodeServiceClient(conn), forwardContext(ctx), req)
 }
 
 // leaderNodeConn returns a connection to the leader's node service.
@@ -87,7 +87,7 @@ func (m *Master) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := m.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(m.peerCreds))
 	if err != nil {
 		return nil, fmt.Errorf("dial master at %s: %v: %w", addr, err, errUnreachable)
 	}
@@ -98,6 +98,9 @@ func (m *Master) conn(addr string) (*grpc.ClientConn, error) {
 // Commit records chunks a collector wrote as committed.
 func (s *sessions) Commit(ctx context.Context, req *flumev1.CommitRequest) (*flumev1.CommitResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.CommitRequest) (*flumev1.CommitResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetCommit().GetCollector(), true); err != nil {
+			return nil, err
+		}
 		rec, err := s.m.applyData(ctx, &flumev1.Command{Origin: "collector " + req.GetCommit().GetCollector(),
 			Op: &flumev1.Command_CommitChunks{CommitChunks: req.GetCommit()}})
 		if err != nil {
@@ -110,6 +113,9 @@ func (s *sessions) Commit(ctx context.Context, req *flumev1.CommitRequest) (*flu
 // FinishFiles forgets the committed lengths of finished files.
 func (s *sessions) FinishFiles(ctx context.Context, req *flumev1.FinishFilesRequest) (*flumev1.FinishFilesResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.FinishFilesRequest) (*flumev1.FinishFilesResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetFinish().GetCollector(), true); err != nil {
+			return nil, err
+		}
 		_, err := s.m.applyData(ctx, &flumev1.Command{Origin: "collector " + req.GetFinish().GetCollector(),
 			Op: &flumev1.Command_FinishFiles{FinishFiles: req.GetFinish()}})
 		return &flumev1.FinishFilesResponse{}, err
@@ -119,6 +125,9 @@ func (s *sessions) FinishFiles(ctx context.Context, req *flumev1.FinishFilesRequ
 // NewEpoch gives an agent a new epoch.
 func (s *sessions) NewEpoch(ctx context.Context, req *flumev1.NewEpochRequest) (*flumev1.NewEpochResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.NewEpochRequest) (*flumev1.NewEpochResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetAgent(), false); err != nil {
+			return nil, err
+		}
 		rec, err := s.m.applyData(ctx, &flumev1.Command{Origin: "agent " + req.GetAgent(),
 			Op: &flumev1.Command_NewEpoch{NewEpoch: &flumev1.NewEpoch{Agent: req.GetAgent()}}})
 		if err != nil {
@@ -131,6 +140,9 @@ func (s *sessions) NewEpoch(ctx context.Context, req *flumev1.NewEpochRequest) (
 // Release forgets commit records an agent released.
 func (s *sessions) Release(ctx context.Context, req *flumev1.ReleaseRequest) (*flumev1.ReleaseResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.ReleaseRequest) (*flumev1.ReleaseResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetRelease().GetAgent(), false); err != nil {
+			return nil, err
+		}
 		_, err := s.m.applyData(ctx, &flumev1.Command{Origin: "agent " + req.GetRelease().GetAgent(),
 			Op: &flumev1.Command_ReleaseChunks{ReleaseChunks: req.GetRelease()}})
 		return &flumev1.ReleaseResponse{}, err
@@ -140,6 +152,9 @@ func (s *sessions) Release(ctx context.Context, req *flumev1.ReleaseRequest) (*f
 // GetFileLengths returns a collector's committed file lengths, by a consistent read.
 func (s *sessions) GetFileLengths(ctx context.Context, req *flumev1.GetFileLengthsRequest) (*flumev1.GetFileLengthsResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.GetFileLengthsRequest) (*flumev1.GetFileLengthsResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetCollector(), true); err != nil {
+			return nil, err
+		}
 		resp := &flumev1.GetFileLengthsResponse{}
 		err := s.consistent(ctx, func(st *state.State) { resp.Files = st.FileLengths(req.GetCollector()) })
 		return resp, err
@@ -149,6 +164,9 @@ func (s *sessions) GetFileLengths(ctx context.Context, req *flumev1.GetFileLengt
 // GetCommitted says which chunks are committed, by a consistent read.
 func (s *sessions) GetCommitted(ctx context.Context, req *flumev1.GetCommittedRequest) (*flumev1.GetCommittedResponse, error) {
 	return forwardNode(ctx, s, req, func(ctx context.Context, req *flumev1.GetCommittedRequest) (*flumev1.GetCommittedResponse, error) {
+		if err := s.m.checkOwner(ctx, req.GetAgent(), false); err != nil {
+			return nil, err
+		}
 		resp := &flumev1.GetCommittedResponse{}
 		err := s.consistent(ctx, func(st *state.State) {
 			resp.Committed = st.Committed(req.GetAgent(), req.GetEpoch(), req.GetSeqs())

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,9 +12,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/internal/refusal"
+	"github.com/flumego/flume/internal/tlsconf"
+	"github.com/flumego/flume/master/command"
+	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/master/state"
 	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -23,12 +28,7 @@ import (
 )
 
 // Peer is one master of the ensemble, with the addresses of its services.
-type Peer struct {
-	ID    string
-	Raft  string // raft transport (flume.master.raft.port, 35874)
-	Admin string // AdminService (flume.config.admin.port, 35873)
-	Node  string // NodeService (flume.master.heartbeat.port, 35872); empty: nodes are not served
-}
+type Peer = ensemble.Peer
 
 // Config configures one master.
 type Config struct {
@@ -58,6 +58,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock commands are stamped with; time.Now by default.
 	Now func() time.Time
+
+	// TLS, when set, secures every listener and every connection to another master: the
+	// admin and node services ask clients for a certificate as ClientAuth says, the raft port
+	// always does and takes only master certificates. Nil: plaintext.
+	TLS        *tlsconf.Provider
+	ClientAuth tlsconf.ClientAuth
+	// ACL turns access control on (flume.acl.enabled): tokens for admins, node identities
+	// for nodes. See auth.go.
+	ACL bool
+	// BootstrapSecret is the secret of the first admin token (flume.acl.bootstrap.token.file),
+	// created once by whichever master leads first.
+	BootstrapSecret string
 }
 
 // Master is one running master.
@@ -72,6 +84,12 @@ type Master struct {
 	nodes *grpc.Server // nil when this master serves no node sessions
 	nlis  net.Listener
 	sess  *sessions
+	// refused logs refused calls and handshakes once per peer and kind.
+	refused *refusal.Log
+	// peerCreds secure the connections to other masters.
+	peerCreds credentials.TransportCredentials
+	stopBootstrap context.CancelFunc
+	bootstrapDone chan struct{}
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // admin connections to peers, for forwarding
@@ -95,6 +113,11 @@ func Open(cfg Config) (*Master, error) {
 		return nil, errors.New("master: no component registry to check configurations with")
 	}
 	m := &Master{cfg: cfg, log: cfg.Logger.With("master", cfg.ID), fsm: newFSM(), conns: map[string]*grpc.ClientConn{}}
+	m.refused = refusal.New(m.log, 0)
+	m.peerCreds = insecure.NewCredentials()
+	if cfg.TLS != nil {
+		m.peerCreds = cfg.TLS.ClientCredentials(tlsconf.MasterName)
+	}
 	var servers []raftstore.Server
 	for _, p := range cfg.Peers {
 		servers = append(servers, raftstore.Server{ID: p.ID, Addr: p.Raft})
@@ -108,6 +131,10 @@ func Open(cfg Config) (*Master, error) {
 	rc := cfg.Raft
 	rc.ID, rc.Servers, rc.DataDir, rc.Listener, rc.Logger = cfg.ID, servers, cfg.DataDir, cfg.RaftListener, m.log
 	rc.Join = cfg.Join
+	if cfg.TLS != nil {
+		rc.TLS = cfg.TLS.ServerConfig(tlsconf.VerifyClientCert, tlsconf.MasterName)
+		rc.ClientTLS = cfg.TLS.ClientConfig(tlsconf.MasterName)
+	}
 	store, err := raftstore.Open(rc, m.fsm)
 	if err != nil {
 		return nil, fmt.Errorf("master %s: %w", cfg.ID, err)
@@ -125,10 +152,41 @@ func Open(cfg Config) (*Master, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	m.admin = grpc.NewServer(grpc.WaitForHandlers(true))
+	m.admin = grpc.NewServer(append(m.serverOptions(), m.adminInterceptors()...)...)
 	flumev1.RegisterAdminServiceServer(m.admin, &adminServer{m: m})
 	go func() { _ = m.admin.Serve(m.lis) }()
+	m.watchBootstrap()
 	return m, nil
+}
+
+// serverOptions are the options of the admin and node services: TLS when configured, and
+// the roles a client certificate must carry (roles), none for the admin service.
+func (m *Master) serverOptions(roles ...string) []grpc.ServerOption {
+	opts := []grpc.ServerOption{grpc.WaitForHandlers(true)}
+	if m.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(m.cfg.TLS.ServerCredentials(m.cfg.ClientAuth, m.refused, roles...)))
+	}
+	return opts
+}
+
+// watchBootstrap creates the bootstrap admin token each time this master becomes leader, until
+// the ensemble is bootstrapped.
+func (m *Master) watchBootstrap() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopBootstrap, m.bootstrapDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.bootstrapDone)
+		if !m.cfg.ACL || m.cfg.BootstrapSecret == "" {
+			return
+		}
+		for ev := range m.store.WatchLeader(ctx) {
+			if ev.Self {
+				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				m.bootstrapFromFile(actx)
+				cancel()
+			}
+		}
+	}()
 }
 
 // serveNodes starts the node service, when this master has a node address or listener.
@@ -144,7 +202,8 @@ func (m *Master) serveNodes() error {
 			return fmt.Errorf("master %s: listen for nodes on %s: %w", m.cfg.ID, m.self.Node, err)
 		}
 	}
-	m.nodes = grpc.NewServer(grpc.WaitForHandlers(true))
+	opts := m.serverOptions(tlsconf.NodeName, tlsconf.MasterName)
+	m.nodes = grpc.NewServer(append(opts, m.nodeInterceptors()...)...)
 	flumev1.RegisterNodeServiceServer(m.nodes, m.sess)
 	m.sess.start()
 	go func() { _ = m.nodes.Serve(m.nlis) }()
@@ -153,6 +212,8 @@ func (m *Master) serveNodes() error {
 
 // Close stops the master: its services, then its raft member.
 func (m *Master) Close() error {
+	m.stopBootstrap()
+	<-m.bootstrapDone
 	m.admin.Stop()
 	if m.nodes != nil {
 		m.nodes.Stop()
@@ -192,13 +253,13 @@ func (m *Master) Exec(ctx context.Context, argv []string, origin string) (*flume
 // retries Exec makes itself.
 func (m *Master) ExecRequest(ctx context.Context, req *flumev1.ExecRequest) (*flumev1.CommandRecord, error) {
 	argv := req.GetArgv()
-	cmd, err := ParseCommand(argv, m.cfg.Registry)
+	cmd, err := command.Parse(argv, m.cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
 	cmd.Origin, cmd.RequestId = req.GetOrigin(), req.GetRequestId()
 	if cmd.RequestId == "" {
-		cmd.RequestId = NewRequestID()
+		cmd.RequestId = command.NewRequestID()
 	}
 	if argv[0] == "noop" && len(argv) == 2 {
 		// Classic noop waited delayMillis before completing (to test clients' waits).
@@ -272,7 +333,7 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 	if err != nil {
 		return nil, err
 	}
-	resp, err := flumev1.NewAdminServiceClient(conn).Exec(markForwarded(ctx), &flumev1.ExecRequest{Argv: cmd.GetArgv(),
+	resp, err := flumev1.NewAdminServiceClient(conn).Exec(forwardContext(ctx), &flumev1.ExecRequest{Argv: cmd.GetArgv(),
 		Origin: cmd.GetOrigin(), RequestId: cmd.GetRequestId()})
 	if err != nil {
 		return nil, fromStatus(err)
@@ -341,18 +402,9 @@ func (m *Master) peer(id string) (Peer, bool) {
 	return found, ok
 }
 
-// NewRequestID returns a random id for ExecRequest.RequestId.
-func NewRequestID() string {
-	return rand.Text()
-}
-
 // forwardedKey marks, in gRPC metadata, a request a master forwarded to the one it believes is
 // the leader. Such a request is never forwarded again.
 const forwardedKey = "flume-forwarded"
-
-func markForwarded(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
-}
 
 func forwarded(ctx context.Context) bool {
 	md, ok := metadata.FromIncomingContext(ctx)

@@ -280,11 +280,11 @@ func TestForwardedRequestsAreNotForwardedAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := c.admin(f).Exec(markForwarded(ctx), &flumev1.ExecRequest{Argv: []string{"noop"}})
+	_, err := c.admin(f).Exec(forwardContext(ctx), &flumev1.ExecRequest{Argv: []string{"noop"}})
 	if status.Code(err) != codes.Unavailable || time.Since(start) > 2*time.Second {
 		t.Fatalf("forwarded request to a follower: %v after %v; want Unavailable at once", err, time.Since(start))
 	}
-	if _, err := c.admin(f).GetConfigs(markForwarded(ctx), &flumev1.GetConfigsRequest{}); status.Code(err) != codes.Unavailable {
+	if _, err := c.admin(f).GetConfigs(forwardContext(ctx), &flumev1.GetConfigsRequest{}); status.Code(err) != codes.Unavailable {
 		t.Fatalf("forwarded read to a follower: %v; want Unavailable", err)
 	}
 	// Unmarked, the same follower forwards as usual.

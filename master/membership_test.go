@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/master/command"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/plugin/plugintest"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -118,13 +119,13 @@ func TestAddmasterArgumentsAreChecked(t *testing.T) {
 		{"addmaster", "3", ":35873"},
 		{"removemaster"},
 	} {
-		if _, err := ParseCommand(argv, builtin.Registry()); err == nil {
+		if _, err := command.Parse(argv, builtin.Registry()); err == nil {
 			t.Errorf("%v accepted", argv)
 		} else if !strings.Contains(err.Error(), "usage: "+argv[0]) {
 			t.Errorf("%v: error %q does not give the usage", argv, err)
 		}
 	}
-	c, err := ParseCommand([]string{"addmaster", "4", "10.0.0.5"}, builtin.Registry())
+	c, err := command.Parse([]string{"addmaster", "4", "10.0.0.5"}, builtin.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,6 +127,9 @@ func (s *sessions) Session(stream flumev1.NodeService_SessionServer) error {
 		return stream.Send(&flumev1.SessionResponse{Msg: &flumev1.SessionResponse_NotLeader{
 			NotLeader: &flumev1.NotLeader{Leader: s.leaderNodeAddr()}}})
 	}
+	if err := s.bind(stream.Context(), hello.GetPhysical()); err != nil {
+		return err
+	}
 	ctx, end := context.WithCancel(stream.Context())
 	defer end()
 	id, reason := s.register(hello, end)
@@ -141,6 +144,37 @@ func (s *sessions) Session(stream flumev1.NodeService_SessionServer) error {
 		return toStatus(err)
 	}
 	return s.serve(ctx, stream, hello.GetPhysical(), id)
+}
+
+// bind checks that the caller may run physical node name, and binds the name to the caller
+// the first time an identified caller claims it. An anonymous caller (access control off, no
+// client certificate) may run only a name that is bound to no identity, and binds nothing.
+func (s *sessions) bind(ctx context.Context, name string) error {
+	id := callerOf(ctx)
+	var err error
+	var bound bool
+	s.m.fsm.read(func(st *state.State) {
+		err = checkBinding(st, name, id)
+		_, bound = st.Binding(name)
+	})
+	if err != nil {
+		s.m.refuse(ctx, "node name "+name+" "+id.name, "session as "+name)
+		return err
+	}
+	if bound || id.anonymous() {
+		return nil
+	}
+	rec, err := s.m.apply(ctx, &flumev1.Command{Origin: "node " + name, Argv: []string{"bindnode", name, id.name},
+		Op: &flumev1.Command_BindNode{BindNode: &flumev1.BindNode{Physical: name, Identity: id.name}}})
+	if err != nil {
+		return toStatus(fmt.Errorf("bind physical node %s: %w", name, err))
+	}
+	if rec.GetState() == flumev1.CommandState_COMMAND_STATE_FAILED {
+		s.m.refuse(ctx, "node name "+name+" "+id.name, "session as "+name)
+		return status.Errorf(codes.PermissionDenied, "%s; %s may not run it", rec.GetMessage(), id)
+	}
+	s.m.log.Info("physical node name bound", "physical", name, "identity", id.name)
+	return nil
 }
 
 // leaderNodeAddr returns the node service address of the leader, empty when none is known.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/flow"
@@ -71,7 +72,12 @@ func runNode(t *testing.T, name string, masters ...string) (*node.Node, *node.Se
 	t.Helper()
 	n := node.New(node.Config{Name: name, DataDir: t.TempDir(), Props: map[string]string{"flume.node.close.timeout": "2000"}},
 		builtin.Registry())
-	s := node.NewSession(n, node.SessionConfig{Masters: masters, Host: name + ".example",
+	cl, err := client.New(client.Options{Addrs: masters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	s := node.NewSession(n, node.SessionConfig{Client: cl, Host: name + ".example",
 		HeartbeatPeriod: testPeriod, Backoff: 20 * time.Millisecond, BackoffCeiling: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

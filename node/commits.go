@@ -2,15 +2,12 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/flumego/flume/master/client"
 
 	"github.com/flumego/flume/node/localcommit"
 	"github.com/flumego/flume/node/plugin"
@@ -22,49 +19,21 @@ import (
 // master, or no leader, tries the next master until its context ends, so a collector waits out
 // an election instead of failing its chunks.
 type MasterCommits struct {
-	masters []string
-
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-	good  int // the index of the master that answered last
+	c *client.Client
 }
 
 var _ plugin.CommitLog = (*MasterCommits)(nil)
 
-// NewMasterCommits returns a commit log kept by the masters at the given node service
-// addresses. Close releases its connections.
-func NewMasterCommits(masters []string) *MasterCommits {
-	return &MasterCommits{masters: masters, conns: map[string]*grpc.ClientConn{}}
+// NewMasterCommits returns a commit log kept by the masters c dials (their node service). The
+// caller owns c and closes it.
+func NewMasterCommits(c *client.Client) *MasterCommits {
+	return &MasterCommits{c: c}
 }
 
-// Close closes the connections.
-func (m *MasterCommits) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for addr, c := range m.conns {
-		_ = c.Close()
-		delete(m.conns, addr)
-	}
-	return nil
-}
-
-func (m *MasterCommits) client(i int) (flumev1.NodeServiceClient, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	addr := m.masters[i%len(m.masters)]
-	c, ok := m.conns[addr]
-	if !ok {
-		var err error
-		if c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-			return nil, fmt.Errorf("master %s: %w", addr, err)
-		}
-		m.conns[addr] = c
-	}
-	return flumev1.NewNodeServiceClient(c), nil
-}
-
-// retryableCode reports whether another master, or the same one later, may answer.
-func retryableCode(err error) bool {
+// CommitRetry reports whether a commit-log call that failed with err may succeed against
+// another master or later: no master reachable, no leader yet, an attempt that timed out.
+// A refusal (a bad request, a caller that may not act for the agent) is final.
+func CommitRetry(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.ResourceExhausted:
 		return true
@@ -72,49 +41,18 @@ func retryableCode(err error) bool {
 	return false
 }
 
+// CommitAttemptTimeout bounds one commit-log call against one master.
+const CommitAttemptTimeout = 5 * time.Second
+
 // call runs fn against the masters in turn until one answers or ctx ends.
 func call[T any](ctx context.Context, m *MasterCommits, what string, fn func(context.Context, flumev1.NodeServiceClient) (T, error)) (T, error) {
-	var zero T
-	if len(m.masters) == 0 {
-		return zero, errors.New(what + ": no master configured")
-	}
-	m.mu.Lock()
-	start := m.good
-	m.mu.Unlock()
-	backoff := 50 * time.Millisecond
-	var last error
-	for attempt := 0; ; attempt++ {
-		i := start + attempt
-		cl, err := m.client(i)
-		if err != nil {
-			return zero, err
-		}
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		res, err := fn(actx, cl)
-		cancel()
-		if err == nil {
-			m.mu.Lock()
-			m.good = i % len(m.masters)
-			m.mu.Unlock()
-			return res, nil
-		}
-		last = err
-		if !retryableCode(err) || ctx.Err() != nil {
-			break
-		}
-		if (attempt+1)%len(m.masters) == 0 {
-			// Every master tried: wait for an election or a restart.
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, time.Second)
-		}
-	}
-	if ctx.Err() != nil && status.Code(last) != codes.InvalidArgument {
-		return zero, fmt.Errorf("%s: no master answered: %w (last: %v)", what, ctx.Err(), status.Convert(last).Message())
-	}
-	return zero, fmt.Errorf("%s: %s", what, status.Convert(last).Message())
+	var res T
+	err := m.c.Node(ctx, what, func(ctx context.Context, cl flumev1.NodeServiceClient) error {
+		var err error
+		res, err = fn(ctx, cl)
+		return err
+	})
+	return res, err
 }
 
 // Commit implements plugin.CommitLog.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/metrics"
@@ -36,6 +37,14 @@ type Config struct {
 	// Commits is the commit point of end-to-end delivery: the masters (MasterCommits), or the
 	// node's own log (node/localcommit) when it runs without masters.
 	Commits plugin.CommitLog
+	// ExecPolicy is which commands of the exec sources the masters push (Apply) the node runs:
+	// flume.node.exec.allow, parsed by ParseExecPolicy. Nil runs none of them. Flows given to
+	// Start are the node owner's own and run whatever command they name.
+	ExecPolicy *ExecPolicy
+	// TLS is the node's certificate material (flume.tls.*), for its collector and syslog
+	// sources and its agent sinks; nil when TLS is off. ClientAuth is flume.tls.client.auth.
+	TLS        *tlsconf.Provider
+	ClientAuth tlsconf.ClientAuth
 }
 
 // Node runs logical nodes. Its methods are safe for concurrent use.
@@ -96,6 +105,8 @@ func (n *Node) buildContext(name string) *plugin.BuildContext {
 		Stdout:       n.cfg.Stdout,
 		Chokes:       n.chokes,
 		Commits:      n.cfg.Commits,
+		TLS:          n.cfg.TLS,
+		ClientAuth:   n.cfg.ClientAuth,
 	}
 }
 
@@ -241,8 +252,8 @@ type Assigned struct {
 // is newer than the one it runs is restarted: its flow is stopped gracefully (within
 // flume.node.close.timeout) and the new one started; an older or equal version changes
 // nothing. Logical nodes no longer assigned are stopped and forgotten. A spec that does not
-// build puts its logical node in ERROR with the error; the others are not affected. Calls are
-// serialized.
+// build, or whose source runs a command the node's ExecPolicy refuses, puts its logical node
+// in ERROR with the error; the others are not affected. Calls are serialized.
 func (n *Node) Apply(assigned []Assigned) {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
@@ -285,21 +296,29 @@ func (n *Node) Apply(assigned []Assigned) {
 	}
 }
 
-// startAssigned builds and starts one assigned logical node.
+// startAssigned builds and starts one assigned logical node. A source that runs a command
+// the node's ExecPolicy refuses is not even built: the logical node is in ERROR with why.
+// Apply calls it once per version of a logical node, so a refusal is logged once per version.
 func (n *Node) startAssigned(a Assigned) {
 	err := a.Err
 	var f *flow.Flow
 	if err == nil && a.Def != nil {
-		if a.Def.Name != a.Name {
+		switch {
+		case a.Def.Name != a.Name:
 			err = fmt.Errorf("spec defines logical node %q, not %q", a.Def.Name, a.Name)
-		} else {
-			f, err = flow.Build(n.buildContext(a.Name), a.Def)
+		default:
+			if err = n.checkExec(a.Def); err == nil {
+				f, err = flow.Build(n.buildContext(a.Name), a.Def)
+			}
 		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.versions[a.Name] = a.Version
 	switch {
+	case errors.Is(err, ErrExecRefused):
+		n.log.Warn("refusing a command pushed by the masters", "logical", a.Name, "version", a.Version, "err", err)
+		n.idle[a.Name] = flow.Status{State: flow.StateError, Err: err, Since: time.Now()}
 	case err != nil:
 		n.log.Error("logical node cannot run its configuration", "logical", a.Name, "version", a.Version, "err", err)
 		n.idle[a.Name] = flow.Status{State: flow.StateError, Err: err, Since: time.Now()}

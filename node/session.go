@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -25,8 +26,9 @@ import (
 // properties (flume.config.heartbeat.period, flume.agent.heartbeat.backoff,
 // flume.node.heartbeat.backoff.ceiling) or their defaults.
 type SessionConfig struct {
-	// Masters are the node service addresses (host:port) of the masters.
-	Masters []string
+	// Client dials the masters' node service; its addresses are the masters to try. The
+	// session moves it to the masters the ensemble announces. The caller owns it.
+	Client *client.Client
 	// Host is the host the node reports; the host name by default.
 	Host string
 	// HeartbeatPeriod is the time between two heartbeats.
@@ -43,10 +45,9 @@ type Session struct {
 	cfg      SessionConfig
 	instance string
 
-	mu      sync.Mutex
-	leader  string           // the master of the current session, empty between sessions
-	chokes  map[string]int64 // the choke limits last applied
-	masters []string         // the masters the ensemble announced last, if it did
+	mu     sync.Mutex
+	leader string           // the master of the current session, empty between sessions
+	chokes map[string]int64 // the choke limits last applied
 }
 
 // NewSession returns a session for node n; Run runs it.
@@ -85,20 +86,13 @@ var errRefused = errors.New("refused")
 // follows redirections to the leader, and backs off between failed attempts. It returns
 // nil when ctx ends; the logical nodes keep running, the caller stops them.
 func (s *Session) Run(ctx context.Context) error {
-	if len(s.cfg.Masters) == 0 {
+	if s.cfg.Client == nil || len(s.cfg.Client.Addrs()) == 0 {
 		return errors.New("no master to connect to")
 	}
-	conns := map[string]*grpc.ClientConn{}
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	order := append([]string(nil), s.cfg.Masters...)
-	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	var order []string
 	backoff, next, redirect := s.cfg.Backoff, 0, ""
 	for ctx.Err() == nil {
-		if known := s.knownMasters(); !sameSet(known, order) {
+		if known := s.cfg.Client.Addrs(); !sameSet(known, order) {
 			// The ensemble changed (a master joined or left): try its masters from now on.
 			order = known
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -108,16 +102,15 @@ func (s *Session) Run(ctx context.Context) error {
 			addr = order[next%len(order)]
 			next++
 		}
-		conn, ok := conns[addr]
-		if !ok {
-			var err error
-			if conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-				s.n.log.Error("bad master address", "master", addr, "err", err)
-				continue
-			}
-			conns[addr] = conn
+		conn, err := s.cfg.Client.Conn(addr)
+		if err != nil {
+			s.n.log.Error("bad master address", "master", addr, "err", err)
+			continue
 		}
 		leader, established, err := s.session(ctx, flumev1.NewNodeServiceClient(conn), addr)
+		if c := status.Code(err); c == codes.Unauthenticated || c == codes.PermissionDenied {
+			err = fmt.Errorf("%w: %s", errRefused, status.Convert(err).Message())
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -265,25 +258,14 @@ func (s *Session) apply(a *flumev1.NodeAssignment) {
 		s.n.Chokes().SetLimit(id, kbps)
 	}
 	s.chokes = a.GetChokes()
-	if ms := a.GetMasters(); len(ms) > 0 {
-		s.masters = slices.Clone(ms)
+	if ms := a.GetMasters(); len(ms) > 0 && !sameSet(ms, s.cfg.Client.Addrs()) {
+		s.cfg.Client.SetAddrs(ms)
 	}
 }
 
 // Masters returns the node service addresses of the masters the session tries: those the
 // ensemble announced last, or the configured ones.
-func (s *Session) Masters() []string { return s.knownMasters() }
-
-// knownMasters returns the masters to try: those the ensemble last announced, or the
-// configured ones.
-func (s *Session) knownMasters() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.masters) > 0 {
-		return slices.Clone(s.masters)
-	}
-	return slices.Clone(s.cfg.Masters)
-}
+func (s *Session) Masters() []string { return s.cfg.Client.Addrs() }
 
 // parseTranslated parses the source and sink of a translated configuration.
 func parseTranslated(t *flumev1.TranslatedConfig) (*spec.NodeDef, error) {

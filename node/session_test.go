@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/plugin/plugintest"
@@ -108,7 +109,12 @@ func runSession(t *testing.T, masters ...string) (*Node, *Session) {
 	t.Helper()
 	n := New(Config{Name: "phys", DataDir: t.TempDir(), Props: map[string]string{"flume.node.close.timeout": "2000"}},
 		builtin.Registry())
-	s := NewSession(n, SessionConfig{Masters: masters, Host: "phys.example", HeartbeatPeriod: 20 * time.Millisecond,
+	cl, err := client.New(client.Options{Addrs: masters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	s := NewSession(n, SessionConfig{Client: cl, Host: "phys.example", HeartbeatPeriod: 20 * time.Millisecond,
 		Backoff: 10 * time.Millisecond, BackoffCeiling: 40 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"time"
@@ -47,6 +48,23 @@ const (
 	DefaultSnapshotRetain = 2
 	// DefaultPort is the raft transport port of the master (DESIGN §5.4).
 	DefaultPort = 35874
+
+	// DefaultMaxEntryBytes is the largest entry Apply accepts.
+	DefaultMaxEntryBytes = 1 << 20
+	// DefaultMaxAppendEntries is how many entries one AppendEntries request carries at most
+	// (raft's own default).
+	DefaultMaxAppendEntries = 64
+	// DefaultMaxMessageBytes caps one raft request read from a connection (one response on
+	// a dialled connection): a full AppendEntries of default entries plus MessageSlackBytes.
+	DefaultMaxMessageBytes = DefaultMaxAppendEntries*DefaultMaxEntryBytes + MessageSlackBytes
+	// DefaultMaxSnapshotBytes caps one InstallSnapshot request, header and snapshot data.
+	DefaultMaxSnapshotBytes = 4 << 30
+	// MessageSlackBytes is what MaxMessageBytes must leave above MaxAppendEntries full
+	// entries: the encoding of the request and of every entry's other fields, and the read
+	// ahead of raft's 256 KiB buffer into the next request on a pipelined connection.
+	MessageSlackBytes = 4 << 20
+	// maxRaftAppendEntries is raft's own upper bound of MaxAppendEntries.
+	maxRaftAppendEntries = 1024
 )
 
 // Server is one member of the ensemble as every member knows it.
@@ -72,11 +90,21 @@ type Config struct {
 	Listener net.Listener
 	// DataDir holds raft.db (log and stable store) and snapshots/.
 	DataDir string
-	// TLS, when set, wraps every raft connection. It serves as the server side (its
-	// Certificates; peers are required to present a certificate signed by ClientCAs when
-	// ClientCAs is set) and as the client side (RootCAs verifies the peer, Certificates is
-	// presented when asked). An empty ServerName is set to the host of the dialled address.
+	// TLS, when set, is the server side of the raft port: every accepted connection
+	// completes a TLS handshake, client certificate included, before raft reads a byte of
+	// it. It is used as given, neither cloned nor changed, so GetConfigForClient and
+	// GetCertificate keep reloading certificates. Validate requires that it demands and
+	// verifies a client certificate: ClientAuth is tls.RequireAndVerifyClientCert with
+	// ClientCAs set, or GetConfigForClient is set, and the configs it returns are trusted to
+	// do so. ClientTLS must be set with it.
 	TLS *tls.Config
+	// ClientTLS is the client side, used to dial the other members; set it exactly when TLS
+	// is set. It must present a certificate (Certificates or GetClientCertificate) and
+	// verify the server: with RootCAs against the host of the dialled address (an empty
+	// ServerName is set to that host on a clone of the config, hooks included), or, with
+	// InsecureSkipVerify, in VerifyConnection or VerifyPeerCertificate, one of which Validate
+	// then requires.
+	ClientTLS *tls.Config
 	// Join makes a member without state wait to be added with AddVoter instead of
 	// bootstrapping. A member added at run time must set it: bootstrapping it with a list
 	// that differs from the ensemble's would give it a conflicting first log entry.
@@ -93,6 +121,23 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	SnapshotRetain    int
+
+	// MaxEntryBytes is the largest entry Apply accepts (ErrEntryTooLarge above it). Lowering
+	// it does not shrink entries already in the log; see MaxMessageBytes.
+	MaxEntryBytes int64
+	// MaxAppendEntries is how many entries one AppendEntries request carries at most
+	// (raft.Config.MaxAppendEntries, 1 to 1024).
+	MaxAppendEntries int
+	// MaxMessageBytes caps the bytes a connection reads between two of its writes, that is
+	// one request on an accepted connection and one response on a dialled one; a peer that
+	// sends more is cut off. It must be at least MaxAppendEntries*MaxEntryBytes +
+	// MessageSlackBytes, so a legitimate AppendEntries always fits: one that did not would
+	// be retried and refused forever, and the follower would never catch up.
+	MaxMessageBytes int64
+	// MaxSnapshotBytes caps an InstallSnapshot request, whose snapshot data streams to disk
+	// through the same connection. It must exceed the largest snapshot of the FSM, or a
+	// member that needs one can never catch up, and be at least MaxMessageBytes.
+	MaxSnapshotBytes int64
 
 	// Logger receives this member's logs and raft's (through the hclog adapter); nil
 	// discards them.
@@ -121,6 +166,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotRetain == 0 {
 		c.SnapshotRetain = DefaultSnapshotRetain
+	}
+	if c.MaxEntryBytes == 0 {
+		c.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if c.MaxAppendEntries == 0 {
+		c.MaxAppendEntries = DefaultMaxAppendEntries
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = DefaultMaxSnapshotBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -165,6 +222,8 @@ func (c Config) Validate() error {
 	if d.SnapshotRetain < 1 {
 		add("snapshot retain %d: must be at least 1", d.SnapshotRetain)
 	}
+	errs = append(errs, validateSizes(&d)...)
+	errs = append(errs, validateTLS(d.TLS, d.ClientTLS)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}
@@ -242,6 +301,68 @@ func validateTimings(d *Config) []error {
 	return errs
 }
 
+// validateSizes checks the message caps against the entries they must carry.
+func validateSizes(d *Config) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if d.MaxEntryBytes < 1 {
+		add("max entry bytes %d: must be positive", d.MaxEntryBytes)
+	}
+	if d.MaxAppendEntries < 1 || d.MaxAppendEntries > maxRaftAppendEntries {
+		add("max append entries %d: must be 1 to %d", d.MaxAppendEntries, maxRaftAppendEntries)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	// MaxAppendEntries*MaxEntryBytes + slack, saturating instead of overflowing.
+	need := int64(math.MaxInt64)
+	if d.MaxEntryBytes <= (math.MaxInt64-MessageSlackBytes)/int64(d.MaxAppendEntries) {
+		need = int64(d.MaxAppendEntries)*d.MaxEntryBytes + MessageSlackBytes
+	}
+	if d.MaxMessageBytes < need {
+		add("max message bytes %d: must be at least max append entries %d × max entry bytes %d + %d = %d, "+
+			"or a full AppendEntries would be refused forever",
+			d.MaxMessageBytes, d.MaxAppendEntries, d.MaxEntryBytes, MessageSlackBytes, need)
+	}
+	if d.MaxSnapshotBytes < d.MaxMessageBytes {
+		add("max snapshot bytes %d: must be at least max message bytes %d", d.MaxSnapshotBytes, d.MaxMessageBytes)
+	}
+	return errs
+}
+
+// validateTLS checks that the raft port demands a client certificate and that dialling
+// presents one and verifies the server.
+func validateTLS(server, client *tls.Config) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch {
+	case server == nil && client == nil:
+		return nil
+	case server == nil:
+		return []error{errors.New("client tls config is set without a server tls config; set both or neither")}
+	case client == nil:
+		return []error{errors.New("server tls config is set without a client tls config; set both or neither")}
+	}
+	if server.GetConfigForClient == nil {
+		if server.ClientAuth != tls.RequireAndVerifyClientCert {
+			add("server tls config: client auth is %v: must be RequireAndVerifyClientCert "+
+				"(or set GetConfigForClient to a config that requires one)", server.ClientAuth)
+		} else if server.ClientCAs == nil {
+			add("server tls config: client CAs are not set: client certificates would be verified against the system roots")
+		}
+		if len(server.Certificates) == 0 && server.GetCertificate == nil {
+			add("server tls config has no certificate (Certificates, GetCertificate or GetConfigForClient)")
+		}
+	}
+	if len(client.Certificates) == 0 && client.GetClientCertificate == nil {
+		add("client tls config has no certificate (Certificates or GetClientCertificate): the other members would refuse it")
+	}
+	if client.InsecureSkipVerify && client.VerifyConnection == nil && client.VerifyPeerCertificate == nil {
+		add("client tls config skips verification without VerifyConnection or VerifyPeerCertificate: it would trust any server")
+	}
+	return errs
+}
+
 // raftConfig translates a validated, defaulted Config for raft.
 func (c *Config) raftConfig() *raft.Config {
 	rc := raft.DefaultConfig()
@@ -253,6 +374,7 @@ func (c *Config) raftConfig() *raft.Config {
 	rc.SnapshotThreshold = c.SnapshotThreshold
 	rc.SnapshotInterval = c.SnapshotInterval
 	rc.TrailingLogs = c.TrailingLogs
+	rc.MaxAppendEntries = c.MaxAppendEntries
 	// A removed member keeps running as a follower without a vote, so it can be added back
 	// without a restart; it reports NotLeaderError with no leader meanwhile.
 	rc.ShutdownOnRemove = false

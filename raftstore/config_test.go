@@ -1,7 +1,10 @@
 package raftstore
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -43,6 +46,54 @@ func TestConfigValidate(t *testing.T) {
 			c.BindAddr = ":35874"
 			c.Listener = &net.TCPListener{}
 		}, "set one"},
+		{"message cap at its minimum", func(c *Config) {
+			c.MaxEntryBytes, c.MaxAppendEntries = 2<<20, 10
+			c.MaxMessageBytes = 10*2<<20 + MessageSlackBytes
+		}, ""},
+		{"message cap below a full append", func(c *Config) { c.MaxMessageBytes = 64 << 20 },
+			"max message bytes 67108864: must be at least max append entries 64 × max entry bytes 1048576 + 4194304 = 71303168"},
+		{"more entries per append than fit the default cap", func(c *Config) { c.MaxAppendEntries = 65 },
+			"max message bytes 71303168: must be at least"},
+		{"entry size that would overflow", func(c *Config) { c.MaxEntryBytes = math.MaxInt64 / 2 },
+			"must be at least max append entries 64 × max entry bytes 4611686018427387903"},
+		{"negative entry size", func(c *Config) { c.MaxEntryBytes = -1 }, "max entry bytes -1: must be positive"},
+		{"too many entries per append for raft", func(c *Config) { c.MaxAppendEntries = 1025 },
+			"max append entries 1025: must be 1 to 1024"},
+		{"snapshot cap below the message cap", func(c *Config) { c.MaxSnapshotBytes = 1 << 20 },
+			"max snapshot bytes 1048576: must be at least max message bytes"},
+		{"mutual tls", func(c *Config) { c.TLS, c.ClientTLS = serverTLS(), clientTLS() }, ""},
+		{"tls with GetConfigForClient", func(c *Config) {
+			c.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}
+			c.ClientTLS = clientTLS()
+			c.ClientTLS.RootCAs, c.ClientTLS.InsecureSkipVerify = nil, true
+			c.ClientTLS.VerifyConnection = func(tls.ConnectionState) error { return nil }
+		}, ""},
+		{"tls without client certificates", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.TLS.ClientAuth = tls.NoClientCert
+		}, "client auth is NoClientCert: must be RequireAndVerifyClientCert"},
+		{"tls with optional client certificates", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.TLS.ClientAuth = tls.VerifyClientCertIfGiven
+		}, "client auth is VerifyClientCertIfGiven"},
+		{"tls verifying clients against the system roots", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.TLS.ClientCAs = nil
+		}, "client CAs are not set"},
+		{"tls server without a certificate", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.TLS.Certificates = nil
+		}, "server tls config has no certificate"},
+		{"tls server without client side", func(c *Config) { c.TLS = serverTLS() }, "without a client tls config"},
+		{"tls client without server side", func(c *Config) { c.ClientTLS = clientTLS() }, "without a server tls config"},
+		{"tls client without a certificate", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.ClientTLS.Certificates = nil
+		}, "client tls config has no certificate"},
+		{"tls client trusting any server", func(c *Config) {
+			c.TLS, c.ClientTLS = serverTLS(), clientTLS()
+			c.ClientTLS.InsecureSkipVerify = true
+		}, "skips verification without VerifyConnection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +115,20 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serverTLS and clientTLS are valid halves of a mutual TLS setting for Validate, which
+// does not parse certificates.
+func serverTLS() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{{1}}}},
+		ClientCAs:    x509.NewCertPool(),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}
+}
+
+func clientTLS() *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{{1}}}}, RootCAs: x509.NewCertPool()}
 }
 
 func TestDefaultsReelectWithinThreeSeconds(t *testing.T) {

@@ -27,6 +27,9 @@ var (
 	ErrLocked = errors.New("raft data dir in use")
 	// ErrNothingToSnapshot: Snapshot found nothing applied to the FSM yet.
 	ErrNothingToSnapshot = errors.New("nothing new to snapshot")
+	// ErrEntryTooLarge: Apply was given more than Config.MaxEntryBytes; nothing was
+	// replicated. The error names both sizes.
+	ErrEntryTooLarge = errors.New("raft entry too large")
 )
 
 // NotLeaderError is returned by operations that need the leader when this member is not.

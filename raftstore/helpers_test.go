@@ -354,3 +354,21 @@ func (c *testCluster) newJoiner(t testing.TB, id string, mod func(*Config)) *tes
 	})
 	return m
 }
+
+// lockedBuffer collects the log lines of several members safely.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,7 +1,15 @@
 // Package raftstore hosts one member of a Raft ensemble (hashicorp/raft) for a given
 // raft.FSM, whatever the FSM holds. It owns the durable stores (raft-boltdb log and stable
-// store, file snapshots), a TCP or TLS transport, bootstrapping, leader-only writes with
-// redirect information, consistent reads, leadership watching and membership changes.
+// store, file snapshots), a TCP or mutual-TLS transport, bootstrapping, leader-only writes
+// with redirect information, consistent reads, leadership watching and membership changes.
+//
+// The raft port refuses strangers and bounds every message. With TLS, a connection reaches
+// raft only after a handshake in which the peer presented a certificate the server config
+// verified; failed handshakes are logged once per remote IP and quiet period. Every
+// connection may read at most Config.MaxMessageBytes between two of its writes (one
+// request), Config.MaxSnapshotBytes for an InstallSnapshot; a peer that sends more is cut
+// off. Apply refuses entries above Config.MaxEntryBytes so that a full AppendEntries always
+// fits the cap.
 //
 // The FSM's contract is raft's: Apply, Snapshot and Restore are called from raft's FSM
 // goroutine only, Apply must be deterministic. See DESIGN.md for why the store is built
@@ -136,7 +144,15 @@ func (s *Store) open(fsm raft.FSM) error {
 			return fmt.Errorf("listen for raft on %s: %w", bind, err)
 		}
 	}
-	s.stream = newStreamLayer(s.ln, s.self.Addr, c.TLS, c.DialTimeout)
+	s.stream = newStreamLayer(s.ln, streamConfig{
+		advertise:   s.self.Addr,
+		server:      c.TLS,
+		client:      c.ClientTLS,
+		timeout:     c.DialTimeout,
+		maxMessage:  c.MaxMessageBytes,
+		maxSnapshot: c.MaxSnapshotBytes,
+		log:         s.log,
+	})
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.stream,
 		MaxPool: maxPool,
@@ -290,11 +306,16 @@ func (s *Store) await(ctx context.Context, op string, start func(enqueue time.Du
 }
 
 // Apply replicates data and returns the FSM's response once this member (the leader) has
-// applied it. A follower returns *NotLeaderError naming the leader. ctx bounds the wait;
+// applied it. data longer than Config.MaxEntryBytes is refused with ErrEntryTooLarge on
+// any member, before it reaches raft: every entry must fit the transport's message cap.
+// A follower returns *NotLeaderError naming the leader. ctx bounds the wait;
 // on ErrTimeout or ErrLeadershipLost the entry may still commit. An error the FSM returns
 // is the response, not err: err reports replication only.
 func (s *Store) Apply(ctx context.Context, data []byte) (any, error) {
 	const op = "raft apply"
+	if n := int64(len(data)); n > s.cfg.MaxEntryBytes {
+		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d", op, ErrEntryTooLarge, n, s.cfg.MaxEntryBytes)
+	}
 	if err := s.requireLeader(op); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flumego/flume/cmd/internal/cli"
-	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/command"
 	"github.com/flumego/flume/master/state"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/spec"
@@ -61,7 +61,7 @@ func load(cmd *cobra.Command, r *remote, file string) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	if _, err := master.ParseSpecFile(string(b), file, builtin.Registry()); err != nil {
+	if _, err := command.ParseSpecFile(string(b), file, builtin.Registry()); err != nil {
 		for _, e := range spec.Errors(err) {
 			fmt.Fprintln(cmd.ErrOrStderr(), e)
 		}

@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,16 +18,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/conf"
-	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/internal/tlsconf"
+	"github.com/flumego/flume/master/client"
+	"github.com/flumego/flume/master/command"
+	"github.com/flumego/flume/master/ensemble"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -34,6 +37,12 @@ type remote struct {
 	confDir string
 	output  string
 	timeout time.Duration
+	token   string
+	tlsCA   string
+	tlsCert string
+	tlsKey  string
+
+	props *conf.Config // flume-site.xml, read once
 }
 
 func (r *remote) register(cmd *cobra.Command) {
@@ -42,6 +51,22 @@ func (r *remote) register(cmd *cobra.Command) {
 	f.StringVar(&r.confDir, "conf", "", "directory holding flume-site.xml (default: $"+conf.EnvConfDir+")")
 	f.StringVarP(&r.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&r.timeout, "timeout", 10*time.Second, "how long to keep trying while the masters elect a leader")
+	f.StringVar(&r.token, "token", "", "access token (default: $FLUME_TOKEN, or the first line of ~/.flume/token)")
+	f.StringVar(&r.tlsCA, "tls-ca", "", "PEM file of the CA that signed the masters' certificates (default: property "+conf.TLSCA+")")
+	f.StringVar(&r.tlsCert, "tls-cert", "", "PEM file of this client's certificate, for masters that verify clients (default: property "+conf.TLSCert+")")
+	f.StringVar(&r.tlsKey, "tls-key", "", "PEM file of the key of --tls-cert (default: property "+conf.TLSKey+")")
+}
+
+// conf returns the properties of flume-site.xml (--conf or $FLUME_CONF_DIR), read once.
+func (r *remote) conf() (*conf.Config, error) {
+	if r.props == nil {
+		props, err := conf.Load(conf.Options{ConfDir: r.confDir})
+		if err != nil {
+			return nil, err
+		}
+		r.props = props
+	}
+	return r.props, nil
 }
 
 // addresses finds the masters to talk to: --master, $FLUME_MASTER (either may list several,
@@ -52,11 +77,11 @@ func (r *remote) addresses() ([]string, error) {
 		list = os.Getenv("FLUME_MASTER")
 	}
 	if list == "" {
-		props, err := conf.Load(conf.Options{ConfDir: r.confDir})
+		props, err := r.conf()
 		if err != nil {
 			return nil, err
 		}
-		peers, err := master.PeersFromServers(props.List(conf.MasterServers), master.Ports{
+		peers, err := ensemble.PeersFromServers(props.List(conf.MasterServers), ensemble.Ports{
 			Admin: int(props.Int(conf.MasterAdminPort)), Raft: int(props.Int(conf.MasterRaftPort))})
 		if err != nil {
 			return nil, err
@@ -71,7 +96,7 @@ func (r *remote) addresses() ([]string, error) {
 	for _, a := range strings.Split(list, ",") {
 		a = strings.TrimSpace(a)
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			a = net.JoinHostPort(a, strconv.Itoa(master.DefaultAdminPort))
+			a = net.JoinHostPort(a, strconv.Itoa(ensemble.DefaultAdminPort))
 		}
 		out = append(out, a)
 	}
@@ -87,45 +112,81 @@ func (r *remote) address() (string, error) {
 	return addrs[0], nil
 }
 
+// secret returns the token to present: --token, $FLUME_TOKEN, or the first line of
+// ~/.flume/token; empty when none is given.
+func (r *remote) secret() (string, error) {
+	if r.token != "" {
+		return r.token, nil
+	}
+	if t := os.Getenv("FLUME_TOKEN"); t != "" {
+		return strings.TrimSpace(t), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", nil
+	}
+	b, err := os.ReadFile(filepath.Join(home, ".flume", "token"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read token: %w", err)
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(first), nil
+}
+
+// credentials returns the TLS credentials for the masters: from --tls-ca, --tls-cert and
+// --tls-key, or flume.tls.* in flume-site.xml; nil (plaintext) when no CA is given. A CA alone
+// verifies the masters without presenting a client certificate.
+func (r *remote) credentials() (credentials.TransportCredentials, error) {
+	files := tlsconf.Files{CA: r.tlsCA, Cert: r.tlsCert, Key: r.tlsKey}
+	if files == (tlsconf.Files{}) {
+		props, err := r.conf()
+		if err != nil {
+			return nil, err
+		}
+		files = tlsconf.Files{CA: props.String(conf.TLSCA), Cert: props.String(conf.TLSCert), Key: props.String(conf.TLSKey)}
+	}
+	if files.CA == "" && files.Cert == "" && files.Key == "" {
+		return nil, nil
+	}
+	prov, err := tlsconf.LoadClient(files)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	return prov.ClientCredentials(tlsconf.MasterName), nil
+}
+
+// client returns a client of the masters' admin service, with TLS and the token.
+func (r *remote) client() (*client.Client, error) {
+	addrs, err := r.addresses()
+	if err != nil {
+		return nil, err
+	}
+	creds, err := r.credentials()
+	if err != nil {
+		return nil, err
+	}
+	token, err := r.secret()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(client.Options{Addrs: addrs, Credentials: creds, Token: token})
+}
+
 // call runs fn against the masters: when the one asked is unavailable (down, or no leader yet)
 // it tries the next, round and round, until the timeout. Errors come back with what the
-// master said.
+// master said, and their gRPC status.
 func (r *remote) call(ctx context.Context, fn func(context.Context, flumev1.AdminServiceClient) error) error {
-	addrs, err := r.addresses()
+	cl, err := r.client()
 	if err != nil {
 		return err
 	}
-	conns := make([]*grpc.ClientConn, len(addrs))
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	for i := 0; ; i = (i + 1) % len(addrs) {
-		if conns[i] == nil {
-			if conns[i], err = grpc.NewClient(addrs[i], grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-				return fmt.Errorf("master %s: %w", addrs[i], err)
-			}
-		}
-		err = fn(ctx, flumev1.NewAdminServiceClient(conns[i]))
-		if status.Code(err) != codes.Unavailable {
-			if err != nil {
-				return fmt.Errorf("master %s: %s", addrs[i], status.Convert(err).Message())
-			}
-			return nil
-		}
-		if i == len(addrs)-1 || ctx.Err() != nil {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("no master of %s answered within %v: %s", strings.Join(addrs, ", "), r.timeout, status.Convert(err).Message())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
+	return cl.Admin(ctx, "", fn)
 }
 
 // print writes msg as JSON, or calls table.
@@ -151,7 +212,7 @@ func (r *remote) print(w io.Writer, msg proto.Message, table func(*tabwriter.Wri
 // commandCommands returns one subcommand per classic command that changes the state.
 func commandCommands(r *remote) []*cobra.Command {
 	var out []*cobra.Command
-	for _, name := range master.CommandNames() {
+	for _, name := range command.Names() {
 		out = append(out, &cobra.Command{
 			Use:                name + " ARGS...",
 			Short:              "Run the master command " + name,
@@ -166,7 +227,7 @@ func commandCommands(r *remote) []*cobra.Command {
 
 func runExec(cmd *cobra.Command, r *remote, argv []string) error {
 	var rec *flumev1.CommandRecord
-	req := &flumev1.ExecRequest{Argv: argv, Origin: "flumectl", RequestId: master.NewRequestID()}
+	req := &flumev1.ExecRequest{Argv: argv, Origin: "flumectl", RequestId: command.NewRequestID()}
 	err := r.call(cmd.Context(), func(ctx context.Context, c flumev1.AdminServiceClient) error {
 		resp, err := c.Exec(ctx, req) // the same id on every retry: applied once
 		rec = resp.GetRecord()

@@ -36,5 +36,6 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 	root.AddCommand(queryCommands(r)...)
 	root.AddCommand(newShellCommand(r))
 	root.AddCommand(oneShotCommands(r)...)
+	root.AddCommand(aclCommand(r))
 	return cli.Run(ctx, root, args, s)
 }

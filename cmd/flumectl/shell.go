@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flumego/flume/cmd/internal/cli"
-	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/command"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -257,7 +257,7 @@ func (sh *shell) run(ctx context.Context, line string) error {
 		return errQuit
 	case "help":
 		_, err := io.WriteString(sh.out, strings.Join(shellCommands, " ")+"\n"+
-			"master commands for exec and submit: "+strings.Join(master.CommandNames(), " ")+"\n")
+			"master commands for exec and submit: "+strings.Join(command.Names(), " ")+"\n")
 		return err
 	case "connect":
 		return sh.doConnect(ctx, rest)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/command"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -46,7 +46,7 @@ func (sh *shell) exec(ctx context.Context, how string, args []string) error {
 		return fmt.Errorf("usage: %s <command> [args...]", how)
 	}
 	var rec *flumev1.CommandRecord
-	req := &flumev1.ExecRequest{Argv: args, Origin: "flumectl shell", RequestId: master.NewRequestID()}
+	req := &flumev1.ExecRequest{Argv: args, Origin: "flumectl shell", RequestId: command.NewRequestID()}
 	err := sh.r.call(ctx, func(ctx context.Context, c flumev1.AdminServiceClient) error {
 		resp, err := c.Exec(ctx, req) // the same id on every retry: applied once
 		rec = resp.GetRecord()

@@ -44,7 +44,7 @@ type proc struct {
 	log  *plugintest.Buffer
 }
 
-func (e *ensemble) node(name string, extra ...string) *proc {
+func (e *masters) node(name string, extra ...string) *proc {
 	p := &proc{t: e.t, name: name, bin: filepath.Join(e.bin, "flumed"),
 		args: append([]string{"node", "-n", name, "--data-dir", e.t.TempDir(), "-s",
 			"-D", "flume.master.servers=" + e.servers,
@@ -208,7 +208,7 @@ func count(t *testing.T, n int, dirs ...string) tally {
 
 // dataplane is an ensemble with collector and agent node processes.
 type dataplane struct {
-	e          *ensemble
+	e          *masters
 	dir, input string
 	lines      int
 	cols       []*proc

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/client"
+	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/web"
@@ -54,7 +56,7 @@ the node, so events show at once. Try the flumectl commands it prints; stop with
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "data", "directory for the master's and the node's data")
 	f.StringVarP(&cfg.Name, "name", "n", "dev", "the physical node's name")
-	f.IntVar(&cfg.AdminPort, "admin-port", master.DefaultAdminPort, "the master's admin port (nodes: port-1, raft: port+1); 0 picks free ports")
+	f.IntVar(&cfg.AdminPort, "admin-port", ensemble.DefaultAdminPort, "the master's admin port (nodes: port-1, raft: port+1); 0 picks free ports")
 	f.StringVar(&cfg.Demo, "demo", filepath.Join("deploy", "demo", "demo.flume"), "spec configured on the first run, if the file exists")
 	f.StringVar(&cfg.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	return cmd
@@ -103,10 +105,15 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	if err := waitLeader(ctx, m); err != nil {
 		return err
 	}
-	commits := node.NewMasterCommits([]string{peer.Node})
-	defer commits.Close()
+	cl, err := client.New(client.Options{Addrs: []string{peer.Node}, Retry: node.CommitRetry, AttemptTimeout: node.CommitAttemptTimeout})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// Everything runs on this machine for its user: the flows the master pushes may run
+	// commands, as flows given on the command line may.
 	n := node.New(node.Config{Name: cfg.Name, DataDir: filepath.Join(cfg.DataDir, "node"), Logger: logger,
-		Stdout: stdout, Commits: commits}, builtin.Registry())
+		Stdout: stdout, Commits: node.NewMasterCommits(cl), ExecPolicy: node.AllowAllExec()}, builtin.Registry())
 	statusPort := 35862
 	if cfg.AdminPort == 0 {
 		statusPort = 0
@@ -124,7 +131,7 @@ func runDev(ctx context.Context, cfg *devConfig, logger *slog.Logger, stdout io.
 	sctx, stopSession := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- node.NewSession(n, node.SessionConfig{Masters: []string{peer.Node}, Host: "127.0.0.1"}).Run(sctx)
+		done <- node.NewSession(n, node.SessionConfig{Client: cl, Host: "127.0.0.1"}).Run(sctx)
 	}()
 	seeded, err := seedDemo(ctx, m, cfg)
 	if err != nil {

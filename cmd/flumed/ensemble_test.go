@@ -17,9 +17,9 @@ import (
 	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
-// ensemble runs real flumed master processes on loopback: master i listens on 127.0.0.(i+1),
+// masters runs real flumed master processes on loopback: master i listens on 127.0.0.(i+1),
 // on a block of four ports shared by all (web, nodes, admin, raft).
-type ensemble struct {
+type masters struct {
 	t       *testing.T
 	bin     string // directory holding flumed and flumectl
 	servers string
@@ -73,8 +73,8 @@ func freeBlock(t *testing.T, hosts []string) int {
 	return 0
 }
 
-func newEnsemble(t *testing.T, bin string, n int) *ensemble {
-	e := &ensemble{t: t, bin: bin, procs: make([]*exec.Cmd, n), logs: make([]*plugintest.Buffer, n)}
+func newEnsemble(t *testing.T, bin string, n int) *masters {
+	e := &masters{t: t, bin: bin, procs: make([]*exec.Cmd, n), logs: make([]*plugintest.Buffer, n)}
 	var hosts []string
 	for i := range n {
 		hosts = append(hosts, fmt.Sprintf("127.0.0.%d", i+1))
@@ -98,7 +98,7 @@ func newEnsemble(t *testing.T, bin string, n int) *ensemble {
 	return e
 }
 
-func (e *ensemble) start(i int) {
+func (e *masters) start(i int) {
 	e.t.Helper()
 	e.logs[i] = &plugintest.Buffer{}
 	cmd := exec.Command(filepath.Join(e.bin, "flumed"), "master", "--serverid", fmt.Sprint(i),
@@ -111,7 +111,7 @@ func (e *ensemble) start(i int) {
 }
 
 // startNode runs a real flumed node process that takes its configuration from the masters.
-func (e *ensemble) startNode(name string) *plugintest.Buffer {
+func (e *masters) startNode(name string) *plugintest.Buffer {
 	e.t.Helper()
 	log := &plugintest.Buffer{}
 	cmd := exec.Command(filepath.Join(e.bin, "flumed"), "node", "-n", name, "--data-dir", e.t.TempDir(),
@@ -142,7 +142,7 @@ func waitFile(t *testing.T, path, want string, logs ...*plugintest.Buffer) {
 	})
 }
 
-func (e *ensemble) kill(i int) {
+func (e *masters) kill(i int) {
 	if c := e.procs[i]; c != nil {
 		_ = c.Process.Signal(syscall.SIGKILL)
 		_ = c.Wait()
@@ -151,13 +151,13 @@ func (e *ensemble) kill(i int) {
 }
 
 // ctl runs flumectl against master i.
-func (e *ensemble) ctl(i int, args ...string) (string, error) {
+func (e *masters) ctl(i int, args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(e.bin, "flumectl"), append([]string{"--master", e.admins[i], "--timeout", "10s"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-func (e *ensemble) mustCtl(i int, args ...string) string {
+func (e *masters) mustCtl(i int, args ...string) string {
 	e.t.Helper()
 	out, err := e.ctl(i, args...)
 	if err != nil {
@@ -175,7 +175,7 @@ type membersJSON struct {
 }
 
 // leader asks master i who leads; -1 if nobody does as far as it knows.
-func (e *ensemble) leader(i int) (int, string) {
+func (e *masters) leader(i int) (int, string) {
 	out, err := e.ctl(i, "members", "-o", "json")
 	if err != nil {
 		return -1, ""

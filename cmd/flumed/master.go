@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/node/builtin"
 )
 
@@ -21,6 +23,8 @@ type masterConfig struct {
 	DataDir  string   // --data-dir; "" leaves flume.master.data.dir as configured
 	Props    []string // -D name=value
 	LogLevel string
+	Bind     string // --bind: flume.master.bind
+	Insecure bool   // --insecure: allow plaintext off loopback
 
 	props *conf.Config
 	warn  []conf.Warning
@@ -34,6 +38,8 @@ func (c *masterConfig) register(cmd *cobra.Command) {
 	f.StringVar(&c.DataDir, "data-dir", "", "directory for the master's raft log and snapshots (default: property "+conf.MasterDataDir+")")
 	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable; overrides flume-site.xml)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&c.Bind, "bind", "", "address every listener binds (property "+conf.MasterBind+"; default: this master's host in flume.master.servers)")
+	f.BoolVar(&c.Insecure, "insecure", false, "serve off loopback without TLS (warned about at every start; see docs/security.md)")
 }
 
 // Validate loads and checks the properties: flume-site.xml, then -D, then the flags.
@@ -47,6 +53,9 @@ func (c *masterConfig) Validate() error {
 	}
 	if c.DataDir != "" {
 		props.Set(conf.MasterDataDir, c.DataDir, conf.Flag("data-dir"))
+	}
+	if c.Bind != "" {
+		props.Set(conf.MasterBind, c.Bind, conf.Flag("bind"))
 	}
 	if c.warn, err = props.Validate(); err != nil {
 		return err
@@ -93,7 +102,11 @@ func runMaster(cmd *cobra.Command, cfg *masterConfig, stderr io.Writer) error {
 		logger.Warn(w.String())
 	}
 	p := cfg.props
-	peers, err := master.PeersFromServers(p.List(conf.MasterServers), master.Ports{
+	sec, err := loadSecurity(p, cfg.Insecure)
+	if err != nil {
+		return err
+	}
+	peers, err := ensemble.PeersFromServers(p.List(conf.MasterServers), ensemble.Ports{
 		Web: int(p.Int(conf.MasterHTTPPort)), Node: int(p.Int(conf.MasterHeartbeatPort)),
 		Admin: int(p.Int(conf.MasterAdminPort)), Raft: int(p.Int(conf.MasterRaftPort)),
 	})
@@ -104,18 +117,63 @@ func runMaster(cmd *cobra.Command, cfg *masterConfig, stderr io.Writer) error {
 	if id >= len(peers) {
 		return fmt.Errorf("serverid %d: flume.master.servers lists %d masters (ids 0 to %d)", id, len(peers), len(peers)-1)
 	}
+	lis, err := masterListeners(p, sec, peers[id])
+	if err != nil {
+		return err
+	}
 	m, err := master.Open(master.Config{
 		ID: strconv.Itoa(id), Peers: peers, DataDir: p.String(conf.MasterDataDir), Join: cfg.Join,
+		AdminListener: lis[0], NodeListener: lis[1], RaftListener: lis[2],
 		Registry: builtin.Registry(), Logger: logger,
 		HeartbeatPeriod:    p.Duration(conf.HeartbeatPeriod),
 		HeartbeatMissedMax: int(p.Int(conf.HeartbeatMissedMax)),
+		TLS:                sec.tls, ClientAuth: sec.clientAuth, ACL: sec.acl, BootstrapSecret: sec.bootstrap,
 	})
 	if err != nil {
 		return err
 	}
-	logger.Info("master running", "serverid", id, "admin", peers[id].Admin, "nodes", peers[id].Node, "raft", peers[id].Raft,
-		"masters", len(peers), "majority", len(peers)/2+1)
+	addrs := []string{lis[0].Addr().String(), lis[1].Addr().String(), lis[2].Addr().String()}
+	sec.warnInsecure(logger, addrs)
+	stopWatch := sec.watch(logger)
+	defer stopWatch()
+	logger.Info("master running", "serverid", id, "admin", addrs[0], "nodes", addrs[1], "raft", addrs[2],
+		"masters", len(peers), "majority", len(peers)/2+1, "tls", sec.tls != nil, "acl", sec.acl)
 	<-cmd.Context().Done()
 	logger.Info("master stopping")
 	return m.Close()
+}
+
+// masterListeners binds the admin, node and raft ports of master self on the addresses the
+// bind properties give (the master's own host by default), after checking that none is off
+// loopback without TLS.
+func masterListeners(p *conf.Config, sec *security, self ensemble.Peer) ([3]net.Listener, error) {
+	var out [3]net.Listener
+	for i, l := range []struct{ what, property, advertised string }{
+		{"the admin service", conf.MasterAdminBind, self.Admin},
+		{"the node service", conf.MasterHeartbeatBind, self.Node},
+		{"the raft transport", conf.MasterRaftBind, self.Raft},
+	} {
+		host, port, err := net.SplitHostPort(l.advertised)
+		if err != nil {
+			return out, err
+		}
+		if b := p.String(l.property); b != "" {
+			host = b
+		}
+		addr := net.JoinHostPort(host, port)
+		err = sec.checkListen(l.what, l.property, addr)
+		if err == nil {
+			out[i], err = net.Listen("tcp", addr)
+			if err != nil {
+				err = fmt.Errorf("%s: listen on %s: %w", l.what, addr, err)
+			}
+		}
+		if err != nil {
+			for _, o := range out[:i] {
+				o.Close()
+			}
+			return out, err
+		}
+	}
+	return out, nil
 }

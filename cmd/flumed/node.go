@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +18,11 @@ import (
 
 	"github.com/flumego/flume/cmd/internal/cli"
 	"github.com/flumego/flume/conf"
-	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/client"
+	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/localcommit"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
@@ -37,10 +40,14 @@ type nodeConfig struct {
 	Props    []string // -D name=value
 	LogLevel string
 	Report   string // --report: file the node's metrics are written to when it stops
+	Bind     string // --bind: flume.node.bind
+	Insecure bool   // --insecure: allow plaintext off loopback
 
 	// Set by Validate: the properties (file, -D, flags) and their warnings, logged at start.
 	props    *conf.Config
 	warnings []conf.Warning
+	sec      *security
+	exec     *node.ExecPolicy
 }
 
 func (c *nodeConfig) register(cmd *cobra.Command) {
@@ -54,6 +61,8 @@ func (c *nodeConfig) register(cmd *cobra.Command) {
 	f.StringArrayVarP(&c.Props, "define", "D", nil, "set a configuration property, name=value (repeatable; overrides flume-site.xml)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&c.Report, "report", "", "write the node's metrics as JSON to this file when it stops (for batch runs)")
+	f.StringVar(&c.Bind, "bind", "", "address every listener binds: status page, collector and syslog sources (property "+conf.NodeBind+", default 127.0.0.1)")
+	f.BoolVar(&c.Insecure, "insecure", false, "serve off loopback without TLS (warned about at every start; see docs/security.md)")
 }
 
 // Validate checks the flags.
@@ -82,12 +91,53 @@ func (c *nodeConfig) loadProps() error {
 	if c.DataDir != "" {
 		props.Set(conf.NodeDataDir, c.DataDir, conf.Flag("data-dir"))
 	}
+	if c.Bind != "" {
+		props.Set(conf.NodeBind, c.Bind, conf.Flag("bind"))
+	}
 	warnings, err := props.Validate()
 	if err != nil {
 		return err
 	}
 	c.props, c.warnings = props, warnings
-	return nil
+	if c.sec, err = loadSecurity(props, c.Insecure); err != nil {
+		return err
+	}
+	if c.exec, err = node.ParseExecPolicy(props.String(conf.NodeExecAllow)); err != nil {
+		return &conf.Error{Origin: props.Origin(conf.NodeExecAllow), Name: conf.NodeExecAllow, Msg: err.Error()}
+	}
+	return c.checkBinds()
+}
+
+// checkBinds refuses listeners off loopback without TLS (unless --insecure): the status page,
+// and the collector and syslog sources the node may be given.
+func (c *nodeConfig) checkBinds() error {
+	var errs []error
+	if !c.NoStatus {
+		errs = append(errs, c.sec.checkListen("the status page", conf.NodeStatusBind, c.props.String(conf.NodeStatusBind)))
+	}
+	errs = append(errs,
+		c.sec.checkListen("collector sources", conf.CollectorBind, c.props.String(conf.CollectorBind)),
+		c.sec.checkListen("syslog sources", conf.SyslogBind, c.props.String(conf.SyslogBind)))
+	return errors.Join(errs...)
+}
+
+// listenHosts are the hosts the node's listeners bind, for the insecure warning.
+func (c *nodeConfig) listenHosts() []string {
+	var out []string
+	for _, name := range []string{conf.NodeStatusBind, conf.CollectorBind, conf.SyslogBind} {
+		out = append(out, net.JoinHostPort(c.props.String(name), "0"))
+	}
+	return out
+}
+
+// reportedHost is the host the node reports to the masters, where other nodes reach its
+// collectors: its bind address when that is one address, else its host name.
+func (c *nodeConfig) reportedHost() string {
+	h := c.props.String(conf.CollectorBind)
+	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
+		return event.Hostname()
+	}
+	return h
 }
 
 // specText returns the spec and a label for error positions: "-c" or the file name.
@@ -152,7 +202,9 @@ func runNode(ctx context.Context, cfg *nodeConfig, stdin io.Reader, stdout, stde
 	if err != nil {
 		return printSpecErrors(stderr, spec.WithFile(err, label))
 	}
-	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, nil)
+	// Flows given on the node's own command line may run commands: the policy is for flows
+	// the masters push.
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -193,15 +245,18 @@ func runManagedNode(ctx context.Context, cfg *nodeConfig, logger *slog.Logger, s
 	if err != nil {
 		return err
 	}
-	commits := node.NewMasterCommits(masters)
-	defer commits.Close()
-	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, commits)
+	cl, err := cfg.sec.masterClient(masters, client.Options{Retry: node.CommitRetry, AttemptTimeout: node.CommitAttemptTimeout})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	n, stopStatus, err := newPhysicalNode(cfg, logger, stdin, stdout, node.NewMasterCommits(cl), cfg.exec)
 	if err != nil {
 		return err
 	}
 	defer stopStatus()
-	logger.Info("node running", "masters", strings.Join(masters, ","))
-	err = node.NewSession(n, node.SessionConfig{Masters: masters}).Run(ctx)
+	logger.Info("node running", "masters", strings.Join(masters, ","), "tls", cfg.sec.tls != nil, "token", cfg.sec.token != "")
+	err = node.NewSession(n, node.SessionConfig{Client: cl, Host: cfg.reportedHost()}).Run(ctx)
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.props.Duration(conf.NodeCloseTimeout))
 	defer cancel()
 	if stopErr := n.Stop(stopCtx); err == nil && stopErr != nil {
@@ -217,7 +272,7 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 	if hb := props.Addrs(conf.MasterHeartbeatServers, port); len(hb) > 0 {
 		return hb, nil
 	}
-	peers, err := master.PeersFromServers(props.List(conf.MasterServers), master.Ports{
+	peers, err := ensemble.PeersFromServers(props.List(conf.MasterServers), ensemble.Ports{
 		Web: int(props.Int(conf.MasterHTTPPort)), Node: port,
 		Admin: int(props.Int(conf.MasterAdminPort)), Raft: int(props.Int(conf.MasterRaftPort)),
 	})
@@ -236,10 +291,13 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 //
 // commits is the commit point of end-to-end delivery; nil gives the node its own, a log in its
 // data directory, for a node that runs without masters.
-func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer, commits plugin.CommitLog) (*node.Node, func(), error) {
+func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer, commits plugin.CommitLog,
+	execPolicy *node.ExecPolicy) (*node.Node, func(), error) {
 	for _, w := range cfg.warnings {
 		logger.Warn(w.String())
 	}
+	cfg.sec.warnInsecure(logger, cfg.listenHosts())
+	stopWatch := cfg.sec.watch(logger)
 	dataDir := cfg.props.String(conf.NodeDataDir)
 	var local *localcommit.Lazy
 	if commits == nil {
@@ -247,9 +305,11 @@ func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdo
 		commits = local
 	}
 	n := node.New(node.Config{Name: cfg.Name, DataDir: dataDir, Props: cfg.props.Map(),
-		Logger: logger, Stdin: stdin, Stdout: stdout, Commits: commits}, builtin.Registry())
+		Logger: logger, Stdin: stdin, Stdout: stdout, Commits: commits, ExecPolicy: execPolicy,
+		TLS: cfg.sec.tls, ClientAuth: cfg.sec.clientAuth}, builtin.Registry())
 	stop, err := startStatus(cfg, n, logger)
 	if err != nil {
+		stopWatch()
 		if local != nil {
 			_ = local.Close()
 		}
@@ -257,6 +317,7 @@ func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdo
 	}
 	return n, func() {
 		stop()
+		stopWatch()
 		if local != nil {
 			_ = local.Close()
 		}
@@ -271,14 +332,15 @@ func startStatus(cfg *nodeConfig, n *node.Node, logger *slog.Logger) (func(), er
 		return func() {}, nil
 	}
 	srv, err := web.Start(web.Config{
-		Addr:         net.JoinHostPort("", strconv.Itoa(int(cfg.props.Int(conf.NodeStatusPort)))),
+		Addr:         net.JoinHostPort(cfg.props.String(conf.NodeStatusBind), strconv.Itoa(int(cfg.props.Int(conf.NodeStatusPort)))),
+		TLS:          cfg.sec.tls,
 		AutoFindPort: cfg.props.Bool(conf.NodeAutofindPort),
 		Node:         n, Name: cfg.Name, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("status page", "addr", "http://"+srv.Addr()+"/")
+	logger.Info("status page", "addr", srv.URL())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -28,6 +28,7 @@ func run(ctx context.Context, args []string, s cli.Streams) int {
 		newNodeCommand(),
 		newMasterCommand(),
 		newDevCommand(),
+		newTLSCommand(),
 	)
 	return cli.Run(ctx, root, args, s)
 }

@@ -125,5 +125,6 @@ func (s *State) ToProto() *flumev1.MasterState {
 	}
 	m.Masters, m.RemovedMasters = s.Masters()
 	s.commitsToProto(m)
+	s.aclToProto(m)
 	return m
 }

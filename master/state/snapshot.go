@@ -72,5 +72,8 @@ func FromProto(m *flumev1.MasterState) (*State, error) {
 	if err := s.commitsFromProto(m); err != nil {
 		return nil, err
 	}
+	if err := s.aclFromProto(m); err != nil {
+		return nil, err
+	}
 	return s, nil
 }

@@ -32,20 +32,24 @@ const snapshotFormat = 1
 // State is the replicated state. It is not safe for concurrent use: the owner serialises Apply
 // and the reads.
 type State struct {
-	configVersion  uint64
-	commandID      uint64
-	configs        map[string]*flumev1.StoredConfig // by logical node
-	mappings       map[string]string                // logical -> physical
-	onPhysical     map[string]map[string]struct{}   // physical -> its logical nodes: the index of mappings
-	chokes         map[chokeKey]int64
-	hosts          map[string]string // physical -> host
-	history        []*flumev1.CommandRecord
-	translated     map[string]*flumev1.TranslatedConfig // by logical node
-	ports          map[string]int                       // collector ports, by logical node
-	masters        map[string]*flumev1.MasterAddress    // masters that joined at run time, by id
-	removedMasters map[string]struct{}                  // masters removed at run time
-	agents         map[string]*agentState               // end-to-end commit records, by agent
-	files          map[string]map[string]int64          // collector -> file -> committed length
+	configVersion   uint64
+	commandID       uint64
+	configs         map[string]*flumev1.StoredConfig // by logical node
+	mappings        map[string]string                // logical -> physical
+	onPhysical      map[string]map[string]struct{}   // physical -> its logical nodes: the index of mappings
+	chokes          map[chokeKey]int64
+	hosts           map[string]string // physical -> host
+	history         []*flumev1.CommandRecord
+	translated      map[string]*flumev1.TranslatedConfig // by logical node
+	ports           map[string]int                       // collector ports, by logical node
+	masters         map[string]*flumev1.MasterAddress    // masters that joined at run time, by id
+	removedMasters  map[string]struct{}                  // masters removed at run time
+	agents          map[string]*agentState               // end-to-end commit records, by agent
+	files           map[string]map[string]int64          // collector -> file -> committed length
+	tokens          map[string]*flumev1.Token            // access tokens, by accessor
+	byHash          map[string]string                    // secret hash -> accessor: the index of tokens
+	aclBootstrapped int64                                // when the first admin token was made; 0: never
+	bindings        map[string]*flumev1.NodeBinding      // physical node -> the identity bound to its name
 
 	// tcache carries translation work from one command to the next, and tconfigs is the
 	// translation's view of configs. Both are derived, not replicated: a translation is the
@@ -79,6 +83,9 @@ func New() *State {
 		removedMasters: make(map[string]struct{}),
 		agents:         make(map[string]*agentState),
 		files:          make(map[string]map[string]int64),
+		tokens:         make(map[string]*flumev1.Token),
+		byHash:         make(map[string]string),
+		bindings:       make(map[string]*flumev1.NodeBinding),
 	}
 }
 
@@ -99,6 +106,10 @@ var ops = map[string]applyFunc{
 	"noop":            func(*State, *flumev1.Command) (string, error) { return "", nil },
 	"add_master":      (*State).addMaster,
 	"remove_master":   (*State).removeMaster,
+	"create_token":    (*State).createToken,
+	"revoke_token":    (*State).revokeToken,
+	"bind_node":       (*State).bindNode,
+	"unbind_node":     (*State).unbindNode,
 }
 
 // opName returns the name of the operation a command carries, "" if it carries none this code
@@ -213,6 +224,13 @@ func (s *State) setConfigs(cmd *flumev1.Command) (string, error) {
 		}
 		seen[c.GetNode()] = true
 	}
+	changed := make(map[string]*[2]string, len(cfgs))
+	for _, c := range cfgs {
+		changed[c.GetNode()] = &[2]string{c.GetSource(), c.GetSink()}
+	}
+	if err := s.checkAssignments(changed, nil); err != nil {
+		return "", err
+	}
 	v := s.nextVersion()
 	for _, c := range cfgs {
 		stored := &flumev1.NodeConfig{Node: c.GetNode(), Flow: cmp.Or(c.GetFlow(), DefaultFlow),
@@ -265,6 +283,9 @@ func (s *State) mapNode(cmd *flumev1.Command) (string, error) {
 		}
 		// A logical node runs on one physical node only (classic FLUME-45).
 		return "", fmt.Errorf("logical node %s is mapped to physical node %s; unmap it first", m.GetLogical(), cur)
+	}
+	if err := s.checkAssignments(nil, map[string]string{m.GetLogical(): m.GetPhysical()}); err != nil {
+		return "", err
 	}
 	s.mapLogical(m.GetLogical(), m.GetPhysical())
 	return "", nil

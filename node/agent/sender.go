@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/agent/wal"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -215,6 +216,9 @@ func (d *sender) open(i int, target string) bool {
 	// maxAckWait: a collector that stopped answering is left quickly, whatever the
 	// configured retransmit time.
 	opts := wire.ClientOptions{Window: d.s.opts.Window, AckTimeout: min(d.s.opts.Retransmit, maxAckWait)}
+	if d.s.bc.TLS != nil {
+		opts.Credentials = d.s.bc.TLS.ClientCredentials(tlsconf.NodeName)
+	}
 	cl, err := wire.Dial(d.ctx, target, opts)
 	if err == nil {
 		var st *wire.Stream

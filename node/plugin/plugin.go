@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/spec"
@@ -121,6 +122,13 @@ type BuildContext struct {
 	// Validating is set when a flow is built only to check it, as the master checks a
 	// configuration before accepting it: what is built will never be opened.
 	Validating bool
+	// TLS is the node's certificate material (flume.tls.*): collector sources serve batches
+	// over TLS with it, agent sinks dial collectors with it, syslog TCP sources offer it. Nil
+	// when TLS is off.
+	TLS *tlsconf.Provider
+	// ClientAuth says whether the node's servers require client certificates
+	// (flume.tls.client.auth); a collector source then takes batches from nodes only.
+	ClientAuth tlsconf.ClientAuth
 }
 
 // Log returns the logger, or a discarding one.

@@ -167,16 +167,13 @@ func newExec(bc *plugin.BuildContext, args *spec.Args, aggregate, restart bool, 
 // commandArgv returns the argv that runs cmdline: its words, or with the shell keyword the
 // shell's words followed by cmdline as one argument. shell reports the latter.
 func commandArgv(args *spec.Args, cmdline string) (argv []string, shell bool, err error) {
-	sh := strings.TrimSpace(args.String(shellParam.Name, "false"))
-	switch strings.ToLower(sh) {
-	case "false", "":
+	sh, shell := shellOf(args)
+	if !shell {
 		argv, err := splitCommand(cmdline)
 		if err != nil {
 			return nil, false, args.Errorf("cmd", "%v", err)
 		}
 		return argv, false, nil
-	case "true":
-		sh = defaultShell
 	}
 	if strings.TrimSpace(cmdline) == "" {
 		return nil, false, args.Errorf("cmd", "%v", errEmptyCommand)

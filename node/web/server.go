@@ -8,16 +8,21 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/flumego/flume/internal/refusal"
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/event"
 )
@@ -57,14 +62,18 @@ type Config struct {
 	Name string
 	// Logger receives the server's logs; discarded when nil.
 	Logger *slog.Logger
+	// TLS, when set, serves HTTPS with the node's certificate; browsers and probes are not
+	// asked for a certificate. Nil: plain HTTP.
+	TLS *tlsconf.Provider
 }
 
 // Server is a running status server. Its methods are safe for concurrent use.
 type Server struct {
-	srv  *http.Server
-	addr string
-	log  *slog.Logger
-	wg   sync.WaitGroup // the serve goroutine
+	srv    *http.Server
+	addr   string
+	scheme string // http or https
+	log    *slog.Logger
+	wg     sync.WaitGroup // the serve goroutine
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,12 +95,16 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{addr: ln.Addr().String(), log: cfg.Logger}
+	s := &Server{addr: ln.Addr().String(), log: cfg.Logger, scheme: "http"}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS.ServerConfig(tlsconf.NoClientCert))
+		s.scheme = "https"
+	}
 	h := &handler{node: cfg.Node, name: cfg.Name, now: time.Now}
 	s.srv = &http.Server{
 		Handler:           h.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(errorLog{log: cfg.Logger, refused: refusal.New(cfg.Logger, 0)}, "", 0),
 	}
 	s.log.Info("node status server listening", "addr", s.addr)
 	s.wg.Add(1)
@@ -108,6 +121,9 @@ func (s *Server) serve(ln net.Listener) {
 
 // Addr returns the address the server listens on, with the port actually bound.
 func (s *Server) Addr() string { return s.addr }
+
+// URL returns the status page's URL: http://ADDR/ or, with TLS, https://ADDR/.
+func (s *Server) URL() string { return s.scheme + "://" + s.addr + "/" }
 
 // Close stops accepting connections and waits for the requests in progress; when ctx ends
 // first it closes them. It returns once the serving goroutine has ended. Safe to call twice.
@@ -153,4 +169,26 @@ func listen(addr string, autoFind bool) (net.Listener, error) {
 	}
 	return nil, fmt.Errorf("listen on %s: ports %d to %d: %w; choose another port with %s",
 		addr, port, port+tries-1, ErrPortInUse, PortProperty)
+}
+
+// errorLog takes net/http's error log: a failed TLS handshake is logged once per peer and quiet
+// period (a scanner would otherwise write a line per connection), anything else as a warning.
+type errorLog struct {
+	log     *slog.Logger
+	refused *refusal.Log
+}
+
+func (e errorLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	if rest, ok := strings.CutPrefix(line, "http: TLS handshake error from "); ok {
+		addr, why, _ := strings.Cut(rest, ": ")
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		e.refused.Refuse("https "+host, "status page: TLS handshake refused", "peer", addr, "why", why)
+		return len(p), nil
+	}
+	e.log.Warn(line)
+	return len(p), nil
 }

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +25,9 @@ import (
 // connection closes.
 type Source struct {
 	name    string
-	network string // "udp" or "tcp"
+	network string      // "udp" or "tcp"
+	bind    string      // the host to listen on (flume.syslog.bind)
+	tls     *tls.Config // TCP over TLS; nil: plaintext
 	port    int
 	single  bool // syslogTcp1: one connection, then the end
 	max     int
@@ -61,7 +64,8 @@ func (s *Source) Addr() net.Addr {
 	return s.addr
 }
 
-// Open listens on the port, on every interface, and starts reading. ctx bounds the attempt.
+// Open listens on the port, on the address flume.syslog.bind gives, and starts reading. ctx
+// bounds the attempt.
 func (s *Source) Open(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,7 +75,7 @@ func (s *Source) Open(ctx context.Context) error {
 	if s.opened {
 		return nil
 	}
-	addr := net.JoinHostPort("", strconv.Itoa(s.port))
+	addr := net.JoinHostPort(s.bind, strconv.Itoa(s.port))
 	var lc net.ListenConfig
 	if s.network == "udp" {
 		pc, err := lc.ListenPacket(ctx, "udp", addr)
@@ -86,12 +90,15 @@ func (s *Source) Open(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		if s.tls != nil {
+			ln = tls.NewListener(ln, s.tls)
+		}
 		s.ln, s.addr, s.conns = ln, ln.Addr(), make(map[net.Conn]*lane)
 		s.wg.Add(1)
 		go s.accept(ln)
 	}
 	s.opened = true
-	s.log.Info("listening", "addr", s.addr.String())
+	s.log.Info("listening", "addr", s.addr.String(), "tls", s.tls != nil)
 	return nil
 }
 

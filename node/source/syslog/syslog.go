@@ -47,9 +47,11 @@
 package syslog
 
 import (
+	"crypto/tls"
 	"errors"
 	"time"
 
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
@@ -94,7 +96,15 @@ var (
 	ErrCut = errors.New("message cut short: the connection ended inside it")
 )
 
+// BindProperty is the property of the address syslog sources bind.
+const BindProperty = "flume.syslog.bind"
+
 var portParam = spec.Param{Name: "port", Kind: spec.ParamInt, Default: "514"}
+
+// tlsParam: on a node with TLS (flume.tls.*), TCP sources speak syslog over TLS (RFC 5425)
+// unless tls=false, for senders that speak plaintext only. Senders are not asked for a client
+// certificate.
+var tlsParam = spec.Param{Name: "tls", Kind: spec.ParamBool, KeywordOnly: true, Default: "true"}
 
 var (
 	udpSig = spec.Signature{
@@ -104,13 +114,13 @@ var (
 	}
 	tcpSig = spec.Signature{
 		Name:      "syslogTcp",
-		Params:    []spec.Param{portParam, record.OversizeParam},
-		UsageText: `syslogTcp([port=514]{, oversize="truncate|reject"})`,
+		Params:    []spec.Param{portParam, record.OversizeParam, tlsParam},
+		UsageText: `syslogTcp([port=514]{, oversize="truncate|reject", tls=true})`,
 	}
 	tcp1Sig = spec.Signature{
 		Name:      "syslogTcp1",
-		Params:    []spec.Param{portParam, record.OversizeParam},
-		UsageText: `syslogTcp1([port=514]{, oversize="truncate|reject"})`,
+		Params:    []spec.Param{portParam, record.OversizeParam, tlsParam},
+		UsageText: `syslogTcp1([port=514]{, oversize="truncate|reject", tls=true})`,
 	}
 )
 
@@ -144,9 +154,15 @@ func build(bc *plugin.BuildContext, args *spec.Args, network string, single bool
 		return nil, err
 	}
 	reg := bc.Counters().Sub(args.Name())
+	var tlsConf *tls.Config
+	if network == "tcp" && bc != nil && bc.TLS != nil && args.Bool(tlsParam.Name, true) {
+		tlsConf = bc.TLS.ServerConfig(tlsconf.NoClientCert)
+	}
 	return &Source{
 		name:     args.Name(),
 		network:  network,
+		bind:     bc.Prop(BindProperty, "127.0.0.1"),
+		tls:      tlsConf,
 		port:     int(port),
 		single:   single,
 		max:      bc.MaxEventSize(),

@@ -21,6 +21,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TokenRole is what an access token may do. read < operator < admin on the admin service;
+// node is for the node service only.
+type TokenRole int32
+
+const (
+	// No role: the zero value, never stored.
+	TokenRole_TOKEN_ROLE_UNSPECIFIED TokenRole = 0
+	// Read the state: statuses, configurations, mappings, metrics, history, members.
+	TokenRole_TOKEN_ROLE_READ TokenRole = 1
+	// Read, and run the commands that configure flows and map nodes (config, map, unmap,
+	// refresh, decommission, ...).
+	TokenRole_TOKEN_ROLE_OPERATOR TokenRole = 2
+	// Everything: purge, membership, tokens, node bindings.
+	TokenRole_TOKEN_ROLE_ADMIN TokenRole = 3
+	// A physical node: sessions, commits, releases and epochs on the node service.
+	TokenRole_TOKEN_ROLE_NODE TokenRole = 4
+)
+
+// Enum value maps for TokenRole.
+var (
+	TokenRole_name = map[int32]string{
+		0: "TOKEN_ROLE_UNSPECIFIED",
+		1: "TOKEN_ROLE_READ",
+		2: "TOKEN_ROLE_OPERATOR",
+		3: "TOKEN_ROLE_ADMIN",
+		4: "TOKEN_ROLE_NODE",
+	}
+	TokenRole_value = map[string]int32{
+		"TOKEN_ROLE_UNSPECIFIED": 0,
+		"TOKEN_ROLE_READ":        1,
+		"TOKEN_ROLE_OPERATOR":    2,
+		"TOKEN_ROLE_ADMIN":       3,
+		"TOKEN_ROLE_NODE":        4,
+	}
+)
+
+func (x TokenRole) Enum() *TokenRole {
+	p := new(TokenRole)
+	*p = x
+	return p
+}
+
+func (x TokenRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TokenRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_flume_v1_master_proto_enumTypes[0].Descriptor()
+}
+
+func (TokenRole) Type() protoreflect.EnumType {
+	return &file_flume_v1_master_proto_enumTypes[0]
+}
+
+func (x TokenRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TokenRole.Descriptor instead.
+func (TokenRole) EnumDescriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{0}
+}
+
 // CommandState is where a command is in its life.
 type CommandState int32
 
@@ -66,11 +129,11 @@ func (x CommandState) String() string {
 }
 
 func (CommandState) Descriptor() protoreflect.EnumDescriptor {
-	return file_flume_v1_master_proto_enumTypes[0].Descriptor()
+	return file_flume_v1_master_proto_enumTypes[1].Descriptor()
 }
 
 func (CommandState) Type() protoreflect.EnumType {
-	return &file_flume_v1_master_proto_enumTypes[0]
+	return &file_flume_v1_master_proto_enumTypes[1]
 }
 
 func (x CommandState) Number() protoreflect.EnumNumber {
@@ -79,7 +142,7 @@ func (x CommandState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CommandState.Descriptor instead.
 func (CommandState) EnumDescriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{0}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{1}
 }
 
 // Command is one entry of the masters' replicated log. Every change to the replicated state is
@@ -122,6 +185,10 @@ type Command struct {
 	//	*Command_NewEpoch
 	//	*Command_ReleaseChunks
 	//	*Command_FinishFiles
+	//	*Command_CreateToken
+	//	*Command_RevokeToken
+	//	*Command_BindNode
+	//	*Command_UnbindNode
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -334,6 +401,42 @@ func (x *Command) GetFinishFiles() *FinishFiles {
 	return nil
 }
 
+func (x *Command) GetCreateToken() *CreateToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateToken); ok {
+			return x.CreateToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeToken() *RevokeToken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeToken); ok {
+			return x.RevokeToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetBindNode() *BindNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_BindNode); ok {
+			return x.BindNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUnbindNode() *UnbindNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UnbindNode); ok {
+			return x.UnbindNode
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -413,6 +516,26 @@ type Command_FinishFiles struct {
 	FinishFiles *FinishFiles `protobuf:"bytes,24,opt,name=finish_files,json=finishFiles,proto3,oneof"`
 }
 
+type Command_CreateToken struct {
+	// Add an access token.
+	CreateToken *CreateToken `protobuf:"bytes,25,opt,name=create_token,json=createToken,proto3,oneof"`
+}
+
+type Command_RevokeToken struct {
+	// Remove an access token.
+	RevokeToken *RevokeToken `protobuf:"bytes,26,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
+}
+
+type Command_BindNode struct {
+	// Bind a physical node's name to the identity that claimed it first.
+	BindNode *BindNode `protobuf:"bytes,27,opt,name=bind_node,json=bindNode,proto3,oneof"`
+}
+
+type Command_UnbindNode struct {
+	// Free a physical node's name for another identity.
+	UnbindNode *UnbindNode `protobuf:"bytes,28,opt,name=unbind_node,json=unbindNode,proto3,oneof"`
+}
+
 func (*Command_SetConfigs) isCommand_Op() {}
 
 func (*Command_Unconfig) isCommand_Op() {}
@@ -442,6 +565,14 @@ func (*Command_NewEpoch) isCommand_Op() {}
 func (*Command_ReleaseChunks) isCommand_Op() {}
 
 func (*Command_FinishFiles) isCommand_Op() {}
+
+func (*Command_CreateToken) isCommand_Op() {}
+
+func (*Command_RevokeToken) isCommand_Op() {}
+
+func (*Command_BindNode) isCommand_Op() {}
+
+func (*Command_UnbindNode) isCommand_Op() {}
 
 // NodeConfig is the configuration of one logical node as submitted.
 type NodeConfig struct {
@@ -1151,6 +1282,366 @@ func (x *RemoveMaster) GetId() string {
 	return ""
 }
 
+// Token is an access token as the replicated state keeps it: its secret is never stored, only
+// a hash of it.
+type Token struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's public id, derived from its secret: shown by `flumectl acl list`, used to
+	// revoke it and in the command history.
+	Accessor string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	// SHA-256 of the secret.
+	SecretHash []byte `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	// What the token may do.
+	Role TokenRole `protobuf:"varint,3,opt,name=role,proto3,enum=flume.v1.TokenRole" json:"role,omitempty"`
+	// What the token is for, as its creator described it.
+	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// When it was created, in unix nanoseconds.
+	Created int64 `protobuf:"varint,5,opt,name=created,proto3" json:"created,omitempty"`
+	// Who created it: an identity ("token:1a2b3c4d5e6f"), or "bootstrap".
+	CreatedBy     string `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Token) Reset() {
+	*x = Token{}
+	mi := &file_flume_v1_master_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Token) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Token) ProtoMessage() {}
+
+func (x *Token) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Token.ProtoReflect.Descriptor instead.
+func (*Token) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Token) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+func (x *Token) GetSecretHash() []byte {
+	if x != nil {
+		return x.SecretHash
+	}
+	return nil
+}
+
+func (x *Token) GetRole() TokenRole {
+	if x != nil {
+		return x.Role
+	}
+	return TokenRole_TOKEN_ROLE_UNSPECIFIED
+}
+
+func (x *Token) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Token) GetCreated() int64 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *Token) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+// CreateToken adds a token.
+type CreateToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token.
+	Token *Token `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The first admin token of the ensemble: refused once the ensemble has been bootstrapped.
+	Bootstrap     bool `protobuf:"varint,2,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateToken) Reset() {
+	*x = CreateToken{}
+	mi := &file_flume_v1_master_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateToken) ProtoMessage() {}
+
+func (x *CreateToken) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateToken.ProtoReflect.Descriptor instead.
+func (*CreateToken) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateToken) GetToken() *Token {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *CreateToken) GetBootstrap() bool {
+	if x != nil {
+		return x.Bootstrap
+	}
+	return false
+}
+
+// RevokeToken removes a token; the last admin token cannot be removed.
+type RevokeToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's accessor.
+	Accessor      string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeToken) Reset() {
+	*x = RevokeToken{}
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeToken) ProtoMessage() {}
+
+func (x *RevokeToken) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeToken.ProtoReflect.Descriptor instead.
+func (*RevokeToken) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RevokeToken) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+// BindNode binds a physical node's name to the identity that claimed it first, so that no
+// other identity can run a node of that name.
+type BindNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The physical node.
+	Physical string `protobuf:"bytes,1,opt,name=physical,proto3" json:"physical,omitempty"`
+	// The identity: "token:ACCESSOR" or "cert:COMMON-NAME".
+	Identity      string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BindNode) Reset() {
+	*x = BindNode{}
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BindNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BindNode) ProtoMessage() {}
+
+func (x *BindNode) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BindNode.ProtoReflect.Descriptor instead.
+func (*BindNode) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BindNode) GetPhysical() string {
+	if x != nil {
+		return x.Physical
+	}
+	return ""
+}
+
+func (x *BindNode) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+// UnbindNode frees a physical node's name: the next identity to claim it is bound to it.
+type UnbindNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The physical node.
+	Physical      string `protobuf:"bytes,1,opt,name=physical,proto3" json:"physical,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnbindNode) Reset() {
+	*x = UnbindNode{}
+	mi := &file_flume_v1_master_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnbindNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnbindNode) ProtoMessage() {}
+
+func (x *UnbindNode) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnbindNode.ProtoReflect.Descriptor instead.
+func (*UnbindNode) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UnbindNode) GetPhysical() string {
+	if x != nil {
+		return x.Physical
+	}
+	return ""
+}
+
+// NodeBinding is a physical node's name and the identity it is bound to.
+type NodeBinding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The physical node.
+	Physical string `protobuf:"bytes,1,opt,name=physical,proto3" json:"physical,omitempty"`
+	// The identity.
+	Identity string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	// When the binding was made, in unix nanoseconds.
+	Since         int64 `protobuf:"varint,3,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeBinding) Reset() {
+	*x = NodeBinding{}
+	mi := &file_flume_v1_master_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeBinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeBinding) ProtoMessage() {}
+
+func (x *NodeBinding) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_master_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeBinding.ProtoReflect.Descriptor instead.
+func (*NodeBinding) Descriptor() ([]byte, []int) {
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *NodeBinding) GetPhysical() string {
+	if x != nil {
+		return x.Physical
+	}
+	return ""
+}
+
+func (x *NodeBinding) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *NodeBinding) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
 // FileLength is the committed length of one file a collector writes.
 type FileLength struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1164,7 +1655,7 @@ type FileLength struct {
 
 func (x *FileLength) Reset() {
 	*x = FileLength{}
-	mi := &file_flume_v1_master_proto_msgTypes[14]
+	mi := &file_flume_v1_master_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1667,7 @@ func (x *FileLength) String() string {
 func (*FileLength) ProtoMessage() {}
 
 func (x *FileLength) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[14]
+	mi := &file_flume_v1_master_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1680,7 @@ func (x *FileLength) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileLength.ProtoReflect.Descriptor instead.
 func (*FileLength) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{14}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FileLength) GetFile() string {
@@ -1224,7 +1715,7 @@ type ChunkCommit struct {
 
 func (x *ChunkCommit) Reset() {
 	*x = ChunkCommit{}
-	mi := &file_flume_v1_master_proto_msgTypes[15]
+	mi := &file_flume_v1_master_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1727,7 @@ func (x *ChunkCommit) String() string {
 func (*ChunkCommit) ProtoMessage() {}
 
 func (x *ChunkCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[15]
+	mi := &file_flume_v1_master_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1740,7 @@ func (x *ChunkCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkCommit.ProtoReflect.Descriptor instead.
 func (*ChunkCommit) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{15}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChunkCommit) GetAgent() string {
@@ -1295,7 +1786,7 @@ type CommitChunks struct {
 
 func (x *CommitChunks) Reset() {
 	*x = CommitChunks{}
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1798,7 @@ func (x *CommitChunks) String() string {
 func (*CommitChunks) ProtoMessage() {}
 
 func (x *CommitChunks) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[16]
+	mi := &file_flume_v1_master_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1811,7 @@ func (x *CommitChunks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitChunks.ProtoReflect.Descriptor instead.
 func (*CommitChunks) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{16}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommitChunks) GetCollector() string {
@@ -1348,7 +1839,7 @@ type NewEpoch struct {
 
 func (x *NewEpoch) Reset() {
 	*x = NewEpoch{}
-	mi := &file_flume_v1_master_proto_msgTypes[17]
+	mi := &file_flume_v1_master_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1851,7 @@ func (x *NewEpoch) String() string {
 func (*NewEpoch) ProtoMessage() {}
 
 func (x *NewEpoch) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[17]
+	mi := &file_flume_v1_master_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1864,7 @@ func (x *NewEpoch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NewEpoch.ProtoReflect.Descriptor instead.
 func (*NewEpoch) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{17}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NewEpoch) GetAgent() string {
@@ -1400,7 +1891,7 @@ type ReleaseChunks struct {
 
 func (x *ReleaseChunks) Reset() {
 	*x = ReleaseChunks{}
-	mi := &file_flume_v1_master_proto_msgTypes[18]
+	mi := &file_flume_v1_master_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1903,7 @@ func (x *ReleaseChunks) String() string {
 func (*ReleaseChunks) ProtoMessage() {}
 
 func (x *ReleaseChunks) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[18]
+	mi := &file_flume_v1_master_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1916,7 @@ func (x *ReleaseChunks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseChunks.ProtoReflect.Descriptor instead.
 func (*ReleaseChunks) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{18}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReleaseChunks) GetAgent() string {
@@ -1463,7 +1954,7 @@ type FinishFiles struct {
 
 func (x *FinishFiles) Reset() {
 	*x = FinishFiles{}
-	mi := &file_flume_v1_master_proto_msgTypes[19]
+	mi := &file_flume_v1_master_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1966,7 @@ func (x *FinishFiles) String() string {
 func (*FinishFiles) ProtoMessage() {}
 
 func (x *FinishFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[19]
+	mi := &file_flume_v1_master_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1979,7 @@ func (x *FinishFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishFiles.ProtoReflect.Descriptor instead.
 func (*FinishFiles) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{19}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FinishFiles) GetCollector() string {
@@ -1523,7 +2014,7 @@ type CommitResult struct {
 
 func (x *CommitResult) Reset() {
 	*x = CommitResult{}
-	mi := &file_flume_v1_master_proto_msgTypes[20]
+	mi := &file_flume_v1_master_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +2026,7 @@ func (x *CommitResult) String() string {
 func (*CommitResult) ProtoMessage() {}
 
 func (x *CommitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[20]
+	mi := &file_flume_v1_master_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +2039,7 @@ func (x *CommitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResult.ProtoReflect.Descriptor instead.
 func (*CommitResult) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{20}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CommitResult) GetCommitted() uint32 {
@@ -1597,7 +2088,7 @@ type AgentCommits struct {
 
 func (x *AgentCommits) Reset() {
 	*x = AgentCommits{}
-	mi := &file_flume_v1_master_proto_msgTypes[21]
+	mi := &file_flume_v1_master_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +2100,7 @@ func (x *AgentCommits) String() string {
 func (*AgentCommits) ProtoMessage() {}
 
 func (x *AgentCommits) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[21]
+	mi := &file_flume_v1_master_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +2113,7 @@ func (x *AgentCommits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCommits.ProtoReflect.Descriptor instead.
 func (*AgentCommits) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{21}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AgentCommits) GetAgent() string {
@@ -1687,7 +2178,7 @@ type AgentEpoch struct {
 
 func (x *AgentEpoch) Reset() {
 	*x = AgentEpoch{}
-	mi := &file_flume_v1_master_proto_msgTypes[22]
+	mi := &file_flume_v1_master_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +2190,7 @@ func (x *AgentEpoch) String() string {
 func (*AgentEpoch) ProtoMessage() {}
 
 func (x *AgentEpoch) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[22]
+	mi := &file_flume_v1_master_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +2203,7 @@ func (x *AgentEpoch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEpoch.ProtoReflect.Descriptor instead.
 func (*AgentEpoch) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{22}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AgentEpoch) GetAgent() string {
@@ -1742,7 +2233,7 @@ type CollectorFiles struct {
 
 func (x *CollectorFiles) Reset() {
 	*x = CollectorFiles{}
-	mi := &file_flume_v1_master_proto_msgTypes[23]
+	mi := &file_flume_v1_master_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +2245,7 @@ func (x *CollectorFiles) String() string {
 func (*CollectorFiles) ProtoMessage() {}
 
 func (x *CollectorFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[23]
+	mi := &file_flume_v1_master_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +2258,7 @@ func (x *CollectorFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorFiles.ProtoReflect.Descriptor instead.
 func (*CollectorFiles) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{23}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CollectorFiles) GetCollector() string {
@@ -1811,7 +2302,7 @@ type CommandRecord struct {
 
 func (x *CommandRecord) Reset() {
 	*x = CommandRecord{}
-	mi := &file_flume_v1_master_proto_msgTypes[24]
+	mi := &file_flume_v1_master_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +2314,7 @@ func (x *CommandRecord) String() string {
 func (*CommandRecord) ProtoMessage() {}
 
 func (x *CommandRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[24]
+	mi := &file_flume_v1_master_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +2327,7 @@ func (x *CommandRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRecord.ProtoReflect.Descriptor instead.
 func (*CommandRecord) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{24}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CommandRecord) GetId() uint64 {
@@ -1915,7 +2406,7 @@ type Mapping struct {
 
 func (x *Mapping) Reset() {
 	*x = Mapping{}
-	mi := &file_flume_v1_master_proto_msgTypes[25]
+	mi := &file_flume_v1_master_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2418,7 @@ func (x *Mapping) String() string {
 func (*Mapping) ProtoMessage() {}
 
 func (x *Mapping) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[25]
+	mi := &file_flume_v1_master_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2431,7 @@ func (x *Mapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mapping.ProtoReflect.Descriptor instead.
 func (*Mapping) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{25}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Mapping) GetPhysical() string {
@@ -1972,7 +2463,7 @@ type StoredConfig struct {
 
 func (x *StoredConfig) Reset() {
 	*x = StoredConfig{}
-	mi := &file_flume_v1_master_proto_msgTypes[26]
+	mi := &file_flume_v1_master_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2475,7 @@ func (x *StoredConfig) String() string {
 func (*StoredConfig) ProtoMessage() {}
 
 func (x *StoredConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[26]
+	mi := &file_flume_v1_master_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2488,7 @@ func (x *StoredConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredConfig.ProtoReflect.Descriptor instead.
 func (*StoredConfig) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{26}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StoredConfig) GetConfig() *NodeConfig {
@@ -2036,7 +2527,7 @@ type ChokeLimit struct {
 
 func (x *ChokeLimit) Reset() {
 	*x = ChokeLimit{}
-	mi := &file_flume_v1_master_proto_msgTypes[27]
+	mi := &file_flume_v1_master_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2539,7 @@ func (x *ChokeLimit) String() string {
 func (*ChokeLimit) ProtoMessage() {}
 
 func (x *ChokeLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[27]
+	mi := &file_flume_v1_master_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2552,7 @@ func (x *ChokeLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChokeLimit.ProtoReflect.Descriptor instead.
 func (*ChokeLimit) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{27}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChokeLimit) GetPhysical() string {
@@ -2098,7 +2589,7 @@ type NodeHost struct {
 
 func (x *NodeHost) Reset() {
 	*x = NodeHost{}
-	mi := &file_flume_v1_master_proto_msgTypes[28]
+	mi := &file_flume_v1_master_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2601,7 @@ func (x *NodeHost) String() string {
 func (*NodeHost) ProtoMessage() {}
 
 func (x *NodeHost) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[28]
+	mi := &file_flume_v1_master_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2614,7 @@ func (x *NodeHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHost.ProtoReflect.Descriptor instead.
 func (*NodeHost) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{28}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeHost) GetPhysical() string {
@@ -2164,7 +2655,7 @@ type TranslatedConfig struct {
 
 func (x *TranslatedConfig) Reset() {
 	*x = TranslatedConfig{}
-	mi := &file_flume_v1_master_proto_msgTypes[29]
+	mi := &file_flume_v1_master_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2667,7 @@ func (x *TranslatedConfig) String() string {
 func (*TranslatedConfig) ProtoMessage() {}
 
 func (x *TranslatedConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[29]
+	mi := &file_flume_v1_master_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2680,7 @@ func (x *TranslatedConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TranslatedConfig.ProtoReflect.Descriptor instead.
 func (*TranslatedConfig) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{29}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TranslatedConfig) GetNode() string {
@@ -2247,7 +2738,7 @@ type CollectorPort struct {
 
 func (x *CollectorPort) Reset() {
 	*x = CollectorPort{}
-	mi := &file_flume_v1_master_proto_msgTypes[30]
+	mi := &file_flume_v1_master_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2750,7 @@ func (x *CollectorPort) String() string {
 func (*CollectorPort) ProtoMessage() {}
 
 func (x *CollectorPort) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[30]
+	mi := &file_flume_v1_master_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2763,7 @@ func (x *CollectorPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorPort.ProtoReflect.Descriptor instead.
 func (*CollectorPort) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{30}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CollectorPort) GetNode() string {
@@ -2323,13 +2814,19 @@ type MasterState struct {
 	Files []*CollectorFiles `protobuf:"bytes,14,rep,name=files,proto3" json:"files,omitempty"`
 	// Masters removed at run time, sorted: a removed static master stays out of the directory.
 	RemovedMasters []string `protobuf:"bytes,15,rep,name=removed_masters,json=removedMasters,proto3" json:"removed_masters,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Access tokens, sorted by accessor.
+	Tokens []*Token `protobuf:"bytes,16,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// When the first admin token was created, in unix nanoseconds; 0 if never.
+	AclBootstrapped int64 `protobuf:"varint,17,opt,name=acl_bootstrapped,json=aclBootstrapped,proto3" json:"acl_bootstrapped,omitempty"`
+	// Node name bindings, sorted by physical node.
+	Bindings      []*NodeBinding `protobuf:"bytes,18,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterState) Reset() {
 	*x = MasterState{}
-	mi := &file_flume_v1_master_proto_msgTypes[31]
+	mi := &file_flume_v1_master_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2838,7 @@ func (x *MasterState) String() string {
 func (*MasterState) ProtoMessage() {}
 
 func (x *MasterState) ProtoReflect() protoreflect.Message {
-	mi := &file_flume_v1_master_proto_msgTypes[31]
+	mi := &file_flume_v1_master_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2851,7 @@ func (x *MasterState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterState.ProtoReflect.Descriptor instead.
 func (*MasterState) Descriptor() ([]byte, []int) {
-	return file_flume_v1_master_proto_rawDescGZIP(), []int{31}
+	return file_flume_v1_master_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MasterState) GetFormat() uint32 {
@@ -2462,11 +2959,32 @@ func (x *MasterState) GetRemovedMasters() []string {
 	return nil
 }
 
+func (x *MasterState) GetTokens() []*Token {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *MasterState) GetAclBootstrapped() int64 {
+	if x != nil {
+		return x.AclBootstrapped
+	}
+	return 0
+}
+
+func (x *MasterState) GetBindings() []*NodeBinding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
 var File_flume_v1_master_proto protoreflect.FileDescriptor
 
 const file_flume_v1_master_proto_rawDesc = "" +
 	"\n" +
-	"\x15flume/v1/master.proto\x12\bflume.v1\"\xd5\a\n" +
+	"\x15flume/v1/master.proto\x12\bflume.v1\"\xb9\t\n" +
 	"\aCommand\x12\x12\n" +
 	"\x04time\x18\x01 \x01(\x03R\x04time\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1c\n" +
@@ -2492,7 +3010,12 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\rcommit_chunks\x18\x15 \x01(\v2\x16.flume.v1.CommitChunksH\x00R\fcommitChunks\x121\n" +
 	"\tnew_epoch\x18\x16 \x01(\v2\x12.flume.v1.NewEpochH\x00R\bnewEpoch\x12@\n" +
 	"\x0erelease_chunks\x18\x17 \x01(\v2\x17.flume.v1.ReleaseChunksH\x00R\rreleaseChunks\x12:\n" +
-	"\ffinish_files\x18\x18 \x01(\v2\x15.flume.v1.FinishFilesH\x00R\vfinishFilesB\x04\n" +
+	"\ffinish_files\x18\x18 \x01(\v2\x15.flume.v1.FinishFilesH\x00R\vfinishFiles\x12:\n" +
+	"\fcreate_token\x18\x19 \x01(\v2\x15.flume.v1.CreateTokenH\x00R\vcreateToken\x12:\n" +
+	"\frevoke_token\x18\x1a \x01(\v2\x15.flume.v1.RevokeTokenH\x00R\vrevokeToken\x121\n" +
+	"\tbind_node\x18\x1b \x01(\v2\x12.flume.v1.BindNodeH\x00R\bbindNode\x127\n" +
+	"\vunbind_node\x18\x1c \x01(\v2\x14.flume.v1.UnbindNodeH\x00R\n" +
+	"unbindNodeB\x04\n" +
 	"\x02op\"`\n" +
 	"\n" +
 	"NodeConfig\x12\x12\n" +
@@ -2534,7 +3057,31 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\tAddMaster\x12/\n" +
 	"\x06master\x18\x01 \x01(\v2\x17.flume.v1.MasterAddressR\x06master\"\x1e\n" +
 	"\fRemoveMaster\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"8\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xc8\x01\n" +
+	"\x05Token\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\x12\x1f\n" +
+	"\vsecret_hash\x18\x02 \x01(\fR\n" +
+	"secretHash\x12'\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x13.flume.v1.TokenRoleR\x04role\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x18\n" +
+	"\acreated\x18\x05 \x01(\x03R\acreated\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x06 \x01(\tR\tcreatedBy\"R\n" +
+	"\vCreateToken\x12%\n" +
+	"\x05token\x18\x01 \x01(\v2\x0f.flume.v1.TokenR\x05token\x12\x1c\n" +
+	"\tbootstrap\x18\x02 \x01(\bR\tbootstrap\")\n" +
+	"\vRevokeToken\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\"B\n" +
+	"\bBindNode\x12\x1a\n" +
+	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\"(\n" +
+	"\n" +
+	"UnbindNode\x12\x1a\n" +
+	"\bphysical\x18\x01 \x01(\tR\bphysical\"[\n" +
+	"\vNodeBinding\x12\x1a\n" +
+	"\bphysical\x18\x01 \x01(\tR\bphysical\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x14\n" +
+	"\x05since\x18\x03 \x01(\x03R\x05since\"8\n" +
 	"\n" +
 	"FileLength\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
@@ -2611,7 +3158,7 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\x11submitted_version\x18\x06 \x01(\x04R\x10submittedVersion\"7\n" +
 	"\rCollectorPort\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\x05R\x04port\"\xae\x05\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\"\xb5\x06\n" +
 	"\vMasterState\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12%\n" +
 	"\x0econfig_version\x18\x02 \x01(\x04R\rconfigVersion\x12\x1d\n" +
@@ -2631,7 +3178,16 @@ const file_flume_v1_master_proto_rawDesc = "" +
 	"\acommits\x18\f \x03(\v2\x16.flume.v1.AgentCommitsR\acommits\x12,\n" +
 	"\x06epochs\x18\r \x03(\v2\x14.flume.v1.AgentEpochR\x06epochs\x12.\n" +
 	"\x05files\x18\x0e \x03(\v2\x18.flume.v1.CollectorFilesR\x05files\x12'\n" +
-	"\x0fremoved_masters\x18\x0f \x03(\tR\x0eremovedMasters*\x99\x01\n" +
+	"\x0fremoved_masters\x18\x0f \x03(\tR\x0eremovedMasters\x12'\n" +
+	"\x06tokens\x18\x10 \x03(\v2\x0f.flume.v1.TokenR\x06tokens\x12)\n" +
+	"\x10acl_bootstrapped\x18\x11 \x01(\x03R\x0faclBootstrapped\x121\n" +
+	"\bbindings\x18\x12 \x03(\v2\x15.flume.v1.NodeBindingR\bbindings*\x80\x01\n" +
+	"\tTokenRole\x12\x1a\n" +
+	"\x16TOKEN_ROLE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fTOKEN_ROLE_READ\x10\x01\x12\x17\n" +
+	"\x13TOKEN_ROLE_OPERATOR\x10\x02\x12\x14\n" +
+	"\x10TOKEN_ROLE_ADMIN\x10\x03\x12\x13\n" +
+	"\x0fTOKEN_ROLE_NODE\x10\x04*\x99\x01\n" +
 	"\fCommandState\x12\x1d\n" +
 	"\x19COMMAND_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COMMAND_STATE_QUEUED\x10\x01\x12\x19\n" +
@@ -2651,83 +3207,98 @@ func file_flume_v1_master_proto_rawDescGZIP() []byte {
 	return file_flume_v1_master_proto_rawDescData
 }
 
-var file_flume_v1_master_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_flume_v1_master_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_flume_v1_master_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_flume_v1_master_proto_goTypes = []any{
-	(CommandState)(0),        // 0: flume.v1.CommandState
-	(*Command)(nil),          // 1: flume.v1.Command
-	(*NodeConfig)(nil),       // 2: flume.v1.NodeConfig
-	(*SetConfigs)(nil),       // 3: flume.v1.SetConfigs
-	(*Unconfig)(nil),         // 4: flume.v1.Unconfig
-	(*MapNode)(nil),          // 5: flume.v1.MapNode
-	(*UnmapNode)(nil),        // 6: flume.v1.UnmapNode
-	(*Decommission)(nil),     // 7: flume.v1.Decommission
-	(*Refresh)(nil),          // 8: flume.v1.Refresh
-	(*SetChokeLimit)(nil),    // 9: flume.v1.SetChokeLimit
-	(*SetNodeHost)(nil),      // 10: flume.v1.SetNodeHost
-	(*Noop)(nil),             // 11: flume.v1.Noop
-	(*MasterAddress)(nil),    // 12: flume.v1.MasterAddress
-	(*AddMaster)(nil),        // 13: flume.v1.AddMaster
-	(*RemoveMaster)(nil),     // 14: flume.v1.RemoveMaster
-	(*FileLength)(nil),       // 15: flume.v1.FileLength
-	(*ChunkCommit)(nil),      // 16: flume.v1.ChunkCommit
-	(*CommitChunks)(nil),     // 17: flume.v1.CommitChunks
-	(*NewEpoch)(nil),         // 18: flume.v1.NewEpoch
-	(*ReleaseChunks)(nil),    // 19: flume.v1.ReleaseChunks
-	(*FinishFiles)(nil),      // 20: flume.v1.FinishFiles
-	(*CommitResult)(nil),     // 21: flume.v1.CommitResult
-	(*AgentCommits)(nil),     // 22: flume.v1.AgentCommits
-	(*AgentEpoch)(nil),       // 23: flume.v1.AgentEpoch
-	(*CollectorFiles)(nil),   // 24: flume.v1.CollectorFiles
-	(*CommandRecord)(nil),    // 25: flume.v1.CommandRecord
-	(*Mapping)(nil),          // 26: flume.v1.Mapping
-	(*StoredConfig)(nil),     // 27: flume.v1.StoredConfig
-	(*ChokeLimit)(nil),       // 28: flume.v1.ChokeLimit
-	(*NodeHost)(nil),         // 29: flume.v1.NodeHost
-	(*TranslatedConfig)(nil), // 30: flume.v1.TranslatedConfig
-	(*CollectorPort)(nil),    // 31: flume.v1.CollectorPort
-	(*MasterState)(nil),      // 32: flume.v1.MasterState
+	(TokenRole)(0),           // 0: flume.v1.TokenRole
+	(CommandState)(0),        // 1: flume.v1.CommandState
+	(*Command)(nil),          // 2: flume.v1.Command
+	(*NodeConfig)(nil),       // 3: flume.v1.NodeConfig
+	(*SetConfigs)(nil),       // 4: flume.v1.SetConfigs
+	(*Unconfig)(nil),         // 5: flume.v1.Unconfig
+	(*MapNode)(nil),          // 6: flume.v1.MapNode
+	(*UnmapNode)(nil),        // 7: flume.v1.UnmapNode
+	(*Decommission)(nil),     // 8: flume.v1.Decommission
+	(*Refresh)(nil),          // 9: flume.v1.Refresh
+	(*SetChokeLimit)(nil),    // 10: flume.v1.SetChokeLimit
+	(*SetNodeHost)(nil),      // 11: flume.v1.SetNodeHost
+	(*Noop)(nil),             // 12: flume.v1.Noop
+	(*MasterAddress)(nil),    // 13: flume.v1.MasterAddress
+	(*AddMaster)(nil),        // 14: flume.v1.AddMaster
+	(*RemoveMaster)(nil),     // 15: flume.v1.RemoveMaster
+	(*Token)(nil),            // 16: flume.v1.Token
+	(*CreateToken)(nil),      // 17: flume.v1.CreateToken
+	(*RevokeToken)(nil),      // 18: flume.v1.RevokeToken
+	(*BindNode)(nil),         // 19: flume.v1.BindNode
+	(*UnbindNode)(nil),       // 20: flume.v1.UnbindNode
+	(*NodeBinding)(nil),      // 21: flume.v1.NodeBinding
+	(*FileLength)(nil),       // 22: flume.v1.FileLength
+	(*ChunkCommit)(nil),      // 23: flume.v1.ChunkCommit
+	(*CommitChunks)(nil),     // 24: flume.v1.CommitChunks
+	(*NewEpoch)(nil),         // 25: flume.v1.NewEpoch
+	(*ReleaseChunks)(nil),    // 26: flume.v1.ReleaseChunks
+	(*FinishFiles)(nil),      // 27: flume.v1.FinishFiles
+	(*CommitResult)(nil),     // 28: flume.v1.CommitResult
+	(*AgentCommits)(nil),     // 29: flume.v1.AgentCommits
+	(*AgentEpoch)(nil),       // 30: flume.v1.AgentEpoch
+	(*CollectorFiles)(nil),   // 31: flume.v1.CollectorFiles
+	(*CommandRecord)(nil),    // 32: flume.v1.CommandRecord
+	(*Mapping)(nil),          // 33: flume.v1.Mapping
+	(*StoredConfig)(nil),     // 34: flume.v1.StoredConfig
+	(*ChokeLimit)(nil),       // 35: flume.v1.ChokeLimit
+	(*NodeHost)(nil),         // 36: flume.v1.NodeHost
+	(*TranslatedConfig)(nil), // 37: flume.v1.TranslatedConfig
+	(*CollectorPort)(nil),    // 38: flume.v1.CollectorPort
+	(*MasterState)(nil),      // 39: flume.v1.MasterState
 }
 var file_flume_v1_master_proto_depIdxs = []int32{
-	3,  // 0: flume.v1.Command.set_configs:type_name -> flume.v1.SetConfigs
-	4,  // 1: flume.v1.Command.unconfig:type_name -> flume.v1.Unconfig
-	5,  // 2: flume.v1.Command.map_node:type_name -> flume.v1.MapNode
-	6,  // 3: flume.v1.Command.unmap_node:type_name -> flume.v1.UnmapNode
-	7,  // 4: flume.v1.Command.decommission:type_name -> flume.v1.Decommission
-	8,  // 5: flume.v1.Command.refresh:type_name -> flume.v1.Refresh
-	9,  // 6: flume.v1.Command.set_choke_limit:type_name -> flume.v1.SetChokeLimit
-	10, // 7: flume.v1.Command.set_node_host:type_name -> flume.v1.SetNodeHost
-	11, // 8: flume.v1.Command.noop:type_name -> flume.v1.Noop
-	13, // 9: flume.v1.Command.add_master:type_name -> flume.v1.AddMaster
-	14, // 10: flume.v1.Command.remove_master:type_name -> flume.v1.RemoveMaster
-	17, // 11: flume.v1.Command.commit_chunks:type_name -> flume.v1.CommitChunks
-	18, // 12: flume.v1.Command.new_epoch:type_name -> flume.v1.NewEpoch
-	19, // 13: flume.v1.Command.release_chunks:type_name -> flume.v1.ReleaseChunks
-	20, // 14: flume.v1.Command.finish_files:type_name -> flume.v1.FinishFiles
-	2,  // 15: flume.v1.SetConfigs.configs:type_name -> flume.v1.NodeConfig
-	12, // 16: flume.v1.AddMaster.master:type_name -> flume.v1.MasterAddress
-	15, // 17: flume.v1.ChunkCommit.files:type_name -> flume.v1.FileLength
-	16, // 18: flume.v1.CommitChunks.chunks:type_name -> flume.v1.ChunkCommit
-	15, // 19: flume.v1.CollectorFiles.files:type_name -> flume.v1.FileLength
-	0,  // 20: flume.v1.CommandRecord.state:type_name -> flume.v1.CommandState
-	21, // 21: flume.v1.CommandRecord.commit_result:type_name -> flume.v1.CommitResult
-	2,  // 22: flume.v1.StoredConfig.config:type_name -> flume.v1.NodeConfig
-	27, // 23: flume.v1.MasterState.configs:type_name -> flume.v1.StoredConfig
-	26, // 24: flume.v1.MasterState.mappings:type_name -> flume.v1.Mapping
-	28, // 25: flume.v1.MasterState.chokes:type_name -> flume.v1.ChokeLimit
-	29, // 26: flume.v1.MasterState.hosts:type_name -> flume.v1.NodeHost
-	25, // 27: flume.v1.MasterState.history:type_name -> flume.v1.CommandRecord
-	30, // 28: flume.v1.MasterState.translated:type_name -> flume.v1.TranslatedConfig
-	31, // 29: flume.v1.MasterState.ports:type_name -> flume.v1.CollectorPort
-	12, // 30: flume.v1.MasterState.masters:type_name -> flume.v1.MasterAddress
-	22, // 31: flume.v1.MasterState.commits:type_name -> flume.v1.AgentCommits
-	23, // 32: flume.v1.MasterState.epochs:type_name -> flume.v1.AgentEpoch
-	24, // 33: flume.v1.MasterState.files:type_name -> flume.v1.CollectorFiles
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	4,  // 0: flume.v1.Command.set_configs:type_name -> flume.v1.SetConfigs
+	5,  // 1: flume.v1.Command.unconfig:type_name -> flume.v1.Unconfig
+	6,  // 2: flume.v1.Command.map_node:type_name -> flume.v1.MapNode
+	7,  // 3: flume.v1.Command.unmap_node:type_name -> flume.v1.UnmapNode
+	8,  // 4: flume.v1.Command.decommission:type_name -> flume.v1.Decommission
+	9,  // 5: flume.v1.Command.refresh:type_name -> flume.v1.Refresh
+	10, // 6: flume.v1.Command.set_choke_limit:type_name -> flume.v1.SetChokeLimit
+	11, // 7: flume.v1.Command.set_node_host:type_name -> flume.v1.SetNodeHost
+	12, // 8: flume.v1.Command.noop:type_name -> flume.v1.Noop
+	14, // 9: flume.v1.Command.add_master:type_name -> flume.v1.AddMaster
+	15, // 10: flume.v1.Command.remove_master:type_name -> flume.v1.RemoveMaster
+	24, // 11: flume.v1.Command.commit_chunks:type_name -> flume.v1.CommitChunks
+	25, // 12: flume.v1.Command.new_epoch:type_name -> flume.v1.NewEpoch
+	26, // 13: flume.v1.Command.release_chunks:type_name -> flume.v1.ReleaseChunks
+	27, // 14: flume.v1.Command.finish_files:type_name -> flume.v1.FinishFiles
+	17, // 15: flume.v1.Command.create_token:type_name -> flume.v1.CreateToken
+	18, // 16: flume.v1.Command.revoke_token:type_name -> flume.v1.RevokeToken
+	19, // 17: flume.v1.Command.bind_node:type_name -> flume.v1.BindNode
+	20, // 18: flume.v1.Command.unbind_node:type_name -> flume.v1.UnbindNode
+	3,  // 19: flume.v1.SetConfigs.configs:type_name -> flume.v1.NodeConfig
+	13, // 20: flume.v1.AddMaster.master:type_name -> flume.v1.MasterAddress
+	0,  // 21: flume.v1.Token.role:type_name -> flume.v1.TokenRole
+	16, // 22: flume.v1.CreateToken.token:type_name -> flume.v1.Token
+	22, // 23: flume.v1.ChunkCommit.files:type_name -> flume.v1.FileLength
+	23, // 24: flume.v1.CommitChunks.chunks:type_name -> flume.v1.ChunkCommit
+	22, // 25: flume.v1.CollectorFiles.files:type_name -> flume.v1.FileLength
+	1,  // 26: flume.v1.CommandRecord.state:type_name -> flume.v1.CommandState
+	28, // 27: flume.v1.CommandRecord.commit_result:type_name -> flume.v1.CommitResult
+	3,  // 28: flume.v1.StoredConfig.config:type_name -> flume.v1.NodeConfig
+	34, // 29: flume.v1.MasterState.configs:type_name -> flume.v1.StoredConfig
+	33, // 30: flume.v1.MasterState.mappings:type_name -> flume.v1.Mapping
+	35, // 31: flume.v1.MasterState.chokes:type_name -> flume.v1.ChokeLimit
+	36, // 32: flume.v1.MasterState.hosts:type_name -> flume.v1.NodeHost
+	32, // 33: flume.v1.MasterState.history:type_name -> flume.v1.CommandRecord
+	37, // 34: flume.v1.MasterState.translated:type_name -> flume.v1.TranslatedConfig
+	38, // 35: flume.v1.MasterState.ports:type_name -> flume.v1.CollectorPort
+	13, // 36: flume.v1.MasterState.masters:type_name -> flume.v1.MasterAddress
+	29, // 37: flume.v1.MasterState.commits:type_name -> flume.v1.AgentCommits
+	30, // 38: flume.v1.MasterState.epochs:type_name -> flume.v1.AgentEpoch
+	31, // 39: flume.v1.MasterState.files:type_name -> flume.v1.CollectorFiles
+	16, // 40: flume.v1.MasterState.tokens:type_name -> flume.v1.Token
+	21, // 41: flume.v1.MasterState.bindings:type_name -> flume.v1.NodeBinding
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_master_proto_init() }
@@ -2751,14 +3322,18 @@ func file_flume_v1_master_proto_init() {
 		(*Command_NewEpoch)(nil),
 		(*Command_ReleaseChunks)(nil),
 		(*Command_FinishFiles)(nil),
+		(*Command_CreateToken)(nil),
+		(*Command_RevokeToken)(nil),
+		(*Command_BindNode)(nil),
+		(*Command_UnbindNode)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_master_proto_rawDesc), len(file_flume_v1_master_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   32,
+			NumEnums:      2,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

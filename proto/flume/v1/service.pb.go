@@ -2060,6 +2060,651 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_flume_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
+// BootstrapACLRequest asks for the first admin token.
+type BootstrapACLRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's secret, chosen by the client: at least 20 characters of a random string.
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// What the token is for.
+	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BootstrapACLRequest) Reset() {
+	*x = BootstrapACLRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BootstrapACLRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BootstrapACLRequest) ProtoMessage() {}
+
+func (x *BootstrapACLRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BootstrapACLRequest.ProtoReflect.Descriptor instead.
+func (*BootstrapACLRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *BootstrapACLRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *BootstrapACLRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// BootstrapACLResponse carries the new token's accessor.
+type BootstrapACLResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The accessor of the admin token.
+	Accessor      string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BootstrapACLResponse) Reset() {
+	*x = BootstrapACLResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BootstrapACLResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BootstrapACLResponse) ProtoMessage() {}
+
+func (x *BootstrapACLResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BootstrapACLResponse.ProtoReflect.Descriptor instead.
+func (*BootstrapACLResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BootstrapACLResponse) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+// CreateTokenRequest asks for a token.
+type CreateTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its role.
+	Role TokenRole `protobuf:"varint,1,opt,name=role,proto3,enum=flume.v1.TokenRole" json:"role,omitempty"`
+	// What it is for.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Its secret, chosen by the client: at least 20 characters of a random string. A request
+	// retried with the same secret creates the token once.
+	Secret        string `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CreateTokenRequest) GetRole() TokenRole {
+	if x != nil {
+		return x.Role
+	}
+	return TokenRole_TOKEN_ROLE_UNSPECIFIED
+}
+
+func (x *CreateTokenRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// CreateTokenResponse carries the new token's accessor.
+type CreateTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The accessor.
+	Accessor      string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenResponse) Reset() {
+	*x = CreateTokenResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenResponse) ProtoMessage() {}
+
+func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CreateTokenResponse) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+// ListTokensRequest asks for the tokens.
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{39}
+}
+
+// ListTokensResponse lists the tokens, sorted by accessor; their hashes are left out.
+type ListTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tokens.
+	Tokens        []*Token `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListTokensResponse) GetTokens() []*Token {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// RevokeTokenRequest asks to remove a token.
+type RevokeTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's accessor.
+	Accessor      string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RevokeTokenRequest) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+// RevokeTokenResponse acknowledges a RevokeTokenRequest.
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{42}
+}
+
+// ListNodeBindingsRequest asks for the node name bindings.
+type ListNodeBindingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodeBindingsRequest) Reset() {
+	*x = ListNodeBindingsRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodeBindingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodeBindingsRequest) ProtoMessage() {}
+
+func (x *ListNodeBindingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodeBindingsRequest.ProtoReflect.Descriptor instead.
+func (*ListNodeBindingsRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{43}
+}
+
+// ListNodeBindingsResponse lists the bindings, sorted by physical node.
+type ListNodeBindingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bindings.
+	Bindings      []*NodeBinding `protobuf:"bytes,1,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodeBindingsResponse) Reset() {
+	*x = ListNodeBindingsResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodeBindingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodeBindingsResponse) ProtoMessage() {}
+
+func (x *ListNodeBindingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodeBindingsResponse.ProtoReflect.Descriptor instead.
+func (*ListNodeBindingsResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListNodeBindingsResponse) GetBindings() []*NodeBinding {
+	if x != nil {
+		return x.Bindings
+	}
+	return nil
+}
+
+// UnbindNodeRequest asks to free a physical node's name.
+type UnbindNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The physical node.
+	Physical      string `protobuf:"bytes,1,opt,name=physical,proto3" json:"physical,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnbindNodeRequest) Reset() {
+	*x = UnbindNodeRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnbindNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnbindNodeRequest) ProtoMessage() {}
+
+func (x *UnbindNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnbindNodeRequest.ProtoReflect.Descriptor instead.
+func (*UnbindNodeRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UnbindNodeRequest) GetPhysical() string {
+	if x != nil {
+		return x.Physical
+	}
+	return ""
+}
+
+// UnbindNodeResponse acknowledges an UnbindNodeRequest.
+type UnbindNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnbindNodeResponse) Reset() {
+	*x = UnbindNodeResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnbindNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnbindNodeResponse) ProtoMessage() {}
+
+func (x *UnbindNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnbindNodeResponse.ProtoReflect.Descriptor instead.
+func (*UnbindNodeResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{46}
+}
+
+// WhoAmIRequest asks who the caller is.
+type WhoAmIRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIRequest) Reset() {
+	*x = WhoAmIRequest{}
+	mi := &file_flume_v1_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIRequest) ProtoMessage() {}
+
+func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
+func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{47}
+}
+
+// WhoAmIResponse says who the masters take the caller for.
+type WhoAmIResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's identity: "token:ACCESSOR", "cert:COMMON-NAME" or "anonymous".
+	Identity string `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The token's role, when the caller presented one.
+	Role TokenRole `protobuf:"varint,2,opt,name=role,proto3,enum=flume.v1.TokenRole" json:"role,omitempty"`
+	// Whether access control is on.
+	AclEnabled    bool `protobuf:"varint,3,opt,name=acl_enabled,json=aclEnabled,proto3" json:"acl_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIResponse) Reset() {
+	*x = WhoAmIResponse{}
+	mi := &file_flume_v1_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIResponse) ProtoMessage() {}
+
+func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flume_v1_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
+func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
+	return file_flume_v1_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *WhoAmIResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetRole() TokenRole {
+	if x != nil {
+		return x.Role
+	}
+	return TokenRole_TOKEN_ROLE_UNSPECIFIED
+}
+
+func (x *WhoAmIResponse) GetAclEnabled() bool {
+	if x != nil {
+		return x.AclEnabled
+	}
+	return false
+}
+
 var File_flume_v1_service_proto protoreflect.FileDescriptor
 
 const file_flume_v1_service_proto_rawDesc = "" +
@@ -2179,7 +2824,36 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\tcommitted\x18\x01 \x03(\x04R\tcommitted\"C\n" +
 	"\x0eReleaseRequest\x121\n" +
 	"\arelease\x18\x01 \x01(\v2\x17.flume.v1.ReleaseChunksR\arelease\"\x11\n" +
-	"\x0fReleaseResponse*\x92\x02\n" +
+	"\x0fReleaseResponse\"O\n" +
+	"\x13BootstrapACLRequest\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"2\n" +
+	"\x14BootstrapACLResponse\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\"w\n" +
+	"\x12CreateTokenRequest\x12'\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x13.flume.v1.TokenRoleR\x04role\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\"1\n" +
+	"\x13CreateTokenResponse\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\"\x13\n" +
+	"\x11ListTokensRequest\"=\n" +
+	"\x12ListTokensResponse\x12'\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x0f.flume.v1.TokenR\x06tokens\"0\n" +
+	"\x12RevokeTokenRequest\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\"\x15\n" +
+	"\x13RevokeTokenResponse\"\x19\n" +
+	"\x17ListNodeBindingsRequest\"M\n" +
+	"\x18ListNodeBindingsResponse\x121\n" +
+	"\bbindings\x18\x01 \x03(\v2\x15.flume.v1.NodeBindingR\bbindings\"/\n" +
+	"\x11UnbindNodeRequest\x12\x1a\n" +
+	"\bphysical\x18\x01 \x01(\tR\bphysical\"\x14\n" +
+	"\x12UnbindNodeResponse\"\x0f\n" +
+	"\rWhoAmIRequest\"v\n" +
+	"\x0eWhoAmIResponse\x12\x1a\n" +
+	"\bidentity\x18\x01 \x01(\tR\bidentity\x12'\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x13.flume.v1.TokenRoleR\x04role\x12\x1f\n" +
+	"\vacl_enabled\x18\x03 \x01(\bR\n" +
+	"aclEnabled*\x92\x02\n" +
 	"\x10LogicalNodeState\x12\x1c\n" +
 	"\x18LOGICAL_NODE_STATE_HELLO\x10\x00\x12\x1b\n" +
 	"\x17LOGICAL_NODE_STATE_IDLE\x10\x01\x12\"\n" +
@@ -2196,7 +2870,7 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\vFinishFiles\x12\x1c.flume.v1.FinishFilesRequest\x1a\x1d.flume.v1.FinishFilesResponse\x12A\n" +
 	"\bNewEpoch\x12\x19.flume.v1.NewEpochRequest\x1a\x1a.flume.v1.NewEpochResponse\x12M\n" +
 	"\fGetCommitted\x12\x1d.flume.v1.GetCommittedRequest\x1a\x1e.flume.v1.GetCommittedResponse\x12>\n" +
-	"\aRelease\x12\x18.flume.v1.ReleaseRequest\x1a\x19.flume.v1.ReleaseResponse2\xc7\x03\n" +
+	"\aRelease\x12\x18.flume.v1.ReleaseRequest\x1a\x19.flume.v1.ReleaseResponse2\xd8\a\n" +
 	"\fAdminService\x125\n" +
 	"\x04Exec\x12\x15.flume.v1.ExecRequest\x1a\x16.flume.v1.ExecResponse\x12J\n" +
 	"\vGetCommands\x12\x1c.flume.v1.GetCommandsRequest\x1a\x1d.flume.v1.GetCommandsResponse\x12V\n" +
@@ -2205,7 +2879,16 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"GetConfigs\x12\x1b.flume.v1.GetConfigsRequest\x1a\x1c.flume.v1.GetConfigsResponse\x12J\n" +
 	"\vGetMappings\x12\x1c.flume.v1.GetMappingsRequest\x1a\x1d.flume.v1.GetMappingsResponse\x12G\n" +
 	"\n" +
-	"GetMembers\x12\x1b.flume.v1.GetMembersRequest\x1a\x1c.flume.v1.GetMembersResponseB1Z/github.com/flumego/flume/proto/flume/v1;flumev1b\x06proto3"
+	"GetMembers\x12\x1b.flume.v1.GetMembersRequest\x1a\x1c.flume.v1.GetMembersResponse\x12M\n" +
+	"\fBootstrapACL\x12\x1d.flume.v1.BootstrapACLRequest\x1a\x1e.flume.v1.BootstrapACLResponse\x12J\n" +
+	"\vCreateToken\x12\x1c.flume.v1.CreateTokenRequest\x1a\x1d.flume.v1.CreateTokenResponse\x12G\n" +
+	"\n" +
+	"ListTokens\x12\x1b.flume.v1.ListTokensRequest\x1a\x1c.flume.v1.ListTokensResponse\x12J\n" +
+	"\vRevokeToken\x12\x1c.flume.v1.RevokeTokenRequest\x1a\x1d.flume.v1.RevokeTokenResponse\x12Y\n" +
+	"\x10ListNodeBindings\x12!.flume.v1.ListNodeBindingsRequest\x1a\".flume.v1.ListNodeBindingsResponse\x12G\n" +
+	"\n" +
+	"UnbindNode\x12\x1b.flume.v1.UnbindNodeRequest\x1a\x1c.flume.v1.UnbindNodeResponse\x12;\n" +
+	"\x06WhoAmI\x12\x17.flume.v1.WhoAmIRequest\x1a\x18.flume.v1.WhoAmIResponseB1Z/github.com/flumego/flume/proto/flume/v1;flumev1b\x06proto3"
 
 var (
 	file_flume_v1_service_proto_rawDescOnce sync.Once
@@ -2220,54 +2903,71 @@ func file_flume_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_flume_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_flume_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_flume_v1_service_proto_goTypes = []any{
-	(LogicalNodeState)(0),           // 0: flume.v1.LogicalNodeState
-	(*SessionRequest)(nil),          // 1: flume.v1.SessionRequest
-	(*Hello)(nil),                   // 2: flume.v1.Hello
-	(*LogicalStatus)(nil),           // 3: flume.v1.LogicalStatus
-	(*Metric)(nil),                  // 4: flume.v1.Metric
-	(*Heartbeat)(nil),               // 5: flume.v1.Heartbeat
-	(*SessionResponse)(nil),         // 6: flume.v1.SessionResponse
-	(*NodeAssignment)(nil),          // 7: flume.v1.NodeAssignment
-	(*NotLeader)(nil),               // 8: flume.v1.NotLeader
-	(*Refusal)(nil),                 // 9: flume.v1.Refusal
-	(*ExecRequest)(nil),             // 10: flume.v1.ExecRequest
-	(*ExecResponse)(nil),            // 11: flume.v1.ExecResponse
-	(*GetCommandsRequest)(nil),      // 12: flume.v1.GetCommandsRequest
-	(*GetCommandsResponse)(nil),     // 13: flume.v1.GetCommandsResponse
-	(*GetNodeStatusesRequest)(nil),  // 14: flume.v1.GetNodeStatusesRequest
-	(*NodeStatus)(nil),              // 15: flume.v1.NodeStatus
-	(*GetNodeStatusesResponse)(nil), // 16: flume.v1.GetNodeStatusesResponse
-	(*GetConfigsRequest)(nil),       // 17: flume.v1.GetConfigsRequest
-	(*GetConfigsResponse)(nil),      // 18: flume.v1.GetConfigsResponse
-	(*GetMappingsRequest)(nil),      // 19: flume.v1.GetMappingsRequest
-	(*GetMappingsResponse)(nil),     // 20: flume.v1.GetMappingsResponse
-	(*GetMembersRequest)(nil),       // 21: flume.v1.GetMembersRequest
-	(*Member)(nil),                  // 22: flume.v1.Member
-	(*GetMembersResponse)(nil),      // 23: flume.v1.GetMembersResponse
-	(*CommitRequest)(nil),           // 24: flume.v1.CommitRequest
-	(*CommitResponse)(nil),          // 25: flume.v1.CommitResponse
-	(*GetFileLengthsRequest)(nil),   // 26: flume.v1.GetFileLengthsRequest
-	(*GetFileLengthsResponse)(nil),  // 27: flume.v1.GetFileLengthsResponse
-	(*FinishFilesRequest)(nil),      // 28: flume.v1.FinishFilesRequest
-	(*FinishFilesResponse)(nil),     // 29: flume.v1.FinishFilesResponse
-	(*NewEpochRequest)(nil),         // 30: flume.v1.NewEpochRequest
-	(*NewEpochResponse)(nil),        // 31: flume.v1.NewEpochResponse
-	(*GetCommittedRequest)(nil),     // 32: flume.v1.GetCommittedRequest
-	(*GetCommittedResponse)(nil),    // 33: flume.v1.GetCommittedResponse
-	(*ReleaseRequest)(nil),          // 34: flume.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),         // 35: flume.v1.ReleaseResponse
-	nil,                             // 36: flume.v1.NodeAssignment.ChokesEntry
-	(*TranslatedConfig)(nil),        // 37: flume.v1.TranslatedConfig
-	(*CommandRecord)(nil),           // 38: flume.v1.CommandRecord
-	(*StoredConfig)(nil),            // 39: flume.v1.StoredConfig
-	(*Mapping)(nil),                 // 40: flume.v1.Mapping
-	(*CommitChunks)(nil),            // 41: flume.v1.CommitChunks
-	(*CommitResult)(nil),            // 42: flume.v1.CommitResult
-	(*FileLength)(nil),              // 43: flume.v1.FileLength
-	(*FinishFiles)(nil),             // 44: flume.v1.FinishFiles
-	(*ReleaseChunks)(nil),           // 45: flume.v1.ReleaseChunks
+	(LogicalNodeState)(0),            // 0: flume.v1.LogicalNodeState
+	(*SessionRequest)(nil),           // 1: flume.v1.SessionRequest
+	(*Hello)(nil),                    // 2: flume.v1.Hello
+	(*LogicalStatus)(nil),            // 3: flume.v1.LogicalStatus
+	(*Metric)(nil),                   // 4: flume.v1.Metric
+	(*Heartbeat)(nil),                // 5: flume.v1.Heartbeat
+	(*SessionResponse)(nil),          // 6: flume.v1.SessionResponse
+	(*NodeAssignment)(nil),           // 7: flume.v1.NodeAssignment
+	(*NotLeader)(nil),                // 8: flume.v1.NotLeader
+	(*Refusal)(nil),                  // 9: flume.v1.Refusal
+	(*ExecRequest)(nil),              // 10: flume.v1.ExecRequest
+	(*ExecResponse)(nil),             // 11: flume.v1.ExecResponse
+	(*GetCommandsRequest)(nil),       // 12: flume.v1.GetCommandsRequest
+	(*GetCommandsResponse)(nil),      // 13: flume.v1.GetCommandsResponse
+	(*GetNodeStatusesRequest)(nil),   // 14: flume.v1.GetNodeStatusesRequest
+	(*NodeStatus)(nil),               // 15: flume.v1.NodeStatus
+	(*GetNodeStatusesResponse)(nil),  // 16: flume.v1.GetNodeStatusesResponse
+	(*GetConfigsRequest)(nil),        // 17: flume.v1.GetConfigsRequest
+	(*GetConfigsResponse)(nil),       // 18: flume.v1.GetConfigsResponse
+	(*GetMappingsRequest)(nil),       // 19: flume.v1.GetMappingsRequest
+	(*GetMappingsResponse)(nil),      // 20: flume.v1.GetMappingsResponse
+	(*GetMembersRequest)(nil),        // 21: flume.v1.GetMembersRequest
+	(*Member)(nil),                   // 22: flume.v1.Member
+	(*GetMembersResponse)(nil),       // 23: flume.v1.GetMembersResponse
+	(*CommitRequest)(nil),            // 24: flume.v1.CommitRequest
+	(*CommitResponse)(nil),           // 25: flume.v1.CommitResponse
+	(*GetFileLengthsRequest)(nil),    // 26: flume.v1.GetFileLengthsRequest
+	(*GetFileLengthsResponse)(nil),   // 27: flume.v1.GetFileLengthsResponse
+	(*FinishFilesRequest)(nil),       // 28: flume.v1.FinishFilesRequest
+	(*FinishFilesResponse)(nil),      // 29: flume.v1.FinishFilesResponse
+	(*NewEpochRequest)(nil),          // 30: flume.v1.NewEpochRequest
+	(*NewEpochResponse)(nil),         // 31: flume.v1.NewEpochResponse
+	(*GetCommittedRequest)(nil),      // 32: flume.v1.GetCommittedRequest
+	(*GetCommittedResponse)(nil),     // 33: flume.v1.GetCommittedResponse
+	(*ReleaseRequest)(nil),           // 34: flume.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),          // 35: flume.v1.ReleaseResponse
+	(*BootstrapACLRequest)(nil),      // 36: flume.v1.BootstrapACLRequest
+	(*BootstrapACLResponse)(nil),     // 37: flume.v1.BootstrapACLResponse
+	(*CreateTokenRequest)(nil),       // 38: flume.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),      // 39: flume.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),        // 40: flume.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),       // 41: flume.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),       // 42: flume.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),      // 43: flume.v1.RevokeTokenResponse
+	(*ListNodeBindingsRequest)(nil),  // 44: flume.v1.ListNodeBindingsRequest
+	(*ListNodeBindingsResponse)(nil), // 45: flume.v1.ListNodeBindingsResponse
+	(*UnbindNodeRequest)(nil),        // 46: flume.v1.UnbindNodeRequest
+	(*UnbindNodeResponse)(nil),       // 47: flume.v1.UnbindNodeResponse
+	(*WhoAmIRequest)(nil),            // 48: flume.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),           // 49: flume.v1.WhoAmIResponse
+	nil,                              // 50: flume.v1.NodeAssignment.ChokesEntry
+	(*TranslatedConfig)(nil),         // 51: flume.v1.TranslatedConfig
+	(*CommandRecord)(nil),            // 52: flume.v1.CommandRecord
+	(*StoredConfig)(nil),             // 53: flume.v1.StoredConfig
+	(*Mapping)(nil),                  // 54: flume.v1.Mapping
+	(*CommitChunks)(nil),             // 55: flume.v1.CommitChunks
+	(*CommitResult)(nil),             // 56: flume.v1.CommitResult
+	(*FileLength)(nil),               // 57: flume.v1.FileLength
+	(*FinishFiles)(nil),              // 58: flume.v1.FinishFiles
+	(*ReleaseChunks)(nil),            // 59: flume.v1.ReleaseChunks
+	(TokenRole)(0),                   // 60: flume.v1.TokenRole
+	(*Token)(nil),                    // 61: flume.v1.Token
+	(*NodeBinding)(nil),              // 62: flume.v1.NodeBinding
 }
 var file_flume_v1_service_proto_depIdxs = []int32{
 	2,  // 0: flume.v1.SessionRequest.hello:type_name -> flume.v1.Hello
@@ -2278,53 +2978,71 @@ var file_flume_v1_service_proto_depIdxs = []int32{
 	7,  // 5: flume.v1.SessionResponse.assignment:type_name -> flume.v1.NodeAssignment
 	8,  // 6: flume.v1.SessionResponse.not_leader:type_name -> flume.v1.NotLeader
 	9,  // 7: flume.v1.SessionResponse.refusal:type_name -> flume.v1.Refusal
-	37, // 8: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
-	36, // 9: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
-	38, // 10: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
-	38, // 11: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
+	51, // 8: flume.v1.NodeAssignment.nodes:type_name -> flume.v1.TranslatedConfig
+	50, // 9: flume.v1.NodeAssignment.chokes:type_name -> flume.v1.NodeAssignment.ChokesEntry
+	52, // 10: flume.v1.ExecResponse.record:type_name -> flume.v1.CommandRecord
+	52, // 11: flume.v1.GetCommandsResponse.records:type_name -> flume.v1.CommandRecord
 	0,  // 12: flume.v1.NodeStatus.state:type_name -> flume.v1.LogicalNodeState
 	4,  // 13: flume.v1.NodeStatus.metrics:type_name -> flume.v1.Metric
 	15, // 14: flume.v1.GetNodeStatusesResponse.statuses:type_name -> flume.v1.NodeStatus
-	39, // 15: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
-	37, // 16: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
-	40, // 17: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
+	53, // 15: flume.v1.GetConfigsResponse.submitted:type_name -> flume.v1.StoredConfig
+	51, // 16: flume.v1.GetConfigsResponse.translated:type_name -> flume.v1.TranslatedConfig
+	54, // 17: flume.v1.GetMappingsResponse.mappings:type_name -> flume.v1.Mapping
 	22, // 18: flume.v1.GetMembersResponse.members:type_name -> flume.v1.Member
-	41, // 19: flume.v1.CommitRequest.commit:type_name -> flume.v1.CommitChunks
-	42, // 20: flume.v1.CommitResponse.result:type_name -> flume.v1.CommitResult
-	43, // 21: flume.v1.GetFileLengthsResponse.files:type_name -> flume.v1.FileLength
-	44, // 22: flume.v1.FinishFilesRequest.finish:type_name -> flume.v1.FinishFiles
-	45, // 23: flume.v1.ReleaseRequest.release:type_name -> flume.v1.ReleaseChunks
-	1,  // 24: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
-	24, // 25: flume.v1.NodeService.Commit:input_type -> flume.v1.CommitRequest
-	26, // 26: flume.v1.NodeService.GetFileLengths:input_type -> flume.v1.GetFileLengthsRequest
-	28, // 27: flume.v1.NodeService.FinishFiles:input_type -> flume.v1.FinishFilesRequest
-	30, // 28: flume.v1.NodeService.NewEpoch:input_type -> flume.v1.NewEpochRequest
-	32, // 29: flume.v1.NodeService.GetCommitted:input_type -> flume.v1.GetCommittedRequest
-	34, // 30: flume.v1.NodeService.Release:input_type -> flume.v1.ReleaseRequest
-	10, // 31: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
-	12, // 32: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
-	14, // 33: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
-	17, // 34: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
-	19, // 35: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
-	21, // 36: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
-	6,  // 37: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
-	25, // 38: flume.v1.NodeService.Commit:output_type -> flume.v1.CommitResponse
-	27, // 39: flume.v1.NodeService.GetFileLengths:output_type -> flume.v1.GetFileLengthsResponse
-	29, // 40: flume.v1.NodeService.FinishFiles:output_type -> flume.v1.FinishFilesResponse
-	31, // 41: flume.v1.NodeService.NewEpoch:output_type -> flume.v1.NewEpochResponse
-	33, // 42: flume.v1.NodeService.GetCommitted:output_type -> flume.v1.GetCommittedResponse
-	35, // 43: flume.v1.NodeService.Release:output_type -> flume.v1.ReleaseResponse
-	11, // 44: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
-	13, // 45: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
-	16, // 46: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
-	18, // 47: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
-	20, // 48: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
-	23, // 49: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
-	37, // [37:50] is the sub-list for method output_type
-	24, // [24:37] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	55, // 19: flume.v1.CommitRequest.commit:type_name -> flume.v1.CommitChunks
+	56, // 20: flume.v1.CommitResponse.result:type_name -> flume.v1.CommitResult
+	57, // 21: flume.v1.GetFileLengthsResponse.files:type_name -> flume.v1.FileLength
+	58, // 22: flume.v1.FinishFilesRequest.finish:type_name -> flume.v1.FinishFiles
+	59, // 23: flume.v1.ReleaseRequest.release:type_name -> flume.v1.ReleaseChunks
+	60, // 24: flume.v1.CreateTokenRequest.role:type_name -> flume.v1.TokenRole
+	61, // 25: flume.v1.ListTokensResponse.tokens:type_name -> flume.v1.Token
+	62, // 26: flume.v1.ListNodeBindingsResponse.bindings:type_name -> flume.v1.NodeBinding
+	60, // 27: flume.v1.WhoAmIResponse.role:type_name -> flume.v1.TokenRole
+	1,  // 28: flume.v1.NodeService.Session:input_type -> flume.v1.SessionRequest
+	24, // 29: flume.v1.NodeService.Commit:input_type -> flume.v1.CommitRequest
+	26, // 30: flume.v1.NodeService.GetFileLengths:input_type -> flume.v1.GetFileLengthsRequest
+	28, // 31: flume.v1.NodeService.FinishFiles:input_type -> flume.v1.FinishFilesRequest
+	30, // 32: flume.v1.NodeService.NewEpoch:input_type -> flume.v1.NewEpochRequest
+	32, // 33: flume.v1.NodeService.GetCommitted:input_type -> flume.v1.GetCommittedRequest
+	34, // 34: flume.v1.NodeService.Release:input_type -> flume.v1.ReleaseRequest
+	10, // 35: flume.v1.AdminService.Exec:input_type -> flume.v1.ExecRequest
+	12, // 36: flume.v1.AdminService.GetCommands:input_type -> flume.v1.GetCommandsRequest
+	14, // 37: flume.v1.AdminService.GetNodeStatuses:input_type -> flume.v1.GetNodeStatusesRequest
+	17, // 38: flume.v1.AdminService.GetConfigs:input_type -> flume.v1.GetConfigsRequest
+	19, // 39: flume.v1.AdminService.GetMappings:input_type -> flume.v1.GetMappingsRequest
+	21, // 40: flume.v1.AdminService.GetMembers:input_type -> flume.v1.GetMembersRequest
+	36, // 41: flume.v1.AdminService.BootstrapACL:input_type -> flume.v1.BootstrapACLRequest
+	38, // 42: flume.v1.AdminService.CreateToken:input_type -> flume.v1.CreateTokenRequest
+	40, // 43: flume.v1.AdminService.ListTokens:input_type -> flume.v1.ListTokensRequest
+	42, // 44: flume.v1.AdminService.RevokeToken:input_type -> flume.v1.RevokeTokenRequest
+	44, // 45: flume.v1.AdminService.ListNodeBindings:input_type -> flume.v1.ListNodeBindingsRequest
+	46, // 46: flume.v1.AdminService.UnbindNode:input_type -> flume.v1.UnbindNodeRequest
+	48, // 47: flume.v1.AdminService.WhoAmI:input_type -> flume.v1.WhoAmIRequest
+	6,  // 48: flume.v1.NodeService.Session:output_type -> flume.v1.SessionResponse
+	25, // 49: flume.v1.NodeService.Commit:output_type -> flume.v1.CommitResponse
+	27, // 50: flume.v1.NodeService.GetFileLengths:output_type -> flume.v1.GetFileLengthsResponse
+	29, // 51: flume.v1.NodeService.FinishFiles:output_type -> flume.v1.FinishFilesResponse
+	31, // 52: flume.v1.NodeService.NewEpoch:output_type -> flume.v1.NewEpochResponse
+	33, // 53: flume.v1.NodeService.GetCommitted:output_type -> flume.v1.GetCommittedResponse
+	35, // 54: flume.v1.NodeService.Release:output_type -> flume.v1.ReleaseResponse
+	11, // 55: flume.v1.AdminService.Exec:output_type -> flume.v1.ExecResponse
+	13, // 56: flume.v1.AdminService.GetCommands:output_type -> flume.v1.GetCommandsResponse
+	16, // 57: flume.v1.AdminService.GetNodeStatuses:output_type -> flume.v1.GetNodeStatusesResponse
+	18, // 58: flume.v1.AdminService.GetConfigs:output_type -> flume.v1.GetConfigsResponse
+	20, // 59: flume.v1.AdminService.GetMappings:output_type -> flume.v1.GetMappingsResponse
+	23, // 60: flume.v1.AdminService.GetMembers:output_type -> flume.v1.GetMembersResponse
+	37, // 61: flume.v1.AdminService.BootstrapACL:output_type -> flume.v1.BootstrapACLResponse
+	39, // 62: flume.v1.AdminService.CreateToken:output_type -> flume.v1.CreateTokenResponse
+	41, // 63: flume.v1.AdminService.ListTokens:output_type -> flume.v1.ListTokensResponse
+	43, // 64: flume.v1.AdminService.RevokeToken:output_type -> flume.v1.RevokeTokenResponse
+	45, // 65: flume.v1.AdminService.ListNodeBindings:output_type -> flume.v1.ListNodeBindingsResponse
+	47, // 66: flume.v1.AdminService.UnbindNode:output_type -> flume.v1.UnbindNodeResponse
+	49, // 67: flume.v1.AdminService.WhoAmI:output_type -> flume.v1.WhoAmIResponse
+	48, // [48:68] is the sub-list for method output_type
+	28, // [28:48] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_flume_v1_service_proto_init() }
@@ -2348,7 +3066,7 @@ func file_flume_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flume_v1_service_proto_rawDesc), len(file_flume_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

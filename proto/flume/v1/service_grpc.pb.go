@@ -370,12 +370,19 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AdminService_Exec_FullMethodName            = "/flume.v1.AdminService/Exec"
-	AdminService_GetCommands_FullMethodName     = "/flume.v1.AdminService/GetCommands"
-	AdminService_GetNodeStatuses_FullMethodName = "/flume.v1.AdminService/GetNodeStatuses"
-	AdminService_GetConfigs_FullMethodName      = "/flume.v1.AdminService/GetConfigs"
-	AdminService_GetMappings_FullMethodName     = "/flume.v1.AdminService/GetMappings"
-	AdminService_GetMembers_FullMethodName      = "/flume.v1.AdminService/GetMembers"
+	AdminService_Exec_FullMethodName             = "/flume.v1.AdminService/Exec"
+	AdminService_GetCommands_FullMethodName      = "/flume.v1.AdminService/GetCommands"
+	AdminService_GetNodeStatuses_FullMethodName  = "/flume.v1.AdminService/GetNodeStatuses"
+	AdminService_GetConfigs_FullMethodName       = "/flume.v1.AdminService/GetConfigs"
+	AdminService_GetMappings_FullMethodName      = "/flume.v1.AdminService/GetMappings"
+	AdminService_GetMembers_FullMethodName       = "/flume.v1.AdminService/GetMembers"
+	AdminService_BootstrapACL_FullMethodName     = "/flume.v1.AdminService/BootstrapACL"
+	AdminService_CreateToken_FullMethodName      = "/flume.v1.AdminService/CreateToken"
+	AdminService_ListTokens_FullMethodName       = "/flume.v1.AdminService/ListTokens"
+	AdminService_RevokeToken_FullMethodName      = "/flume.v1.AdminService/RevokeToken"
+	AdminService_ListNodeBindings_FullMethodName = "/flume.v1.AdminService/ListNodeBindings"
+	AdminService_UnbindNode_FullMethodName       = "/flume.v1.AdminService/UnbindNode"
+	AdminService_WhoAmI_FullMethodName           = "/flume.v1.AdminService/WhoAmI"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -398,6 +405,21 @@ type AdminServiceClient interface {
 	GetMappings(ctx context.Context, in *GetMappingsRequest, opts ...grpc.CallOption) (*GetMappingsResponse, error)
 	// GetMembers returns the masters of the ensemble.
 	GetMembers(ctx context.Context, in *GetMembersRequest, opts ...grpc.CallOption) (*GetMembersResponse, error)
+	// BootstrapACL creates the first admin token of the ensemble, once: it fails once the
+	// ensemble has been bootstrapped (here or from flume.acl.bootstrap.token.file).
+	BootstrapACL(ctx context.Context, in *BootstrapACLRequest, opts ...grpc.CallOption) (*BootstrapACLResponse, error)
+	// CreateToken creates an access token (admin role).
+	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
+	// ListTokens lists the access tokens, without their secrets (admin role).
+	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
+	// RevokeToken removes an access token (admin role).
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// ListNodeBindings lists which identity each physical node's name is bound to (admin role).
+	ListNodeBindings(ctx context.Context, in *ListNodeBindingsRequest, opts ...grpc.CallOption) (*ListNodeBindingsResponse, error)
+	// UnbindNode frees a physical node's name for another identity (admin role).
+	UnbindNode(ctx context.Context, in *UnbindNodeRequest, opts ...grpc.CallOption) (*UnbindNodeResponse, error)
+	// WhoAmI says who the masters take the caller for, and what it may do.
+	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
 }
 
 type adminServiceClient struct {
@@ -468,6 +490,76 @@ func (c *adminServiceClient) GetMembers(ctx context.Context, in *GetMembersReque
 	return out, nil
 }
 
+func (c *adminServiceClient) BootstrapACL(ctx context.Context, in *BootstrapACLRequest, opts ...grpc.CallOption) (*BootstrapACLResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BootstrapACLResponse)
+	err := c.cc.Invoke(ctx, AdminService_BootstrapACL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTokenResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTokensResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListNodeBindings(ctx context.Context, in *ListNodeBindingsRequest, opts ...grpc.CallOption) (*ListNodeBindingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNodeBindingsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListNodeBindings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UnbindNode(ctx context.Context, in *UnbindNodeRequest, opts ...grpc.CallOption) (*UnbindNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnbindNodeResponse)
+	err := c.cc.Invoke(ctx, AdminService_UnbindNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhoAmIResponse)
+	err := c.cc.Invoke(ctx, AdminService_WhoAmI_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -488,6 +580,21 @@ type AdminServiceServer interface {
 	GetMappings(context.Context, *GetMappingsRequest) (*GetMappingsResponse, error)
 	// GetMembers returns the masters of the ensemble.
 	GetMembers(context.Context, *GetMembersRequest) (*GetMembersResponse, error)
+	// BootstrapACL creates the first admin token of the ensemble, once: it fails once the
+	// ensemble has been bootstrapped (here or from flume.acl.bootstrap.token.file).
+	BootstrapACL(context.Context, *BootstrapACLRequest) (*BootstrapACLResponse, error)
+	// CreateToken creates an access token (admin role).
+	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
+	// ListTokens lists the access tokens, without their secrets (admin role).
+	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
+	// RevokeToken removes an access token (admin role).
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// ListNodeBindings lists which identity each physical node's name is bound to (admin role).
+	ListNodeBindings(context.Context, *ListNodeBindingsRequest) (*ListNodeBindingsResponse, error)
+	// UnbindNode frees a physical node's name for another identity (admin role).
+	UnbindNode(context.Context, *UnbindNodeRequest) (*UnbindNodeResponse, error)
+	// WhoAmI says who the masters take the caller for, and what it may do.
+	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -515,6 +622,27 @@ func (UnimplementedAdminServiceServer) GetMappings(context.Context, *GetMappings
 }
 func (UnimplementedAdminServiceServer) GetMembers(context.Context, *GetMembersRequest) (*GetMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMembers not implemented")
+}
+func (UnimplementedAdminServiceServer) BootstrapACL(context.Context, *BootstrapACLRequest) (*BootstrapACLResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BootstrapACL not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
+}
+func (UnimplementedAdminServiceServer) ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTokens not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedAdminServiceServer) ListNodeBindings(context.Context, *ListNodeBindingsRequest) (*ListNodeBindingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNodeBindings not implemented")
+}
+func (UnimplementedAdminServiceServer) UnbindNode(context.Context, *UnbindNodeRequest) (*UnbindNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnbindNode not implemented")
+}
+func (UnimplementedAdminServiceServer) WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WhoAmI not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -645,6 +773,132 @@ func _AdminService_GetMembers_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_BootstrapACL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BootstrapACLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).BootstrapACL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_BootstrapACL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).BootstrapACL(ctx, req.(*BootstrapACLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CreateToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateToken(ctx, req.(*CreateTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListTokens(ctx, req.(*ListTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListNodeBindings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNodeBindingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListNodeBindings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListNodeBindings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListNodeBindings(ctx, req.(*ListNodeBindingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UnbindNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnbindNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UnbindNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UnbindNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UnbindNode(ctx, req.(*UnbindNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_WhoAmI_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WhoAmIRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).WhoAmI(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_WhoAmI_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).WhoAmI(ctx, req.(*WhoAmIRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -675,6 +929,34 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMembers",
 			Handler:    _AdminService_GetMembers_Handler,
+		},
+		{
+			MethodName: "BootstrapACL",
+			Handler:    _AdminService_BootstrapACL_Handler,
+		},
+		{
+			MethodName: "CreateToken",
+			Handler:    _AdminService_CreateToken_Handler,
+		},
+		{
+			MethodName: "ListTokens",
+			Handler:    _AdminService_ListTokens_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _AdminService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "ListNodeBindings",
+			Handler:    _AdminService_ListNodeBindings_Handler,
+		},
+		{
+			MethodName: "UnbindNode",
+			Handler:    _AdminService_UnbindNode_Handler,
+		},
+		{
+			MethodName: "WhoAmI",
+			Handler:    _AdminService_WhoAmI_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

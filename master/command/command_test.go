@@ -1,4 +1,4 @@
-package master
+package command
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
-func TestParseCommand(t *testing.T) {
+func TestParse(t *testing.T) {
 	reg := builtin.Registry()
 	tests := []struct {
 		argv    []string
@@ -46,7 +46,7 @@ func TestParseCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.argv, " "), func(t *testing.T) {
-			c, err := ParseCommand(tt.argv, reg)
+			c, err := Parse(tt.argv, reg)
 			if tt.wantErr {
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("error %v, want it to contain %q", err, tt.want)
@@ -69,23 +69,23 @@ func TestParseCommand(t *testing.T) {
 }
 
 func TestUsageErrorsAreTyped(t *testing.T) {
-	_, err := ParseCommand([]string{"unmap", "x"}, builtin.Registry())
+	_, err := Parse([]string{"unmap", "x"}, builtin.Registry())
 	if !errors.Is(err, ErrUsage) {
 		t.Fatalf("%v is not ErrUsage", err)
 	}
-	if _, err := ParseCommand([]string{"frobnicate"}, builtin.Registry()); !errors.Is(err, ErrUsage) {
+	if _, err := Parse([]string{"frobnicate"}, builtin.Registry()); !errors.Is(err, ErrUsage) {
 		t.Fatalf("%v is not ErrUsage", err)
 	}
 }
 
 func TestCommandSizeIsBounded(t *testing.T) {
 	reg := builtin.Registry()
-	if _, err := ParseCommand(append([]string{"noop"}, make([]string, 100)...), reg); !errors.Is(err, ErrUsage) ||
+	if _, err := Parse(append([]string{"noop"}, make([]string, 100)...), reg); !errors.Is(err, ErrUsage) ||
 		!strings.Contains(err.Error(), "101 arguments") {
 		t.Fatalf("many arguments: %v", err)
 	}
-	if _, err := ParseCommand([]string{"unconfig", strings.Repeat("x", 5<<20)}, reg); !errors.Is(err, ErrUsage) ||
-		!strings.Contains(err.Error(), "at most 64 arguments and 4194304 bytes") {
+	if _, err := Parse([]string{"unconfig", strings.Repeat("x", 5<<20)}, reg); !errors.Is(err, ErrUsage) ||
+		!strings.Contains(err.Error(), "at most 64 arguments and 491520 bytes") {
 		t.Fatalf("a huge argument: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package master
+package ensemble
 
 import (
 	"strings"

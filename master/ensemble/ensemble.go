@@ -1,4 +1,7 @@
-package master
+// Package ensemble names the masters of an ensemble and the addresses of their services, as
+// flume.master.servers lists them. Masters, nodes and flumectl all read it; it imports nothing
+// of the master itself, so clients do not link the raft library.
+package ensemble
 
 import (
 	"fmt"
@@ -14,6 +17,14 @@ const (
 	DefaultAdminPort = 35873 // flume.config.admin.port
 	DefaultRaftPort  = 35874 // flume.master.raft.port
 )
+
+// Peer is one master of the ensemble, with the addresses of its services.
+type Peer struct {
+	ID    string
+	Raft  string // raft transport (flume.master.raft.port, 35874)
+	Admin string // AdminService (flume.config.admin.port, 35873)
+	Node  string // NodeService (flume.master.heartbeat.port, 35872); empty: nodes are not served
+}
 
 // Ports are the ports of one master.
 type Ports struct {
@@ -31,7 +42,7 @@ func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
 	peers := make([]Peer, 0, len(servers))
 	seen := map[string]int{}
 	for i, entry := range servers {
-		peer, err := peerOf(strconv.Itoa(i), entry, ports)
+		peer, err := PeerOf(strconv.Itoa(i), entry, ports)
 		if err != nil {
 			return nil, fmt.Errorf("flume.master.servers entry %d: %w", i, err)
 		}
@@ -47,9 +58,9 @@ func PeersFromServers(servers []string, ports Ports) ([]Peer, error) {
 // DefaultPorts are the ports of a master named by its host alone.
 var DefaultPorts = Ports{Web: DefaultWebPort, Node: DefaultNodePort, Admin: DefaultAdminPort, Raft: DefaultRaftPort}
 
-// peerOf gives master id the addresses an entry of flume.master.servers names: a host with
+// PeerOf gives master id the addresses an entry of flume.master.servers names: a host with
 // the given ports, or host:adminport with the other ports at their offsets to it.
-func peerOf(id, entry string, ports Ports) (Peer, error) {
+func PeerOf(id, entry string, ports Ports) (Peer, error) {
 	entry = strings.TrimSpace(entry)
 	host, p := entry, ports
 	if h, port, err := net.SplitHostPort(entry); err == nil {

@@ -1,14 +1,18 @@
-// Package master is the Flume master: it turns admin commands into replicated commands, keeps
-// the replicated state through Raft, and serves nodes and admins.
-package master
+// Package command turns the classic shell's command lines (config, map, unmap, ...) into the
+// replicated commands the masters apply, checking every spec they hold against the component
+// registry. It says which role a command needs when access control is on. Masters, flumectl
+// and the web UI share it; it does not link the raft library.
+package command
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/master/state"
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/plugin"
@@ -19,10 +23,12 @@ import (
 // ErrUsage is wrapped by the error for a command line that is not a valid command.
 var ErrUsage = errors.New("bad command")
 
-// Bounds of one command line.
+// Bounds of one command line. A command travels as one entry of the replicated log, which holds
+// its arguments and what they parse to (about twice their size) within the log's bound on an
+// entry (1 MiB): a multiconfig of thousands of nodes fits.
 const (
 	maxArgs         = 64
-	maxCommandBytes = 4 << 20 // a multiconfig of thousands of nodes fits
+	maxCommandBytes = 480 << 10
 )
 
 func clipName(s string) string {
@@ -54,8 +60,8 @@ var commandUsage = map[string]string{
 	"removemaster":  "removemaster <serverid>",
 }
 
-// CommandNames returns the names of the commands that change the state, sorted.
-func CommandNames() []string {
+// Names returns the names of the commands that change the state, sorted.
+func Names() []string {
 	names := make([]string, 0, len(commandUsage))
 	for n := range commandUsage {
 		names = append(names, n)
@@ -68,11 +74,11 @@ func usageErr(name, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s; usage: %s", ErrUsage, name, fmt.Sprintf(format, args...), commandUsage[name])
 }
 
-// ParseCommand turns a command line into the replicated command that carries it out. Every spec
+// Parse turns a command line into the replicated command that carries it out. Every spec
 // it holds is parsed and built against reg (without opening anything), so a bad config is
 // refused here, with the place of each error, and never reaches the state. The command's time
 // and origin are left for the caller.
-func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error) {
+func Parse(argv []string, reg *plugin.Registry) (*flumev1.Command, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("%w: empty command", ErrUsage)
 	}
@@ -160,8 +166,8 @@ func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error)
 	case "addmaster":
 		err = nargs(len(args) == 2)
 		if err == nil {
-			var p Peer
-			if p, err = peerOf(args[0], args[1], DefaultPorts); err != nil {
+			var p ensemble.Peer
+			if p, err = ensemble.PeerOf(args[0], args[1], ensemble.DefaultPorts); err != nil {
 				err = usageErr(name, "%v", err)
 			}
 			c.Op = &flumev1.Command_AddMaster{AddMaster: &flumev1.AddMaster{Master: &flumev1.MasterAddress{
@@ -177,7 +183,7 @@ func ParseCommand(argv []string, reg *plugin.Registry) (*flumev1.Command, error)
 		}
 	default:
 		msg := fmt.Sprintf("unknown command %q", name)
-		if s := spec.Suggest(name, CommandNames()); s != "" {
+		if s := spec.Suggest(name, Names()); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrUsage, msg)
@@ -250,4 +256,30 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: %q is not a valid logical node name: it must start with a letter and hold only letters, digits, '.', '-' and '_'", ErrUsage, name)
 	}
 	return nil
+}
+
+// NewRequestID returns a random id for ExecRequest.RequestId: a client keeps it across the
+// retries of one request so that the masters apply the request once.
+func NewRequestID() string {
+	return rand.Text()
+}
+
+// roles gives the role each command needs when access control is on; every command not listed
+// needs flumev1.TokenRole_TOKEN_ROLE_OPERATOR. Commands that forget state wholesale or change
+// the ensemble need an admin.
+var roles = map[string]flumev1.TokenRole{
+	"unmapAll":     flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+	"purge":        flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+	"purgeAll":     flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+	"addmaster":    flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+	"removemaster": flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+}
+
+// Role returns the role command name needs: operator for the commands that configure flows and
+// map nodes, admin for purging and membership.
+func Role(name string) flumev1.TokenRole {
+	if r, ok := roles[name]; ok {
+		return r
+	}
+	return flumev1.TokenRole_TOKEN_ROLE_OPERATOR
 }
