@@ -88,9 +88,19 @@ func (m *Master) authenticate(ctx context.Context) (identity, error) {
 	if secret, ok := bearerToken(md); ok {
 		var t *flumev1.Token
 		var found bool
-		m.fsm.read(func(st *state.State) { t, found = st.TokenBySecret(secret) })
+		var bootstrapped int64
+		m.fsm.read(func(st *state.State) {
+			t, found = st.TokenBySecret(secret)
+			bootstrapped = st.ACLBootstrapped()
+		})
 		if found {
 			return identity{name: "token:" + t.GetAccessor(), role: t.GetRole(), desc: t.GetDescription(), token: secret}, nil
+		}
+		if m.cfg.ACL && bootstrapped == 0 {
+			// No token exists yet: the ensemble is starting and its leader has not created the
+			// bootstrap token. Unavailable, so that clients wait for it as for an election.
+			return identity{}, status.Error(codes.Unavailable,
+				"access control has no token yet: the masters create the bootstrap token (flume.acl.bootstrap.token.file) once they have a leader, or run flumectl acl bootstrap")
 		}
 		if m.cfg.ACL {
 			return identity{}, status.Error(codes.Unauthenticated,
@@ -158,20 +168,23 @@ func covers(have, need flumev1.TokenRole) bool {
 	return have >= need
 }
 
-// adminRoles is the role each admin method needs with access control on; methods not listed
-// need none (Exec checks its command's role itself, BootstrapACL works once, WhoAmI answers
-// anyone).
-var adminRoles = map[string]flumev1.TokenRole{
-	flumev1.AdminService_GetCommands_FullMethodName:      flumev1.TokenRole_TOKEN_ROLE_READ,
-	flumev1.AdminService_GetNodeStatuses_FullMethodName:  flumev1.TokenRole_TOKEN_ROLE_READ,
-	flumev1.AdminService_GetConfigs_FullMethodName:       flumev1.TokenRole_TOKEN_ROLE_READ,
-	flumev1.AdminService_GetMappings_FullMethodName:      flumev1.TokenRole_TOKEN_ROLE_READ,
-	flumev1.AdminService_GetMembers_FullMethodName:       flumev1.TokenRole_TOKEN_ROLE_READ,
-	flumev1.AdminService_CreateToken_FullMethodName:      flumev1.TokenRole_TOKEN_ROLE_ADMIN,
-	flumev1.AdminService_ListTokens_FullMethodName:       flumev1.TokenRole_TOKEN_ROLE_ADMIN,
-	flumev1.AdminService_RevokeToken_FullMethodName:      flumev1.TokenRole_TOKEN_ROLE_ADMIN,
-	flumev1.AdminService_ListNodeBindings_FullMethodName: flumev1.TokenRole_TOKEN_ROLE_ADMIN,
-	flumev1.AdminService_UnbindNode_FullMethodName:       flumev1.TokenRole_TOKEN_ROLE_ADMIN,
+// adminRoles is the role each admin method needs with access control on, and what it does in
+// the user's words; methods not listed need none (Exec checks its command's role itself,
+// BootstrapACL works once, WhoAmI answers anyone).
+var adminRoles = map[string]struct {
+	role flumev1.TokenRole
+	what string
+}{
+	flumev1.AdminService_GetCommands_FullMethodName:      {flumev1.TokenRole_TOKEN_ROLE_READ, "read the command history"},
+	flumev1.AdminService_GetNodeStatuses_FullMethodName:  {flumev1.TokenRole_TOKEN_ROLE_READ, "read node statuses"},
+	flumev1.AdminService_GetConfigs_FullMethodName:       {flumev1.TokenRole_TOKEN_ROLE_READ, "read configurations"},
+	flumev1.AdminService_GetMappings_FullMethodName:      {flumev1.TokenRole_TOKEN_ROLE_READ, "read mappings"},
+	flumev1.AdminService_GetMembers_FullMethodName:       {flumev1.TokenRole_TOKEN_ROLE_READ, "read the members of the ensemble"},
+	flumev1.AdminService_CreateToken_FullMethodName:      {flumev1.TokenRole_TOKEN_ROLE_ADMIN, "create tokens"},
+	flumev1.AdminService_ListTokens_FullMethodName:       {flumev1.TokenRole_TOKEN_ROLE_ADMIN, "list tokens"},
+	flumev1.AdminService_RevokeToken_FullMethodName:      {flumev1.TokenRole_TOKEN_ROLE_ADMIN, "revoke tokens"},
+	flumev1.AdminService_ListNodeBindings_FullMethodName: {flumev1.TokenRole_TOKEN_ROLE_ADMIN, "list node bindings"},
+	flumev1.AdminService_UnbindNode_FullMethodName:       {flumev1.TokenRole_TOKEN_ROLE_ADMIN, "unbind node names"},
 }
 
 // authorize checks that the caller may do what needs role need; what names it in the error.
@@ -182,7 +195,7 @@ func (m *Master) authorize(ctx context.Context, id identity, need flumev1.TokenR
 	if id.role == flumev1.TokenRole_TOKEN_ROLE_UNSPECIFIED || !strings.HasPrefix(id.name, "token:") {
 		m.refuse(ctx, "no token", what)
 		return status.Errorf(codes.Unauthenticated,
-			"%s needs a token with the %s role: give --token, set FLUME_TOKEN, or write it to ~/.flume/token",
+			"access control is on: to %s, give a token with the %s role (--token, FLUME_TOKEN or ~/.flume/token)",
 			what, state.RoleName(need))
 	}
 	if !covers(id.role, need) {
@@ -214,7 +227,8 @@ func (m *Master) adminInterceptors() []grpc.ServerOption {
 				m.refuse(ctx, "unknown token", info.FullMethod)
 				return nil, err
 			}
-			if err := m.authorize(ctx, id, adminRoles[info.FullMethod], methodName(info.FullMethod)); err != nil {
+			need := adminRoles[info.FullMethod]
+			if err := m.authorize(ctx, id, need.role, need.what); err != nil {
 				return nil, err
 			}
 			return h(context.WithValue(ctx, identityKey{}, id), req)

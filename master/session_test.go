@@ -30,6 +30,12 @@ const endless = `{ delay(20) => null }`
 
 // newSessionCluster starts n masters that serve node sessions.
 func newSessionCluster(t *testing.T, n int) *cluster {
+	return newSessionClusterWith(t, n, nil)
+}
+
+// newSessionClusterWith starts n masters that serve node sessions, each configured by mod
+// (may be nil) before it opens.
+func newSessionClusterWith(t *testing.T, n int, mod func(cfg *Config)) *cluster {
 	c := &cluster{t: t, masters: make([]*Master, n)}
 	var raftLis, adminLis, nodeLis = listeners(t, n), listeners(t, n), listeners(t, n)
 	for i := range n {
@@ -38,13 +44,17 @@ func newSessionCluster(t *testing.T, n int) *cluster {
 		c.dirs = append(c.dirs, t.TempDir())
 	}
 	for i := range n {
-		m, err := Open(Config{
+		cfg := Config{
 			ID: c.peers[i].ID, Peers: c.peers, DataDir: c.dirs[i],
 			RaftListener: raftLis[i], AdminListener: adminLis[i], NodeListener: nodeLis[i],
 			Registry: builtin.Registry(), HeartbeatPeriod: testPeriod, HeartbeatMissedMax: 5,
 			Raft: raftstore.Config{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 				LeaderLeaseTimeout: 150 * time.Millisecond, CommitTimeout: 10 * time.Millisecond},
-		})
+		}
+		if mod != nil {
+			mod(&cfg)
+		}
+		m, err := Open(cfg)
 		if err != nil {
 			t.Fatalf("open master %d: %v", i, err)
 		}

@@ -84,7 +84,6 @@ func (ca *testCA) leaf(t testing.TB, name string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-
 // mutual sets cfg's TLS the plain way: a certificate for name, client certificates
 // required and verified against ca, servers verified against ca under the dialled host.
 func (ca *testCA) mutual(t testing.TB, name string, cfg *Config) {

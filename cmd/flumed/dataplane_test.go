@@ -46,11 +46,11 @@ type proc struct {
 
 func (e *masters) node(name string, extra ...string) *proc {
 	p := &proc{t: e.t, name: name, bin: filepath.Join(e.bin, "flumed"),
-		args: append([]string{"node", "-n", name, "--data-dir", e.t.TempDir(), "-s",
+		args: append(append([]string{"node", "-n", name, "--data-dir", e.t.TempDir(), "-s",
 			"-D", "flume.master.servers=" + e.servers,
 			"-D", "flume.agent.failover.backoff.initial=200",
 			"-D", "flume.agent.failover.backoff.max=1000",
-			"-D", "flume.collector.roll.millis=500"}, extra...)}
+			"-D", "flume.collector.roll.millis=500"}, e.sec.nodeArgs(name)...), extra...)}
 	p.start()
 	e.t.Cleanup(p.kill)
 	return p
@@ -225,8 +225,21 @@ func newDataplane(t *testing.T, masters, collectors int) *dataplane {
 // newDataplaneWith is newDataplane with an input file of lines lines; none with 0: the test
 // writes what the agent reads.
 func newDataplaneWith(t *testing.T, masters, collectors, lines int) *dataplane {
+	return newDataplaneOn(t, masters, collectors, lines, false)
+}
+
+// newDataplaneOn is newDataplaneWith, with TLS and access control on every process when secure.
+func newDataplaneOn(t *testing.T, masters, collectors, lines int, secure bool) *dataplane {
 	bin := buildBinaries(t)
-	d := &dataplane{e: newEnsemble(t, bin, masters), dir: t.TempDir(), lines: lines}
+	var sec *secureSetup
+	if secure {
+		names := []string{"agent1"}
+		for i := range collectors {
+			names = append(names, fmt.Sprintf("col%d", i+1))
+		}
+		sec = newSecureSetup(t, bin, names...)
+	}
+	d := &dataplane{e: newSecureEnsemble(t, bin, masters, sec), dir: t.TempDir(), lines: lines}
 	if lines > 0 {
 		d.input = filepath.Join(d.dir, "in.log")
 		writeNumbered(t, d.input, d.lines)
@@ -420,11 +433,17 @@ func (d *dataplane) check(ta tally, what string, extra string) {
 // TestCollectorKilledInAChain is FAULTS.md row 4: the agent ships end to end over a chain of
 // two collectors; the primary is killed with SIGKILL at a random point and restarted later.
 // Every line is found exactly once.
-func TestCollectorKilledInAChain(t *testing.T) {
+func TestCollectorKilledInAChain(t *testing.T) { collectorKilledInAChain(t, false) }
+
+// TestCollectorKilledInAChainWithTLSAndACL is TestCollectorKilledInAChain with TLS on every port and access
+// control on (FAULTS.md rows 1, 4 and 8 with security on): the same conservation.
+func TestCollectorKilledInAChainWithTLSAndACL(t *testing.T) { collectorKilledInAChain(t, true) }
+
+func collectorKilledInAChain(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	d := newDataplane(t, 1, 2)
+	d := newDataplaneOn(t, 1, 2, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	seed := time.Now().UnixNano()
 	r := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -447,11 +466,19 @@ func TestCollectorKilledInAChain(t *testing.T) {
 // TestMasterLeaderKilledWhileShipping is FAULTS.md row 8 for the data path: three masters, the
 // leader killed with SIGKILL while an agent ships end to end; commits wait for the new leader
 // and every line is found exactly once.
-func TestMasterLeaderKilledWhileShipping(t *testing.T) {
+func TestMasterLeaderKilledWhileShipping(t *testing.T) { masterLeaderKilledWhileShipping(t, false) }
+
+// TestMasterLeaderKilledWhileShippingWithTLSAndACL is TestMasterLeaderKilledWhileShipping with TLS on every port and access
+// control on (FAULTS.md rows 1, 4 and 8 with security on): the same conservation.
+func TestMasterLeaderKilledWhileShippingWithTLSAndACL(t *testing.T) {
+	masterLeaderKilledWhileShipping(t, true)
+}
+
+func masterLeaderKilledWhileShipping(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	d := newDataplane(t, 3, 1)
+	d := newDataplaneOn(t, 3, 1, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	d.waitWritten(0.2, 60*time.Second)
 	var leader int
@@ -519,11 +546,17 @@ func dirSize(dir string) int64 {
 // TestAgentKilledMidStream is FAULTS.md row 1: the agent is killed with SIGKILL at random
 // points while it ships end to end, and restarted on its data directory. Its write-ahead log
 // holds what was not acked, with the source's position: nothing is lost or read twice.
-func TestAgentKilledMidStream(t *testing.T) {
+func TestAgentKilledMidStream(t *testing.T) { agentKilledMidStream(t, false) }
+
+// TestAgentKilledMidStreamWithTLSAndACL is TestAgentKilledMidStream with TLS on every port and access
+// control on (FAULTS.md rows 1, 4 and 8 with security on): the same conservation.
+func TestAgentKilledMidStreamWithTLSAndACL(t *testing.T) { agentKilledMidStream(t, true) }
+
+func agentKilledMidStream(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	d := newDataplane(t, 1, 1)
+	d := newDataplaneOn(t, 1, 1, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	seed := time.Now().UnixNano()
 	r := rand.New(rand.NewPCG(uint64(seed), 1))

@@ -21,7 +21,8 @@ import (
 // on a block of four ports shared by all (web, nodes, admin, raft).
 type masters struct {
 	t       *testing.T
-	bin     string // directory holding flumed and flumectl
+	sec     *secureSetup // TLS and access control; nil for a plaintext ensemble on loopback
+	bin     string       // directory holding flumed and flumectl
 	servers string
 	admins  []string
 	dirs    []string
@@ -74,7 +75,13 @@ func freeBlock(t *testing.T, hosts []string) int {
 }
 
 func newEnsemble(t *testing.T, bin string, n int) *masters {
-	e := &masters{t: t, bin: bin, procs: make([]*exec.Cmd, n), logs: make([]*plugintest.Buffer, n)}
+	return newSecureEnsemble(t, bin, n, nil)
+}
+
+// newSecureEnsemble is newEnsemble with TLS and access control as sec sets them up; nil is a
+// plaintext ensemble.
+func newSecureEnsemble(t *testing.T, bin string, n int, sec *secureSetup) *masters {
+	e := &masters{t: t, sec: sec, bin: bin, procs: make([]*exec.Cmd, n), logs: make([]*plugintest.Buffer, n)}
 	var hosts []string
 	for i := range n {
 		hosts = append(hosts, fmt.Sprintf("127.0.0.%d", i+1))
@@ -101,8 +108,8 @@ func newEnsemble(t *testing.T, bin string, n int) *masters {
 func (e *masters) start(i int) {
 	e.t.Helper()
 	e.logs[i] = &plugintest.Buffer{}
-	cmd := exec.Command(filepath.Join(e.bin, "flumed"), "master", "--serverid", fmt.Sprint(i),
-		"--data-dir", e.dirs[i], "-D", "flume.master.servers="+e.servers)
+	cmd := exec.Command(filepath.Join(e.bin, "flumed"), append([]string{"master", "--serverid", fmt.Sprint(i),
+		"--data-dir", e.dirs[i], "-D", "flume.master.servers=" + e.servers}, e.sec.masterArgs()...)...)
 	cmd.Stdout, cmd.Stderr = e.logs[i], e.logs[i]
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -114,8 +121,8 @@ func (e *masters) start(i int) {
 func (e *masters) startNode(name string) *plugintest.Buffer {
 	e.t.Helper()
 	log := &plugintest.Buffer{}
-	cmd := exec.Command(filepath.Join(e.bin, "flumed"), "node", "-n", name, "--data-dir", e.t.TempDir(),
-		"-D", "flume.master.servers="+e.servers)
+	cmd := exec.Command(filepath.Join(e.bin, "flumed"), append([]string{"node", "-n", name, "--data-dir", e.t.TempDir(),
+		"-D", "flume.master.servers=" + e.servers}, e.sec.nodeArgs(name)...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -152,7 +159,8 @@ func (e *masters) kill(i int) {
 
 // ctl runs flumectl against master i.
 func (e *masters) ctl(i int, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(e.bin, "flumectl"), append([]string{"--master", e.admins[i], "--timeout", "10s"}, args...)...)
+	cmd := exec.Command(filepath.Join(e.bin, "flumectl"), append(append([]string{"--master", e.admins[i], "--timeout", "10s"},
+		e.sec.ctlArgs()...), args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

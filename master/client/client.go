@@ -53,8 +53,8 @@ type Options struct {
 	// Token, when not empty, is sent with every call.
 	Token string
 	// Retry reports whether another master, or the same one later, may answer a call that
-	// failed with err. The default retries codes.Unavailable only: no master reachable, or no
-	// leader yet.
+	// failed with err. The default retries codes.Unavailable (no master reachable, no leader
+	// yet) unless the TLS handshake failed, which another try would not change.
 	Retry func(err error) bool
 	// AttemptTimeout bounds one attempt against one master; 0 leaves only the caller's ctx.
 	AttemptTimeout time.Duration
@@ -82,7 +82,7 @@ func New(opts Options) (*Client, error) {
 		return nil, ErrNoMaster
 	}
 	if opts.Retry == nil {
-		opts.Retry = func(err error) bool { return status.Code(err) == codes.Unavailable }
+		opts.Retry = func(err error) bool { return status.Code(err) == codes.Unavailable && !HandshakeFailed(err) }
 	}
 	if opts.Backoff.Initial == 0 {
 		opts.Backoff.Initial = defaultBackoffInitial
@@ -234,6 +234,16 @@ func (c *Client) Node(ctx context.Context, what string, fn func(ctx context.Cont
 	return c.Call(ctx, what, func(ctx context.Context, cc grpc.ClientConnInterface) error {
 		return fn(ctx, flumev1.NewNodeServiceClient(cc))
 	})
+}
+
+// HandshakeFailed reports whether err is a connection that failed in its TLS handshake, or a
+// plaintext connection a TLS master closed before it began: a mistake of configuration.
+func HandshakeFailed(err error) bool {
+	if status.Code(err) != codes.Unavailable {
+		return false
+	}
+	msg := status.Convert(err).Message()
+	return strings.Contains(msg, "authentication handshake failed") || strings.Contains(msg, "error reading server preface")
 }
 
 // Error is a call that no master answered, or that a master refused. It keeps the gRPC status

@@ -250,7 +250,9 @@ func randomLog(seed uint64, n int) []*flumev1.Command {
 					Agent: name("a"), Epoch: uint64(r.IntN(2)), Through: uint64(r.IntN(20))}}
 			}))
 		case 12:
-			if r.IntN(2) == 0 {
+			if k := r.IntN(6); k >= 2 {
+				log = append(log, aclOp(k, name))
+			} else if r.IntN(2) == 0 {
 				log = append(log, cmd("addmaster", func(c *flumev1.Command) {
 					id := name("m")
 					c.Op = &flumev1.Command_AddMaster{AddMaster: &flumev1.AddMaster{Master: &flumev1.MasterAddress{
