@@ -87,7 +87,7 @@ type Master struct {
 	// refused logs refused calls and handshakes once per peer and kind.
 	refused *refusal.Log
 	// peerCreds secure the connections to other masters.
-	peerCreds credentials.TransportCredentials
+	peerCreds     credentials.TransportCredentials
 	stopBootstrap context.CancelFunc
 	bootstrapDone chan struct{}
 
