@@ -103,6 +103,9 @@ func (m *Master) authenticate(ctx context.Context) (identity, error) {
 				"access control has no token yet: the masters create the bootstrap token (flume.acl.bootstrap.token.file) once they have a leader, or run flumectl acl bootstrap")
 		}
 		if m.cfg.ACL {
+			if id, ok := m.askLeader(ctx, secret); ok {
+				return id, nil
+			}
 			return identity{}, status.Error(codes.Unauthenticated,
 				"the token presented is not known to the masters: mistyped, or revoked")
 		}
@@ -128,6 +131,25 @@ func (m *Master) authenticate(ctx context.Context) (identity, error) {
 		return id, nil
 	}
 	return identity{name: anonymous}, nil
+}
+
+// askLeader asks the leader who a token this follower does not know is: a token created an
+// instant ago may not have reached this master yet. It answers false on the leader, for a
+// forwarded call, and when the leader does not know the token either or cannot be asked.
+func (m *Master) askLeader(ctx context.Context, secret string) (identity, bool) {
+	if m.store.IsLeader() || forwarded(ctx) {
+		return identity{}, false
+	}
+	conn, err := m.leaderConn()
+	if err != nil {
+		return identity{}, false
+	}
+	octx := metadata.AppendToOutgoingContext(ctx, forwardedKey, "1", client.TokenHeader, "Bearer "+secret)
+	resp, err := flumev1.NewAdminServiceClient(conn).WhoAmI(octx, &flumev1.WhoAmIRequest{})
+	if err != nil || !strings.HasPrefix(resp.GetIdentity(), "token:") {
+		return identity{}, false
+	}
+	return identity{name: resp.GetIdentity(), role: resp.GetRole(), token: secret}, true
 }
 
 // bearerToken returns the token of an "authorization: Bearer TOKEN" header.

@@ -125,7 +125,7 @@ func (s *Session) Run(ctx context.Context) error {
 		case errors.Is(err, errRefused):
 			s.n.log.Error("THE MASTER REFUSES THIS NODE", "master", addr, "err", err)
 		case err != nil:
-			s.n.log.Warn("cannot reach the master", "master", addr, "err", err)
+			s.n.log.Warn("cannot reach the master", "err", s.cfg.Client.Explain(addr, err))
 		}
 		redirect = ""
 		select {

@@ -51,9 +51,11 @@ const (
 
 	// DefaultMaxEntryBytes is the largest entry Apply accepts.
 	DefaultMaxEntryBytes = 1 << 20
-	// DefaultMaxAppendEntries is how many entries one AppendEntries request carries at most
-	// (raft's own default).
-	DefaultMaxAppendEntries = 64
+	// DefaultMaxAppendEntries is how many entries one AppendEntries request carries at most,
+	// and how many applies the leader writes to its log in one batch. raft's default is 64;
+	// 16 keeps the message cap at 20 MiB, and the masters' applies rarely queue deeper (one
+	// commit per collector, a release per agent, in flight at a time).
+	DefaultMaxAppendEntries = 16
 	// DefaultMaxMessageBytes caps one raft request read from a connection (one response on
 	// a dialled connection): a full AppendEntries of default entries plus MessageSlackBytes.
 	DefaultMaxMessageBytes = DefaultMaxAppendEntries*DefaultMaxEntryBytes + MessageSlackBytes

@@ -50,12 +50,12 @@ func TestConfigValidate(t *testing.T) {
 			c.MaxEntryBytes, c.MaxAppendEntries = 2<<20, 10
 			c.MaxMessageBytes = 10*2<<20 + MessageSlackBytes
 		}, ""},
-		{"message cap below a full append", func(c *Config) { c.MaxMessageBytes = 64 << 20 },
-			"max message bytes 67108864: must be at least max append entries 64 × max entry bytes 1048576 + 4194304 = 71303168"},
-		{"more entries per append than fit the default cap", func(c *Config) { c.MaxAppendEntries = 65 },
-			"max message bytes 71303168: must be at least"},
+		{"message cap below a full append", func(c *Config) { c.MaxMessageBytes = 16 << 20 },
+			"max message bytes 16777216: must be at least max append entries 16 × max entry bytes 1048576 + 4194304 = 20971520"},
+		{"more entries per append than fit the default cap", func(c *Config) { c.MaxAppendEntries = 17 },
+			"max message bytes 20971520: must be at least"},
 		{"entry size that would overflow", func(c *Config) { c.MaxEntryBytes = math.MaxInt64 / 2 },
-			"must be at least max append entries 64 × max entry bytes 4611686018427387903"},
+			"must be at least max append entries 16 × max entry bytes 4611686018427387903"},
 		{"negative entry size", func(c *Config) { c.MaxEntryBytes = -1 }, "max entry bytes -1: must be positive"},
 		{"too many entries per append for raft", func(c *Config) { c.MaxAppendEntries = 1025 },
 			"max append entries 1025: must be 1 to 1024"},

@@ -1,8 +1,11 @@
 package raftstore
 
 import (
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // raft's rpc types, the first byte of every request on its wire (net_transport.go).
@@ -129,4 +132,22 @@ func (c *trackedConn) overCap() {
 	}
 	c.layer.refuse.Refuse("raft cap "+c.ip, "raft connection closed: "+what+" over the size cap",
 		"peer", c.peer, "rpc", rpcName(rpc), "cap", limit)
+	returnMemory()
+}
+
+// releasePending is set while a release of memory is scheduled.
+var releasePending atomic.Bool
+
+// returnMemory gives back to the operating system, a second after a cut, the memory an
+// oversized message made raft's decoder allocate: by then raft's reader has dropped it, but
+// the Go runtime would keep the pages for minutes, and a member the cap protected would still
+// look as large as the message made it. Cuts happen only when a peer misbehaves; at most one
+// release is pending at a time.
+func returnMemory() {
+	if releasePending.CompareAndSwap(false, true) {
+		time.AfterFunc(time.Second, func() {
+			debug.FreeOSMemory()
+			releasePending.Store(false)
+		})
+	}
 }

@@ -222,6 +222,15 @@ func (c *Client) addrAt(i int) string {
 	return c.addrs[i%len(c.addrs)]
 }
 
+// Explain wraps err, the failure of a call to the master at addr made outside Call (a
+// session stream), as Call would: naming the master, keeping its status, with a hint.
+func (c *Client) Explain(addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Master: addr, Err: err, plaintext: c.opts.Credentials == nil}
+}
+
 // Admin runs fn with the admin service of each master in turn, as Call does.
 func (c *Client) Admin(ctx context.Context, what string, fn func(ctx context.Context, a flumev1.AdminServiceClient) error) error {
 	return c.Call(ctx, what, func(ctx context.Context, cc grpc.ClientConnInterface) error {
