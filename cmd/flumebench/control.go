@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flumego/flume/master"
+	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node/builtin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -684,12 +684,15 @@ func (e *ensemble) close() {
 	_ = os.RemoveAll(e.dir)
 }
 
+// dial opens a connection to a master with the masters' client (plaintext: the ensemble runs
+// in this process, on loopback). Each call makes a connection of its own, which the caller
+// closes, so that a fleet spreads its sessions over several.
 func dial(addr string) (*grpc.ClientConn, error) {
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cl, err := client.New(client.Options{Addrs: []string{addr}})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return c, nil
+	return cl.Conn(addr)
 }
 
 // execOK runs a command through an AdminService and checks that it succeeded.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flumego/flume/internal/pki"
 )
 
 // The data plane table: an agent and a collector as separate flumed processes on loopback,
@@ -32,13 +34,15 @@ type dataplaneBench struct {
 	name   string
 	sink   string // the agent sink, %d for the collector port
 	target string
+	tls    bool // both processes with TLS, the collector verifying the agent's certificate
 }
 
 var dataplaneBenches = []dataplaneBench{
-	{"text -> agentBESink -> collectorSink", `agentBESink("127.0.0.1", %d)`, ">= 1.2M lines/s"},
-	{"text -> agentDFOSink -> collectorSink", `agentDFOSink("127.0.0.1", %d)`, ""},
-	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 40 MB"},
-	{"text -> agentE2ESink(compression=zstd) -> collectorSink", `agentE2ESink("127.0.0.1", %d, compression="zstd")`, ""},
+	{"text -> agentBESink -> collectorSink", `agentBESink("127.0.0.1", %d)`, ">= 1.2M lines/s", false},
+	{"text -> agentDFOSink -> collectorSink", `agentDFOSink("127.0.0.1", %d)`, "", false},
+	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 40 MB", false},
+	{"text -> agentE2ESink(compression=zstd) -> collectorSink", `agentE2ESink("127.0.0.1", %d, compression="zstd")`, "", false},
+	{"text -> agentE2ESink -> collectorSink, mutual TLS", `agentE2ESink("127.0.0.1", %d)`, "within 15% of agentE2ESink without TLS", true},
 }
 
 // dpFigures are the figures of one data plane run.
@@ -81,6 +85,10 @@ func runDataplane(self string, re *regexp.Regexp, count int) error {
 	if err != nil {
 		return err
 	}
+	pkiDir := filepath.Join(dir, "pki")
+	if _, err := (pki.Init{Dir: pkiDir, Hosts: []string{"127.0.0.1"}}).Run(); err != nil {
+		return fmt.Errorf("certificates for the TLS rows: %w", err)
+	}
 	fmt.Printf("\ndata plane: agent and collector as separate flumed processes, %d lines of 180 bytes, median of %d runs\n\n", dpLines, count)
 	fmt.Printf("| %-58s | %-96s | %-52s |\n", "pipeline", "figures", "target")
 	fmt.Printf("|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 98), strings.Repeat("-", 54))
@@ -88,7 +96,7 @@ func runDataplane(self string, re *regexp.Regexp, count int) error {
 	for _, b := range todo {
 		var runs []dpFigures
 		for i := range count {
-			f, err := runDataplaneOnce(flumed, filepath.Join(dir, fmt.Sprintf("run%d", i)), input, size, b)
+			f, err := runDataplaneOnce(flumed, filepath.Join(dir, fmt.Sprintf("run%d", i)), input, size, b, pkiDir)
 			if err != nil {
 				fmt.Printf("| %-58s | failed: %v\n", b.name, err)
 				failed = true
@@ -120,7 +128,16 @@ func medianBy(runs []dpFigures) dpFigures {
 	return sorted[len(sorted)/2]
 }
 
-func runDataplaneOnce(flumed, dir, input string, size int64, b dataplaneBench) (dpFigures, error) {
+// tlsArgs are the -D settings of a node with the certificates in pkiDir, when b uses TLS.
+func tlsArgs(b dataplaneBench, pkiDir string) []string {
+	if !b.tls {
+		return nil
+	}
+	return []string{"-D", "flume.tls.ca=" + filepath.Join(pkiDir, "ca.pem"),
+		"-D", "flume.tls.cert=" + filepath.Join(pkiDir, "node.pem"), "-D", "flume.tls.key=" + filepath.Join(pkiDir, "node-key.pem")}
+}
+
+func runDataplaneOnce(flumed, dir, input string, size int64, b dataplaneBench, pkiDir string) (dpFigures, error) {
 	var f dpFigures
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return f, err
@@ -132,8 +149,9 @@ func runDataplaneOnce(flumed, dir, input string, size int64, b dataplaneBench) (
 	}
 	out := filepath.Join(dir, "out")
 	var colLog bytes.Buffer
-	col := exec.Command(flumed, "node", "-n", "collector", "-s", "--data-dir", filepath.Join(dir, "col"),
-		"-c", fmt.Sprintf(`collector1 : collectorSource(%d) | collectorSink(%q, "data-", 1000, raw) ;`, port, out))
+	col := exec.Command(flumed, append([]string{"node", "-n", "collector", "-s", "--data-dir", filepath.Join(dir, "col"),
+		"-c", fmt.Sprintf(`collector1 : collectorSource(%d) | collectorSink(%q, "data-", 1000, raw) ;`, port, out)},
+		tlsArgs(b, pkiDir)...)...)
 	col.Stdout, col.Stderr = &colLog, &colLog
 	if err := col.Start(); err != nil {
 		return f, err
@@ -144,8 +162,9 @@ func runDataplaneOnce(flumed, dir, input string, size int64, b dataplaneBench) (
 	}
 	report := filepath.Join(dir, "agent-report.json")
 	var agentLog bytes.Buffer
-	agent := exec.Command(flumed, "node", "-n", "agent", "-s", "--oneshot", "--data-dir", filepath.Join(dir, "agent"),
-		"--report", report, "-c", fmt.Sprintf(`agent1 : text(%q) | %s ;`, input, fmt.Sprintf(b.sink, port)))
+	agent := exec.Command(flumed, append([]string{"node", "-n", "agent", "-s", "--oneshot", "--data-dir", filepath.Join(dir, "agent"),
+		"--report", report, "-c", fmt.Sprintf(`agent1 : text(%q) | %s ;`, input, fmt.Sprintf(b.sink, port))},
+		tlsArgs(b, pkiDir)...)...)
 	agent.Stdout, agent.Stderr = &agentLog, &agentLog
 	start := time.Now()
 	if err := agent.Start(); err != nil {
