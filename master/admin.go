@@ -29,7 +29,7 @@ func (a *adminServer) Exec(ctx context.Context, req *flumev1.ExecRequest) (*flum
 	name := "run an empty command"
 	need := flumev1.TokenRole_TOKEN_ROLE_OPERATOR
 	if argv := req.GetArgv(); len(argv) > 0 {
-		name, need = "run "+clip(argv[0]), command.Role(argv[0])
+		name, need = "run "+command.ClipName(argv[0]), command.Role(argv[0])
 	}
 	id := callerOf(ctx)
 	if err := a.m.authorize(ctx, id, need, name); err != nil {
@@ -44,14 +44,6 @@ func (a *adminServer) Exec(ctx context.Context, req *flumev1.ExecRequest) (*flum
 		return nil, toStatus(err)
 	}
 	return &flumev1.ExecResponse{Record: rec}, nil
-}
-
-// clip shortens a command name for messages: it comes from the caller.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
 
 // consistent runs fn on the state once this master knows it is the leader and up to date; on

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/x509"
 	"strconv"
 	"strings"
 
@@ -83,7 +82,7 @@ func callerOf(ctx context.Context) identity {
 // caller without either is anonymous.
 func (m *Master) authenticate(ctx context.Context) (identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	cert := peerCertificate(ctx)
+	cert := tlsconf.PeerCertificate(ctx)
 	fromMaster := cert != nil && tlsconf.HasRole(cert, tlsconf.MasterName)
 	if secret, ok := bearerToken(md); ok {
 		var t *flumev1.Token
@@ -161,11 +160,6 @@ func bearerToken(md metadata.MD) (string, bool) {
 	tok, ok := strings.CutPrefix(v[0], "Bearer ")
 	tok = strings.TrimSpace(tok)
 	return tok, ok && tok != ""
-}
-
-// peerCertificate returns the verified client certificate of the call's peer, nil if none.
-func peerCertificate(ctx context.Context) *x509.Certificate {
-	return tlsconf.PeerCertificate(ctx)
 }
 
 // forwardContext returns the context of a call forwarded to the leader: marked as forwarded, and

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -188,8 +189,13 @@ func printSecret(cmd *cobra.Command, r *remote, role, accessor, secret, save str
 		}
 	}
 	if r.output == "json" {
-		fmt.Fprintf(cmd.OutOrStdout(), "{\n  \"accessor\": %q,\n  \"role\": %q,\n  \"secret\": %q\n}\n", accessor, role, secret)
-		return nil
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Accessor string `json:"accessor"`
+			Role     string `json:"role"`
+			Secret   string `json:"secret"`
+		}{accessor, role, secret})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "accessor  %s\nrole      %s\nsecret    %s\n", accessor, role, secret)
 	if save != "" {

@@ -101,3 +101,49 @@ func rss(pid int) int64 {
 	}
 	return -1
 }
+
+// TestSecurityPropertiesAreCheckedAtStart: a bad TLS, token or exec setting stops a daemon
+// before it listens, with an error that names the property and what is wrong with it.
+func TestSecurityPropertiesAreCheckedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	weak := filepath.Join(dir, "weak.token")
+	if err := os.WriteFile(weak, []byte("hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	node := []string{"node", "-n", "n1", "-s", "--data-dir", dir, "-D", "flume.master.servers=127.0.0.1:1"}
+	for _, c := range []struct {
+		what string
+		args []string
+		want []string
+	}{
+		{"some TLS files but not all", append(node, "-D", "flume.tls.cert="+notPEM),
+			[]string{"flume.tls.ca and flume.tls.key are not set"}},
+		{"a certificate file that holds no certificate", append(node, "-D", "flume.tls.ca="+notPEM, "-D", "flume.tls.cert="+notPEM, "-D", "flume.tls.key="+notPEM),
+			[]string{"flume.tls.cert", notPEM}},
+		{"a bad client auth", append(node, "-D", "flume.tls.client.auth=maybe"),
+			[]string{"flume.tls.client.auth", "maybe"}},
+		{"a missing token file", append(node, "-D", "flume.acl.token.file="+filepath.Join(dir, "none")),
+			[]string{"property flume.acl.token.file", "no such file"}},
+		{"a weak token", append(node, "-D", "flume.acl.token.file="+weak),
+			[]string{"property flume.acl.token.file", "at least 20 characters"}},
+		{"a missing exec allow file", append(node, "-D", "flume.node.exec.allow="+filepath.Join(dir, "allow")),
+			[]string{"property flume.node.exec.allow", filepath.Join(dir, "allow")}},
+		{"a weak bootstrap token", []string{"master", "--data-dir", dir, "-D", "flume.acl.bootstrap.token.file=" + weak},
+			[]string{"property flume.acl.bootstrap.token.file", "at least 20 characters"}},
+	} {
+		code, _, stderr := flumed(t, c.args...)
+		if code != 2 {
+			t.Errorf("%s: exit %d, want 2\n%s", c.what, code, stderr)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: the error does not say %q:\n%s", c.what, w, stderr)
+			}
+		}
+	}
+}

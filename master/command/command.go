@@ -31,7 +31,8 @@ const (
 	maxCommandBytes = 480 << 10
 )
 
-func clipName(s string) string {
+// ClipName shortens a command name for messages: it comes from the caller and may be long.
+func ClipName(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "..."
 	}
@@ -89,7 +90,7 @@ func Parse(argv []string, reg *plugin.Registry) (*flumev1.Command, error) {
 	}
 	if len(argv) > maxArgs || size > maxCommandBytes {
 		return nil, fmt.Errorf("%w: %s: %d arguments of %d bytes in all; at most %d arguments and %d bytes",
-			ErrUsage, clipName(argv[0]), len(argv), size, maxArgs, maxCommandBytes)
+			ErrUsage, ClipName(argv[0]), len(argv), size, maxArgs, maxCommandBytes)
 	}
 	name, args := argv[0], argv[1:]
 	c := &flumev1.Command{Argv: append([]string(nil), argv...)}

@@ -18,8 +18,8 @@ const MaxAssignmentBytes = 4 << 20
 // name, version, flow, and what translation may add.
 const assignmentOverhead = 256
 
-// configBytes is the share of logical node name, configured with cfg, in its physical node's
-// assignment.
+// configBytes is the share of logical node name, running source and sink, in its physical
+// node's assignment.
 func configBytes(name, source, sink string) int {
 	return len(name) + len(source) + len(sink) + assignmentOverhead
 }
