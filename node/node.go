@@ -13,11 +13,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/flow"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/position"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -93,8 +95,10 @@ func (n *Node) buildContext(name string) *plugin.BuildContext {
 	if n.cfg.DataDir != "" {
 		dataDir = filepath.Join(n.cfg.DataDir, "logical", name)
 	}
+	log := n.log.With("logical", name)
 	return &plugin.BuildContext{
-		Logger:       n.log.With("logical", name),
+		Positions:    n.positions(name, dataDir, log),
+		Logger:       log,
 		LogicalNode:  name,
 		PhysicalNode: n.cfg.Name,
 		DataDir:      dataDir,
@@ -108,6 +112,28 @@ func (n *Node) buildContext(name string) *plugin.BuildContext {
 		TLS:          n.cfg.TLS,
 		ClientAuth:   n.cfg.ClientAuth,
 	}
+}
+
+// positions returns the position store of logical node name: a file of its data directory, or
+// of its agent log directory (flume.agent.logdir) on a node without one; nil when it has
+// neither. Positions that older releases kept elsewhere (beside an agent sink's log, or in
+// source.position) are read while the store has no file yet.
+func (n *Node) positions(name, dataDir string, log *slog.Logger) *position.Store {
+	logDir := n.cfg.Props[conf.AgentLogDir]
+	if logDir != "" {
+		logDir = filepath.Join(logDir, name)
+	}
+	switch {
+	case dataDir != "":
+		legacy := []string{filepath.Join(dataDir, "agent", position.FileName), filepath.Join(dataDir, "source.position")}
+		if logDir != "" {
+			legacy = append([]string{filepath.Join(logDir, position.FileName)}, legacy...)
+		}
+		return position.New(dataDir, log, legacy...)
+	case logDir != "":
+		return position.New(logDir, log)
+	}
+	return nil
 }
 
 // Start builds every definition and starts its driver. It builds all of them before starting

@@ -159,7 +159,7 @@ func TestNodeResumesASourceWhoseSinkKeepsNoPositions(t *testing.T) {
 		}
 	}
 	run("a\nb\nc\n", nil)
-	if _, err := os.Stat(filepath.Join(data, "logical", "one", "source.position")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "logical", "one", "position")); err != nil {
 		t.Fatalf("no position file: %v", err)
 	}
 	run("d\n", func() {
@@ -215,7 +215,7 @@ func TestNodeStartsOverOnABadPositionFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := filepath.Join(dir, "data")
-		posFile = filepath.Join(data, "logical", "one", "source.position")
+		posFile = filepath.Join(data, "logical", "one", "position")
 		if err := os.MkdirAll(filepath.Dir(posFile), 0o750); err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -35,6 +34,7 @@ import (
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/position"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -119,6 +119,10 @@ type Sink struct {
 	positional bool // the source hands positions (SavePosition): chunks end at batch ends
 	sealedBare bool // a chunk was sealed without a position since the last SavePosition
 
+	positions   *position.Store // nil: no positions are kept
+	sealedPos   []byte          // the position of the last chunk sealed with one
+	sealedOrder uint64          // that chunk's order
+
 	posMu   sync.Mutex
 	lastPos []byte // the source position of the last chunk kept (acked, or in the log)
 	posSeq  uint64 // the chunk that position came with
@@ -201,13 +205,8 @@ func (s *Sink) Open(ctx context.Context) error {
 			enc.Close()
 			return err
 		}
-	} else if s.opts.LogDir != "" {
-		// The directory of the position file (a log makes it for the other modes).
-		if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
-			enc.Close()
-			return fmt.Errorf("position directory: %w", err)
-		}
 	}
+	s.openPositions()
 	if err := s.loadPosition(); err != nil {
 		if s.log != nil {
 			_ = s.log.Close()
@@ -327,6 +326,9 @@ func (s *Sink) sealLocked(ctx context.Context) error {
 	}
 	it := &item{seq: req.Seq, order: req.Seq, count: s.count, req: req, pos: s.pos}
 	s.sealedBare = s.pos == nil
+	if s.pos != nil {
+		s.sealedPos, s.sealedOrder = s.pos, req.Seq
+	}
 	if s.opts.Mode == EndToEnd {
 		it.logSeq = req.Seq
 	}
@@ -393,6 +395,18 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	if e := s.snd.stop(ctx); err == nil {
 		err = e
+	}
+	s.mu.Lock()
+	failed, pos, order := s.failed, s.sealedPos, s.sealedOrder
+	s.mu.Unlock()
+	if err == nil && failed == nil && pos != nil && s.opts.Mode != BestEffort {
+		// Every chunk sealed is acked, or kept in the log or spool for the next flow of the
+		// logical node, which sends it: the next source reads on after the last one. An end-
+		// to-end log keeps the position with the chunk too; a spool's is lost if this fails.
+		if e := s.keepPosition(order, pos); e != nil {
+			s.bc.Log().Warn("cannot store the source position at close; the source may read again what the log or spool holds",
+				"mode", s.opts.Mode.String(), "err", e)
+		}
 	}
 	if s.log != nil {
 		if e := s.log.Close(); err == nil {

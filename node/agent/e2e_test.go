@@ -12,6 +12,7 @@ import (
 
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/node/position"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -196,7 +197,7 @@ func TestOpenFailureReleasesTheLog(t *testing.T) {
 	if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(s.opts.LogDir, positionFile), []byte("{not json"), 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(s.opts.LogDir, position.FileName), []byte("{not json"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Open(context.Background()); err == nil {
@@ -268,7 +269,7 @@ func TestAckedChunksStayLoggedWhileThePositionCannotBeKept(t *testing.T) {
 	const kw = "batchCount=10, batchMillis=60000"
 	s1 := newE2EWith(t, bc, kw, addr)
 	// A directory where the position file's temporary file goes: every write fails.
-	blocker := filepath.Join(s1.opts.LogDir, positionFile+".tmp")
+	blocker := filepath.Join(s1.opts.LogDir, position.FileName+".tmp")
 	if err := os.MkdirAll(blocker, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func TestPositionsMoveOnAcrossRuns(t *testing.T) {
 // "position" in the working directory for its own.
 func TestBestEffortWithoutADirectoryKeepsNoPositions(t *testing.T) {
 	t.Chdir(t.TempDir())
-	if err := os.WriteFile(positionFile, []byte(`{"seq":9,"pos":"c29tZW9uZSBlbHNl"}`), 0o640); err != nil {
+	if err := os.WriteFile(position.FileName, []byte(`{"seq":9,"pos":"c29tZW9uZSBlbHNl"}`), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
@@ -374,7 +375,7 @@ func TestBestEffortWithoutADirectoryKeepsNoPositions(t *testing.T) {
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(positionFile); !strings.Contains(string(b), "c29tZW9uZSBlbHNl") {
+	if b, _ := os.ReadFile(position.FileName); !strings.Contains(string(b), "c29tZW9uZSBlbHNl") {
 		t.Fatalf("the file in the working directory was overwritten: %q", b)
 	}
 }

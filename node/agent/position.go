@@ -2,28 +2,38 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
-	"github.com/flumego/flume/internal/atomicfile"
+	"github.com/flumego/flume/node/position"
 )
 
-// An agent sink keeps its source's position with its data (plugin.PositionStore), so that a
-// restarted agent reads on exactly where the events it still holds end. A position travels
-// with the chunk of the last event before it: in the log record of an end-to-end or spooled
-// chunk, so that the position is durable exactly when the events are. Once a chunk is acked
-// and leaves the log, its position goes to the sink's position file first.
+// An agent sink keeps its source's positions (plugin.PositionStore) in its logical node's
+// position store, so that a restarted agent, or the next version of its config, reads on
+// exactly where the events it still holds end. A position travels with the chunk of the last
+// event before it: in the log record of an end-to-end or spooled chunk, so that the position
+// is durable exactly when the events are. Once a chunk is acked and leaves the log, its
+// position goes to the store first; a sink that closes with chunks in its log (end to end) or
+// spool (disk failover) stores the position of the last one, as those chunks are sent by the
+// next flow of the logical node.
 
-// positionFile is the file of the position of the last chunk acked.
-const positionFile = "position"
-
-type savedPosition struct {
-	Seq uint64 `json:"seq"`
-	Pos []byte `json:"pos"`
+// ClaimPositions implements plugin.PositionStore: positions kept for another source, in the
+// store or with chunks of the log, are not resumed from.
+func (s *Sink) ClaimPositions(source string) error {
+	if s.positions == nil {
+		return nil
+	}
+	s.mu.Lock()
+	floor := s.nextSeq - 1
+	s.mu.Unlock()
+	changed, err := s.positions.Claim(source, floor)
+	if err != nil || !changed {
+		return err
+	}
+	s.posMu.Lock()
+	defer s.posMu.Unlock()
+	s.lastPos, s.posSeq, s.fileAt = nil, max(s.posSeq, floor), max(s.fileAt, floor)
+	return nil
 }
 
 // SavePosition attaches pos to the chunk being filled, sealing it: the position is kept with
@@ -58,29 +68,33 @@ func (s *Sink) LastPosition() []byte {
 	return slices.Clone(s.lastPos)
 }
 
+// openPositions finds the store: the logical node's, or a file beside the log for a sink
+// built without one.
+func (s *Sink) openPositions() {
+	s.positions = s.bc.Positions
+	if s.positions == nil && s.opts.LogDir != "" {
+		s.positions = position.New(s.opts.LogDir, s.bc.Log())
+	}
+}
+
 // loadPosition finds the last position: the newest chunk in the log that carries one, or the
-// position file.
+// store's.
 func (s *Sink) loadPosition() error {
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
-	if s.opts.LogDir == "" {
+	if s.positions == nil {
 		return nil // best effort on a node without a directory: no positions are kept
 	}
-	b, err := os.ReadFile(filepath.Join(s.opts.LogDir, positionFile))
-	switch {
-	case err == nil:
-		var p savedPosition
-		if err := json.Unmarshal(b, &p); err != nil {
-			return fmt.Errorf("position file in %s: %w", s.opts.LogDir, err)
-		}
-		s.lastPos, s.posSeq, s.fileAt = p.Pos, p.Seq, p.Seq
-	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("position file: %w", err)
+	r, err := s.positions.Load()
+	if err != nil {
+		return err
 	}
+	s.lastPos, s.posSeq, s.fileAt = r.Pos, r.Seq, r.Seq
 	if s.log == nil || s.opts.Mode != EndToEnd {
 		// A disk-failover spool numbers chunks in the order they were spooled, not sealed:
-		// its positions cannot be ordered against the file's; after a crash the source
-		// resumes from the last acknowledged position, and spooled lines may come twice.
+		// its positions cannot be ordered against the store's; the sink stores the position
+		// of its last chunk when it closes, and after a crash the source resumes from the last
+		// acknowledged position, so spooled lines may come twice.
 		return nil
 	}
 	refs := s.log.Unreleased()
@@ -105,24 +119,17 @@ func (s *Sink) loadPosition() error {
 	return nil
 }
 
-// keepPosition writes the position of an acked chunk to the position file, before the chunk
-// leaves the log.
+// keepPosition stores the position of an acked chunk, before the chunk leaves the log; or, at
+// Close, the position of the last chunk sealed, which the log or spool keeps.
 func (s *Sink) keepPosition(seq uint64, pos []byte) error {
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
-	if seq <= s.fileAt || s.opts.LogDir == "" {
-		return nil // acked out of order: the file holds a newer position already
+	if seq <= s.fileAt || s.positions == nil {
+		return nil // acked out of order: the store holds a newer position already
 	}
-	b, err := json.Marshal(savedPosition{Seq: seq, Pos: pos})
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(s.opts.LogDir, positionFile), b, 0o640); err != nil {
-		return err
-	}
-	// The rename must be durable before the chunks it covers leave the log (a release is
+	// The store's write is durable before the chunks it covers leave the log (a release is
 	// durable when it returns): else a power loss could bring an older position back.
-	if err := atomicfile.SyncDir(s.opts.LogDir); err != nil {
+	if err := s.positions.Save(seq, pos); err != nil {
 		return err
 	}
 	s.fileAt = seq

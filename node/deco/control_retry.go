@@ -19,6 +19,10 @@ type ctlBase struct{ next plugin.Sink }
 func (b *ctlBase) Open(ctx context.Context) error  { return b.next.Open(ctx) }
 func (b *ctlBase) Close(ctx context.Context) error { return b.next.Close(ctx) }
 
+// Forwards implements plugin.Forwarder: a control decorator hands each batch on within its
+// Append (a sampler that keeps events says otherwise).
+func (b *ctlBase) Forwards() plugin.Sink { return b.next }
+
 // ctlCounters returns the metrics view of decorator name: its counters read as
 // "<flow>.<name>.<counter>".
 func ctlCounters(bc *plugin.BuildContext, name string) *metrics.Registry {

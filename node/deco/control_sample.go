@@ -105,6 +105,10 @@ func newReservoirSampler(bc *plugin.BuildContext, next plugin.Sink, k int, seed 
 	}
 }
 
+// Forwards implements plugin.Forwarder: the sampler keeps its sample until Close, so the
+// positions of what it was given are not its sink's to keep.
+func (s *reservoirSampler) Forwards() plugin.Sink { return nil }
+
 func (s *reservoirSampler) Append(_ context.Context, batch []*event.Event) error {
 	for _, e := range batch {
 		seq := s.seen

@@ -57,6 +57,10 @@ func newXFBase(bc *plugin.BuildContext, name string, next plugin.Sink) xfBase {
 // Open opens the sink the decorator feeds.
 func (b *xfBase) Open(ctx context.Context) error { return b.next.Open(ctx) }
 
+// Forwards implements plugin.Forwarder: the transforming decorators built on xfBase hand each
+// batch on within Append.
+func (b *xfBase) Forwards() plugin.Sink { return b.next }
+
 // Close closes the sink the decorator feeds. The decorators built on xfBase hold no events
 // between Appends, so there is nothing to flush first.
 func (b *xfBase) Close(ctx context.Context) error { return b.next.Close(ctx) }

@@ -20,9 +20,13 @@ type Flow struct {
 	Sink   plugin.Sink
 	// Spec is the canonical text of the definition the flow was built from.
 	Spec string
+	// SourceSpec is the canonical text of its source: positions kept for another source
+	// are not resumed from.
+	SourceSpec string
 
-	// positions keeps the source's positions: the sink, or a file of the logical node's
-	// data directory; nil when the source cannot resume. A Flow made by hand gets the sink's.
+	// positions keeps the source's positions: the sink's keeper, or the logical node's
+	// position store; nil when the source cannot resume. A Flow made by hand gets its sink's
+	// keeper.
 	positions plugin.PositionStore
 }
 
@@ -36,7 +40,8 @@ func Build(bc *plugin.BuildContext, def *spec.NodeDef) (*Flow, error) {
 		return nil, err
 	}
 	return &Flow{Name: def.Name, Source: src, Sink: snk, Spec: spec.FormatNode(def),
-		positions: positionsFor(src, snk, bc.DataDir, bc.Log())}, nil
+		SourceSpec: spec.FormatCall(def.Source),
+		positions:  positionsFor(src, snk, bc.Positions, bc.Log())}, nil
 }
 
 // BuildSink builds a sink expression alone (used by tests and by sinks that rebuild a sub-sink,

@@ -287,7 +287,7 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 func (d *Driver) positions() (plugin.Checkpointer, plugin.PositionStore) {
 	ps := d.flow.positions
 	if ps == nil {
-		ps = positionsFor(d.flow.Source, d.flow.Sink, "", nil)
+		ps = positionsFor(d.flow.Source, d.flow.Sink, nil, nil)
 	}
 	cp, _ := d.flow.Source.(plugin.Checkpointer)
 	if ps == nil || cp == nil {
@@ -296,11 +296,15 @@ func (d *Driver) positions() (plugin.Checkpointer, plugin.PositionStore) {
 	return cp, ps
 }
 
-// resume starts a Checkpointer source from the position its sink, or its position file, kept.
+// resume claims the positions for the flow's source and starts a Checkpointer source from the
+// last one kept.
 func (d *Driver) resume() error {
 	cp, ps := d.positions()
 	if ps == nil {
 		return nil
+	}
+	if err := guard("claim positions", func() error { return ps.ClaimPositions(d.flow.SourceSpec) }); err != nil {
+		return fmt.Errorf("source positions: %w", err)
 	}
 	if pos := ps.LastPosition(); pos != nil {
 		if err := guard("source resume", func() error { return cp.Resume(pos) }); err != nil {

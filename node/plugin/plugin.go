@@ -17,6 +17,7 @@ import (
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/position"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -129,6 +130,9 @@ type BuildContext struct {
 	// ClientAuth says whether the node's servers require client certificates
 	// (flume.tls.client.auth); a collector source then takes batches from nodes only.
 	ClientAuth tlsconf.ClientAuth
+	// Positions is the logical node's position store, kept across the versions of its
+	// config; nil when the node keeps no positions (no data directory).
+	Positions *position.Store
 }
 
 // Log returns the logger, or a discarding one.
@@ -232,16 +236,32 @@ type Checkpointer interface {
 	Resume(pos []byte) error
 }
 
-// PositionStore is a sink that keeps its source's position with its data, atomically: an
-// agent sink writes it into its log with the chunk of the last event before it. With both a
-// Checkpointer source and a PositionStore sink, the driver resumes the source from the sink's
-// last position and saves positions as events are delivered.
+// PositionStore keeps a flow's source positions: an agent sink, which keeps each position with
+// the data it ends (in its log, or once its collector acked it), or the logical node's position
+// file for sinks that cannot. Every keeper writes the logical node's one store
+// (BuildContext.Positions), so a new config version finds the position whatever the shape of
+// its sink. With a Checkpointer source, the driver claims the positions for its source, resumes
+// the source from the last position, and saves a position after each batch it delivered.
 type PositionStore interface {
+	// ClaimPositions makes the kept positions those of source, the canonical spec of the
+	// flow's source. A position kept for another source is dropped (with a log line): the new
+	// source starts as configured. It is called after Open, before LastPosition.
+	ClaimPositions(source string) error
 	// SavePosition records pos as the position after every event appended so far: it is
-	// durable exactly when those events are.
+	// kept once those events are as safe as the sink promises.
 	SavePosition(ctx context.Context, pos []byte) error
 	// LastPosition returns the last position whose events were kept, after Open; nil if none.
 	LastPosition() []byte
+}
+
+// Forwarder is a decorator that hands every batch to the sink it feeds within Append and keeps
+// no events between Appends. A position saved after its Append belongs to what that sink was
+// given, so the flow's positions are kept by the sink behind its forwarders: a decorator
+// added to or removed from an agent's flow does not move them.
+type Forwarder interface {
+	// Forwards returns the sink the decorator feeds; nil if this decorator keeps events
+	// after all (a sampler that sends on Close).
+	Forwards() Sink
 }
 
 // Conditioner is a component that can say why its flow is held up: a sink paused at its log's
