@@ -116,26 +116,56 @@ func (s *flakeyAppend) Append(ctx context.Context, batch []*event.Event) error {
 	return s.next.Append(ctx, batch)
 }
 
-// intervalFlakeyAppend fails every n-th Append (the n-th, the 2n-th, ...), without passing
-// the batch on.
+// intervalFlakeyAppend fails the append of every n-th event (the n-th, the 2n-th, ...), as
+// classic Flume's intervalFlakeyAppend did, counting events across batches.
+//
+// Classic Flume appended one event at a time: the n-th append failed, the count started
+// again, and a retry of that event was the first of the next n. Here a batch is all or
+// nothing: an Append whose batch holds the n-th event fails without passing anything on, and
+// the count starts again at that event. The events before it in the batch were counted at
+// this attempt; the batch that fails has not delivered them, so a retry resends them, and
+// they are not counted twice: the first events of the next Append, as many as came before the
+// n-th in the failed batch, are taken to be that resend and not counted. A retried batch thus
+// fails again only if it holds another n-th event after the one that failed, and the events
+// that fail, counted over a stream of retried batches of any size, are those that failed in
+// classic Flume's retried stream of single events. (A flow that does not resend the failed
+// batch has the first events of its next batch left uncounted in the same way.)
+//
+// Events passed on are counted whether or not the next sink accepts them, as classic Flume
+// counted an append before passing it on. With n = 1 every Append fails.
 type intervalFlakeyAppend struct {
 	ctlBase
-	n, count int64
-	failures *metrics.Counter
+	n int64
+	// count is the number of events counted since the last failure; resent is how many
+	// events at the head of the next batch are the resent, already counted, head of the
+	// batch that failed.
+	count, resent int64
+	failures      *metrics.Counter
 }
 
 func (s *intervalFlakeyAppend) Append(ctx context.Context, batch []*event.Event) error {
-	s.count++
-	if s.count%s.n == 0 {
-		s.count = 0
-		s.failures.Inc()
-		return fmt.Errorf("intervalFlakeyAppend: %w", ErrInjected)
+	count, skip := s.count, s.resent
+	for i := range batch {
+		if skip > 0 {
+			skip--
+			continue
+		}
+		count++
+		if count%s.n == 0 {
+			s.count, s.resent = 0, int64(i)
+			s.failures.Inc()
+			return fmt.Errorf("intervalFlakeyAppend: event %d of %d: %w", i+1, len(batch), ErrInjected)
+		}
 	}
+	s.count, s.resent = count, 0
 	return s.next.Append(ctx, batch)
 }
 
 // newIntervalDroppy silently drops every n-th event (the n-th, the 2n-th, ...), counting
-// across batches, and counts the drops.
+// events one by one across batches, as classic Flume's intervalDroppyAppend did: whatever the
+// batching, the events dropped are exactly those whose count is a multiple of n, and the others
+// are passed on in order. It counts the drops. Every event offered is counted, as classic Flume
+// counted every append: a batch resent after the next sink refused it is counted again.
 func newIntervalDroppy(bc *plugin.BuildContext, next plugin.Sink, n int64) plugin.Sink {
 	var count int64
 	return &filterSink{
@@ -152,22 +182,25 @@ func newIntervalDroppy(bc *plugin.BuildContext, next plugin.Sink, n int64) plugi
 	}
 }
 
-// choke throttles the body bytes passing through it to the limit the node's choke table sets
-// for its id. Every choke with the same id shares that limit.
+// choke throttles the events passing through it to the limit the node's choke table sets for
+// its id; every choke with the same id shares that limit. As in classic Flume, each event
+// costs its body bytes plus plugin.ChokeEventOverhead, so a stream of small or empty events is
+// throttled too, and a batch costs the sum of its events, whatever the batching. The batch is
+// passed on once the limit allows all of it.
 type choke struct {
 	ctlBase
 	id     string
 	chokes *plugin.ChokeTable // nil: no limits
-	bytes  *metrics.Counter
+	bytes  *metrics.Counter   // body bytes passed on
 }
 
 func (s *choke) Append(ctx context.Context, batch []*event.Event) error {
+	if err := s.chokes.Wait(ctx, s.id, plugin.ChokeCost(batch)); err != nil {
+		return fmt.Errorf("choke %q: %w", s.id, err)
+	}
 	n := 0
 	for _, e := range batch {
 		n += len(e.Body)
-	}
-	if err := s.chokes.Wait(ctx, s.id, n); err != nil {
-		return fmt.Errorf("choke %q: %w", s.id, err)
 	}
 	s.bytes.Add(int64(n))
 	return s.next.Append(ctx, batch)

@@ -80,12 +80,12 @@ func registerControl(r *plugin.Registry) {
 	registerDeco(r, sigFlakeyAppend,
 		"fail an append with probability prob (testing)", buildFlakeyAppend)
 	registerDeco(r, intSig("intervalFlakeyAppend", "n", ""),
-		"fail every n-th append (testing)", buildIntervalFlakeyAppend)
+		"fail the append of every n-th event (testing)", buildIntervalFlakeyAppend)
 	registerDeco(r, intSig("intervalDroppyAppend", "n", ""),
 		"silently drop every n-th event (testing)", buildIntervalDroppyAppend)
 	registerDeco(r, spec.Signature{Name: "choke", Params: []spec.Param{
 		{Name: "chokeId", Kind: spec.ParamString, Required: true}}},
-		"limit the body bytes per second to the node's limit for chokeId", buildChoke)
+		"limit the bytes per second (body plus a per-event overhead) to the node's limit for chokeId", buildChoke)
 }
 
 // intSig is the signature of a decorator with one integer parameter, required when it has no

@@ -99,15 +99,15 @@ func TestChokeTableLimitsRate(t *testing.T) {
 	if err := ct.Wait(context.Background(), "none", 1<<30); err != nil {
 		t.Fatal("an id without a limit must not wait")
 	}
-	ct.SetLimit("c", 100) // 100 KiB/s, burst 100 KiB
+	ct.SetLimit("c", 100) // 100 KiB/s, burst 10 KiB
 	start := time.Now()
-	// 100 KiB of burst, then 50 KiB more at 100 KiB/s: at least ~0.5 s.
+	// 10 KiB of burst, then 140 KiB more at 100 KiB/s: at least ~1.4 s.
 	for range 15 {
 		if err := ct.Wait(context.Background(), "c", 10*1024); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if el := time.Since(start); el < 400*time.Millisecond {
+	if el := time.Since(start); el < 1300*time.Millisecond {
 		t.Fatalf("150 KiB through a 100 KiB/s choke took %v", el)
 	}
 	if ct.Limit("c") != 100 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -167,6 +168,83 @@ func TestTextWritesTheFile(t *testing.T) {
 				t.Errorf("events_out = %d", n)
 			}
 		})
+	}
+}
+
+// A reader of the file sees what was appended while the flow runs: the sink writes it out
+// within a second even when no more events come and the sink is not closed, and the flusher
+// that does so ends with Close.
+func TestTextFileHoldsAppendedEventsWithoutClose(t *testing.T) {
+	for _, name := range []string{"raw", "json"} {
+		t.Run(name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			e := newEnv()
+			path := filepath.Join(t.TempDir(), "out.txt")
+			s, err := e.BuildSink(t, fmt.Sprintf("text(%q, %s)", path, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// fileHolds polls the file until it holds exactly the encoding of evs.
+			fileHolds := func(evs []*event.Event) {
+				t.Helper()
+				want := e.encode(t, name, evs)
+				var got []byte
+				plugintest.Eventually(t, 3*time.Second, func() bool {
+					got, err = os.ReadFile(path)
+					return err == nil && string(got) == want
+				}, func() string { return fmt.Sprintf("file %q (err %v), want %q", got, err, want) })
+			}
+			a, b := events("first", "second"), events("third")
+			if err := s.Append(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			fileHolds(a)
+			if err := s.Append(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			all := append(append([]*event.Event(nil), a...), b...)
+			fileHolds(all)
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != e.encode(t, name, all) {
+				t.Fatalf("after Close the file holds %q", got)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+		})
+	}
+}
+
+// A write that fails in the background is not lost: the next Append and Close return it.
+func TestTextBackgroundWriteFailureIsReturned(t *testing.T) {
+	const full = "/dev/full" // every write fails with ENOSPC
+	if _, err := os.Stat(full); err != nil {
+		t.Skipf("no %s: %v", full, err)
+	}
+	s, err := newEnv().BuildSink(t, fmt.Sprintf("text(%q)", full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(context.Background()); err != nil {
+		t.Skipf("cannot open %s: %v", full, err)
+	}
+	if err := s.Append(context.Background(), events("lost")); err != nil {
+		t.Fatalf("a buffered Append failed: %v", err)
+	}
+	plugintest.Eventually(t, 3*time.Second, func() bool {
+		err = s.Append(context.Background(), events("more"))
+		return err != nil
+	}, func() string { return "Append never reported the failed write" })
+	if !strings.Contains(err.Error(), full) {
+		t.Fatalf("Append = %v, want an error naming %s", err, full)
+	}
+	if err := s.Close(context.Background()); err == nil {
+		t.Fatal("Close after a failed write returned nil")
 	}
 }
 
