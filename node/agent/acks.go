@@ -39,6 +39,8 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 		d.settled(it)
 		d.mu.Lock()
 		d.backoff[target] = d.s.opts.BackoffInitial
+		d.retryB.Reset()
+		d.pauseUntil, d.retryNote = time.Time{}, ""
 		if it.req != nil {
 			d.sample(time.Since(time.Unix(0, it.req.Created)))
 		}
@@ -48,11 +50,22 @@ func (d *sender) onAck(ack *flumev1.AppendResponse, target int) {
 		// was a duplicate): send it again after a pause, so a collector in trouble is not
 		// flooded.
 		d.s.metrics.retries.Add(1)
+		d.mu.Lock()
+		if now := time.Now(); !now.Before(d.pauseUntil) {
+			// The first RETRY of a round: the chunks in flight with it get the same pause.
+			wait, _ := d.retryB.Next()
+			d.pauseUntil = now.Add(wait)
+			d.s.bc.Log().Warn("collector cannot take chunks now; pausing", "collector", d.s.opts.Targets[target],
+				"pause", wait, "reason", ack.GetError())
+		}
+		d.retryNote = ack.GetError()
+		d.mu.Unlock()
 		d.retryLater(it)
 	default:
 		d.reject(it, errors.New(ack.GetError()))
 	}
 	d.signal()
+	d.notifyStop()
 }
 
 // settled forgets a chunk the collector has: its source position is kept, then it leaves the

@@ -1,6 +1,9 @@
 package agent
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Condition says why the sink holds its flow up: its log at the size cap or the disk short of
 // space (the source is paused), or no collector taking chunks.
@@ -13,7 +16,12 @@ func (s *Sink) Condition() string {
 	if d := s.snd; d != nil {
 		d.mu.Lock()
 		down, queued := d.down, len(d.queue)
+		pause, note := time.Until(d.pauseUntil), d.retryNote
 		d.mu.Unlock()
+		if !down && note != "" {
+			return fmt.Sprintf("collector cannot take chunks now (%s); %d chunks wait, next try in %s",
+				note, queued, max(pause, 0).Round(time.Millisecond))
+		}
 		if down {
 			switch s.opts.Mode {
 			case EndToEnd:

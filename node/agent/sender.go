@@ -11,6 +11,7 @@ import (
 	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/agent/wal"
+	"github.com/flumego/flume/node/retry"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -57,12 +58,23 @@ type sender struct {
 	wireSeq  uint64        // the last wire number given to a disk-failover or best-effort chunk
 	settling []*item       // acked chunks whose position is to be kept and log entry released
 	settle   chan struct{} // a buffered signal: settling grew
+	changed  chan struct{} // a buffered signal to stop: a chunk was acked, or no collector answered
+	// downClosing is set when every collector failed after the sink began to close: a
+	// best-effort or disk-failover sink stops waiting for one then.
+	downClosing bool
+	// A collector that answers RETRY (its disk is full, say) pauses the stream until
+	// pauseUntil; the pause grows with each round of RETRY answers, and a chunk acked ends it.
+	retryB     retry.Backoff
+	pauseUntil time.Time
+	retryNote  string // why the collector asked to retry, for the sink's condition
 }
 
 func newSender(s *Sink) *sender {
 	n := len(s.opts.Targets)
 	snd := &sender{s: s, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), unacked: map[uint64]*item{},
-		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1, settle: make(chan struct{}, 1)}
+		retryAt: make([]time.Time, n), backoff: make([]time.Duration, n), cur: -1, settle: make(chan struct{}, 1),
+		changed: make(chan struct{}, 1),
+		retryB:  retry.Backoff{Initial: retryPause, Max: max(s.opts.BackoffMax, retryPause), Jitter: 0.2}}
 	for i := range snd.backoff {
 		snd.backoff[i] = s.opts.BackoffInitial
 	}
@@ -73,6 +85,14 @@ func newSender(s *Sink) *sender {
 func (d *sender) signal() {
 	select {
 	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// notifyStop tells a stopping sender to look at its queues again.
+func (d *sender) notifyStop() {
+	select {
+	case d.changed <- struct{}{}:
 	default:
 	}
 }
@@ -256,6 +276,10 @@ func (d *sender) disconnected() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.down = true
+	if d.closing {
+		d.downClosing = true
+		defer d.notifyStop()
+	}
 	switch d.s.opts.Mode {
 	case BestEffort:
 		for _, it := range d.queue {
@@ -321,6 +345,19 @@ func (d *sender) next() *item {
 	defer t.Stop()
 	for {
 		d.mu.Lock()
+		if pause := time.Until(d.pauseUntil); pause > 0 && d.stream != nil {
+			// The collector asked to retry: nothing goes to it until the pause ends.
+			st := d.stream
+			d.mu.Unlock()
+			pt := time.NewTimer(pause)
+			select {
+			case <-pt.C:
+			case <-d.ctx.Done():
+			case <-st.Done():
+			}
+			pt.Stop()
+			continue
+		}
 		if len(d.queue) > 0 && d.stream != nil {
 			it := d.queue[0]
 			d.queue[0] = nil // the backing array must not keep a sent chunk alive
@@ -420,11 +457,12 @@ func (d *sender) send(it *item) error {
 // maxAckWait bounds how long a chunk waits for its ack before its stream is given up.
 const maxAckWait = 10 * time.Second
 
-// retryPause is how long a chunk the collector answered RETRY waits before it is sent again.
+// retryPause is how long the stream pauses after the first RETRY answer; the pause doubles
+// with each round of RETRY answers, up to the failover backoff's cap.
 const retryPause = 250 * time.Millisecond
 
-// retryLater requeues a chunk after retryPause; the chunk counts as busy meanwhile, so that a
-// closing sink waits for it.
+// retryLater requeues a chunk once the pause has passed; the chunk counts as busy meanwhile,
+// so that a closing sink waits for it.
 func (d *sender) retryLater(it *item) {
 	d.mu.Lock()
 	if d.ctx.Err() != nil {
@@ -433,11 +471,12 @@ func (d *sender) retryLater(it *item) {
 		return
 	}
 	d.busy++
+	wait := max(time.Until(d.pauseUntil), 0)
 	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		t := time.NewTimer(retryPause)
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -520,20 +559,31 @@ func (d *sender) stop(ctx context.Context) error {
 	d.closing = true
 	d.mu.Unlock()
 	d.signal()
+	// Every mode delivers what it holds before the sink reports closed: a best-effort or
+	// disk-failover sink until every collector failed once since the close began, an
+	// end-to-end sink until its chunks are committed; all within ctx, and what is left then is
+	// said.
 	for {
 		d.mu.Lock()
-		idle := len(d.queue) == 0 && len(d.unacked) == 0 && d.busy == 0 && len(d.settling) == 0
-		noStream := d.stream == nil
+		left := len(d.queue) + len(d.unacked) + d.busy
+		idle := left == 0 && len(d.settling) == 0
+		gaveUp := d.downClosing && d.s.opts.Mode != EndToEnd
 		d.mu.Unlock()
-		if idle || (noStream && d.s.opts.Mode != EndToEnd) {
+		if idle || gaveUp {
 			break
 		}
+		if ctx.Err() != nil {
+			d.s.bc.Log().Warn("closing before every chunk was delivered", "mode", d.s.opts.Mode.String(),
+				"chunks", left, "err", ctx.Err())
+			break
+		}
+		t := time.NewTimer(100 * time.Millisecond) // settling has no signal of its own
 		select {
 		case <-ctx.Done():
-		case <-time.After(5 * time.Millisecond):
-			continue
+		case <-d.changed:
+		case <-t.C:
 		}
-		break
+		t.Stop()
 	}
 	d.cancel()
 	d.wg.Wait()
