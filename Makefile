@@ -5,8 +5,9 @@ GO ?= go
 
 all: build
 
+# The daemons are static binaries: no cgo, no libc to find on the machine that runs them.
 build:
-	$(GO) build -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...
 
 vet:
 	$(GO) vet ./...
@@ -21,7 +22,7 @@ run: build
 
 # Pipeline throughput, one pipeline per child process (see BENCHMARKS.md).
 bench:
-	$(GO) build -o bin/ ./cmd/flumebench ./cmd/flumed
+	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/flumebench ./cmd/flumed
 	bin/flumebench
 
 fmt:

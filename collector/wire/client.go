@@ -115,7 +115,7 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Client, error)
 			PermitWithoutStream: true,
 		}),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: opts.ConnectTimeout}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(opts.MaxMessageSize)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(opts.MaxMessageSize), grpc.ForceCodecV2(newSendCodec())),
 	}
 	conn, err := grpc.NewClient(addr, append(dopts, opts.DialOptions...)...)
 	if err != nil {

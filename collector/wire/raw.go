@@ -33,3 +33,16 @@ func (e *Encoder) Close() {
 
 // Done is closed when the stream is over: it failed (Err says why) or Close has returned.
 func (s *Stream) Done() <-chan struct{} { return s.over }
+
+// Seal is EncodeRaw for a caller that hands raw over: uncompressed, raw becomes the request's
+// payload, with no copy, and the caller must not touch it afterwards; compressed, raw is only
+// read, and the caller may reuse it.
+func (e *Encoder) Seal(req *flumev1.AppendRequest, raw []byte, count int) error {
+	if count > MaxEvents {
+		return fmt.Errorf("%w: %d events in one batch, at most %d", ErrTooLarge, count, MaxEvents)
+	}
+	if e.comp == flumev1.Compression_COMPRESSION_UNSPECIFIED {
+		req.Payload = raw
+	}
+	return e.seal(req, raw, count)
+}

@@ -1,35 +1,40 @@
 // Package agent is the agent tier: the sinks that ship a flow's events to collectors with one
-// of three promises (DESIGN.md §6.1).
+// of three promises (DESIGN.md §6.1), and the ackedWriteAhead and diskFailover decorators.
 //
-//   - End to end (agentE2ESink, agentE2EChain, agentSink): every chunk is written to the
-//     agent's write-ahead log (node/agent/wal, group commit with fsync) before it is sent, and
-//     stays there until a collector acks it, which it does only once the masters hold the chunk
-//     as committed. Chunks not acked are sent again, to the next collector of the chain when
-//     the current one fails; a restart sends what the log still holds.
+// It is one delivery engine. A batch travels as one value (item): its events sealed into a
+// chunk, the source position they end at, and how far it got. The chunker gathers events and
+// seals chunks (by count, bytes or age, and at each position the source hands); the outbox is
+// the ordered queue that keeps them until they are safe, backed by a write-ahead log
+// (node/agent/wal); a strategy says what each mode does with a chunk:
+//
+//   - End to end (agentE2ESink, agentE2EChain, agentSink): every chunk is written to the log
+//     before it is sent, and stays there until a collector acks it, which it does only once the
+//     commit point holds the chunk. Chunks not acked are sent again, to the next collector of
+//     the chain when the current one fails; a restart sends what the log still holds.
 //   - Disk failover (agentDFOSink, agentDFOChain): chunks are sent from memory; while no
-//     collector takes them they are spooled to the disk log and sent once one is back. Acked per
+//     collector takes them they are spooled to the log and sent once one is back. Acked per
 //     hop.
 //   - Best effort (agentBESink, agentBEChain, rpcSink): chunks are sent; what no collector
 //     takes is dropped and counted.
 //
-// A chain is a list of collectors tried in order: the agent sends to the first one that works
-// and goes back to an earlier one after a backoff that grows from
-// flume.agent.failover.backoff.initial to .max (1 s to 60 s).
+// The sender moves the outbox's chunks over one stream at a time to the first collector of
+// the chain that works, and goes back to an earlier one after a backoff that grows from
+// flume.agent.failover.backoff.initial to .max (1 s to 60 s). Whoever makes a chunk safe
+// settles it: its position goes to the logical node's position store, then it leaves the log.
+// Every mode delivers what it holds before the sink reports closed.
 package agent
 
 import (
+	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
@@ -62,9 +67,6 @@ const (
 	DefaultBatchCount = 1000
 	DefaultBatchBytes = 1 << 20
 	DefaultBatchWait  = 10 * time.Millisecond
-	// memCache is how many sealed chunks an end-to-end sink keeps in memory besides its log;
-	// older ones are read back from the log when they are sent.
-	memCache = 8
 	// walQueueBytes bounds the chunks handed to the log and not yet written: enough to keep
 	// the disk busy during an fsync, little enough to keep the agent small.
 	walQueueBytes = 2 << 20
@@ -97,8 +99,8 @@ type Options struct {
 	Window int
 }
 
-// Sink is an agent sink. Append and Close are called from one goroutine (the flow's); the
-// sink's sender runs on its own.
+// Sink is an agent sink. Append, SavePosition and Close are called from one goroutine (the
+// flow's); the sender runs on its own.
 type Sink struct {
 	opts    Options
 	bc      *plugin.BuildContext
@@ -108,32 +110,21 @@ type Sink struct {
 	enc     *wire.Encoder
 	metrics agentMetrics
 
-	mu    sync.Mutex
-	raw   []byte // the chunk being filled, in event binary encoding
-	count int
-	pos   []byte // the source position after the events of the chunk being filled
-
-	spoolMu  sync.Mutex
-	spoolSeq uint64 // the last number given to a spooled chunk
-
-	positional bool // the source hands positions (SavePosition): chunks end at batch ends
-	sealedBare bool // a chunk was sealed without a position since the last SavePosition
-
-	positions   *position.Store // nil: no positions are kept
-	sealedPos   []byte          // the position of the last chunk sealed with one
-	sealedOrder uint64          // that chunk's order
-
-	posMu   sync.Mutex
-	lastPos []byte // the source position of the last chunk kept (acked, or in the log)
-	posSeq  uint64 // the chunk that position came with
-	fileAt  uint64 // the chunk of the position in the position file
-	timer   *time.Timer
-	nextSeq uint64
-	failed  error // a write-ahead log failure: the sink takes nothing more
-
+	chunks *chunker
+	out    *outbox
 	snd    *sender
-	opened bool
-	closed bool
+	stopHK chan struct{} // stops housekeeping
+	hkDone chan struct{}
+
+	positions *position.Store // nil: no positions are kept
+	posMu     sync.Mutex
+	lastPos   []byte // the source position of the last chunk kept (acked, or in the log)
+	posSeq    uint64 // the chunk that position came with
+	fileAt    uint64 // the chunk of the position in the store
+
+	released uint64 // the highest chunk released to the commit point (housekeeping's)
+	opened   bool
+	closed   bool
 }
 
 type agentMetrics struct {
@@ -179,8 +170,7 @@ func New(bc *plugin.BuildContext, opts Options) *Sink {
 	if opts.BackoffMax < opts.BackoffInitial {
 		opts.BackoffMax = max(60*time.Second, opts.BackoffInitial)
 	}
-	return &Sink{opts: opts, bc: bc, agent: bc.LogicalNode, nextSeq: 1,
-		metrics: newMetrics(bc.Counters().Sub("agent"))}
+	return &Sink{opts: opts, bc: bc, agent: bc.LogicalNode, metrics: newMetrics(bc.Counters().Sub("agent"))}
 }
 
 // errNoCommitLog is the error of an end-to-end sink without a commit point.
@@ -200,8 +190,9 @@ func (s *Sink) Open(ctx context.Context) error {
 	if s.agent == "" {
 		s.agent = s.bc.PhysicalNode
 	}
+	next := uint64(1)
 	if s.opts.Mode != BestEffort {
-		if err := s.openLog(ctx); err != nil {
+		if next, err = s.openLog(ctx); err != nil {
 			enc.Close()
 			return err
 		}
@@ -218,17 +209,56 @@ func (s *Sink) Open(ctx context.Context) error {
 	// Chunks are sealed in an order that goes on from the last run's: a position kept by it
 	// is ordered before every position of this run (a best-effort or disk-failover sink
 	// numbers nothing on disk but its position).
-	s.nextSeq = max(s.nextSeq, s.fileAt+1, s.posSeq+1)
-	s.snd = newSender(s)
+	next = max(next, s.fileAt+1, s.posSeq+1)
+	var strat strategy = bestEffort{}
+	switch s.opts.Mode {
+	case EndToEnd:
+		strat = endToEnd{}
+	case DiskFailover:
+		strat = diskFailover{}
+	}
+	// The source runs at most a window ahead of the collector: end-to-end chunks beyond the
+	// few kept in memory are read back from the log to be sent, and others would wait in
+	// memory or the spool.
+	ahead := cmp.Or(s.opts.Window, wire.DefaultWindow)
+	s.out = newOutbox(strat, s.log, s.keepPosition, s.bc.Log(), &s.metrics, ahead)
+	s.chunks = &chunker{count: s.opts.BatchCount, bytes: s.opts.BatchBytes, wait: s.opts.BatchWait,
+		grace: s.opts.Retransmit, enc: enc, log: s.bc.Log(), next: next,
+		eventsIn: s.metrics.eventsIn, sealed: s.metrics.batchesSealed}
+	s.out.onFail = s.chunks.fail
+	s.snd = newSender(s.senderConfig(), s.out)
+	s.chunks.emit = func(ctx context.Context, it *item) error { return s.out.push(ctx, s.snd.ctx.Done(), it) }
+	s.out.recover()
 	s.snd.start()
+	s.stopHK, s.hkDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.hkDone)
+		s.housekeeping(s.stopHK)
+	}()
 	s.opened = true
 	return nil
 }
 
-// openLog opens the write-ahead log or spool and, for a log without an epoch, gets one.
-func (s *Sink) openLog(ctx context.Context) error {
+// senderConfig is what the sender needs of the sink.
+func (s *Sink) senderConfig() senderConfig {
+	// A chunk waits for its ack at most the retransmit time, and never more than maxAckWait:
+	// a collector that stopped answering is left quickly, whatever the retransmit time.
+	opts := wire.ClientOptions{Window: s.opts.Window, AckTimeout: min(s.opts.Retransmit, maxAckWait)}
+	if s.bc.TLS != nil {
+		opts.Credentials = s.bc.TLS.ClientCredentials(tlsconf.NodeName)
+	}
+	return senderConfig{targets: s.opts.Targets, client: opts, log: s.bc.Log(), m: &s.metrics,
+		hello: &flumev1.StreamHello{Agent: s.agent, Epoch: s.epoch, Physical: s.bc.PhysicalNode,
+			Reliability: s.opts.Mode.wire()},
+		backoffInitial: s.opts.BackoffInitial, backoffMax: s.opts.BackoffMax,
+		dropPayloads: s.opts.Mode == EndToEnd}
+}
+
+// openLog opens the write-ahead log or spool and, for a log without an epoch, gets one. It
+// returns the number of the next chunk the log takes.
+func (s *Sink) openLog(ctx context.Context) (uint64, error) {
 	if s.opts.LogDir == "" {
-		return plugin.Permanent(fmt.Errorf("%s needs a directory for its log: set flume.agent.logdir or give the node a data directory", s.opts.Mode))
+		return 0, plugin.Permanent(fmt.Errorf("%s needs a directory for its log: set flume.agent.logdir or give the node a data directory", s.opts.Mode))
 	}
 	sub := "e2e"
 	if s.opts.Mode == DiskFailover {
@@ -238,167 +268,63 @@ func (s *Sink) openLog(ctx context.Context) error {
 		MinFreeBytes: s.opts.LogMinFree, MaxQueueBytes: walQueueBytes,
 		Logger: s.bc.Log(), Metrics: s.bc.Counters().Sub("wal")})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	s.log = &walLog{Log: l}
-	s.nextSeq = max(l.NextSeq(), 1)
+	next := max(l.NextSeq(), 1)
 	if s.opts.Mode != EndToEnd {
-		return nil
+		return next, nil
 	}
 	m := l.Meta()
 	if m.Epoch == 0 || m.Agent != s.agent {
 		if s.bc.Commits == nil {
 			_ = l.Close()
-			return errNoCommitLog
+			return 0, errNoCommitLog
 		}
 		ep, err := s.bc.Commits.NewEpoch(ctx, s.agent)
 		if err != nil {
 			_ = l.Close()
-			return fmt.Errorf("agent %s: new epoch: %w", s.agent, err)
+			return 0, fmt.Errorf("agent %s: new epoch: %w", s.agent, err)
 		}
 		if len(l.Unreleased()) > 0 && m.Epoch != 0 {
 			s.bc.Log().Warn("write-ahead log belongs to another agent; its chunks are sent under the new epoch", "log_agent", m.Agent)
 		}
 		if err := l.SetMeta(wal.Meta{Agent: s.agent, Epoch: ep}); err != nil {
 			_ = l.Close()
-			return err
+			return 0, err
 		}
 		m = l.Meta()
 	}
 	s.epoch = m.Epoch
-	return nil
+	return next, nil
 }
 
 // Append adds the events to the chunk being filled, sealing it when it is full.
 func (s *Sink) Append(ctx context.Context, batch []*event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failed != nil {
-		return s.failed
-	}
-	if s.closed {
+	if !s.opened || s.closed {
 		return wire.ErrClosed
 	}
-	for _, e := range batch {
-		// A full chunk is sealed before the next event, not after the last one of the
-		// batch: the chunk that ends a batch waits for the source's position (SavePosition).
-		if s.count >= s.opts.BatchCount || len(s.raw) >= s.opts.BatchBytes {
-			if err := s.sealLocked(ctx); err != nil {
-				return err
-			}
-		}
-		s.raw = event.AppendBinary(s.raw, e)
-		s.count++
-	}
-	s.metrics.eventsIn.Add(int64(len(batch)))
-	if s.count > 0 && s.timer == nil && !s.positional {
-		// A flow whose source hands positions seals its chunks at batch ends (SavePosition,
-		// right after this Append); a timer sealing them in between would part a position
-		// from the chunk it belongs to.
-		s.timer = time.AfterFunc(s.opts.BatchWait, s.flushTimer)
-	}
-	return nil
+	return s.chunks.add(ctx, batch)
 }
 
-// flushTimer seals a chunk that waited BatchWait.
-func (s *Sink) flushTimer() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.timer = nil
-	if s.count > 0 && !s.closed && s.failed == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Retransmit)
-		defer cancel()
-		if err := s.sealLocked(ctx); err != nil {
-			s.bc.Log().Error("seal chunk", "err", err)
-		}
-	}
-}
-
-// sealLocked turns the events gathered into a chunk and hands it on; s.mu is held.
-func (s *Sink) sealLocked(ctx context.Context) error {
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-	req := &flumev1.AppendRequest{Seq: s.nextSeq, Created: time.Now().UnixNano()}
-	if err := s.enc.EncodeRaw(req, s.raw, s.count); err != nil {
-		return err
-	}
-	it := &item{seq: req.Seq, order: req.Seq, count: s.count, req: req, pos: s.pos}
-	s.sealedBare = s.pos == nil
-	if s.pos != nil {
-		s.sealedPos, s.sealedOrder = s.pos, req.Seq
-	}
-	if s.opts.Mode == EndToEnd {
-		it.logSeq = req.Seq
-	}
-	s.raw, s.count, s.pos = s.raw[:0], 0, nil
-	s.nextSeq++
-	s.metrics.batchesSealed.Add(1)
-	if s.opts.Mode == EndToEnd {
-		p, err := s.logChunk(ctx, req, it.pos)
-		if err != nil {
-			s.failed = fmt.Errorf("write-ahead log: %w", err)
-			return s.failed
-		}
-		it.pending = p
-	}
-	return s.snd.enqueue(ctx, it)
-}
-
-// logChunk appends a request to the log under its own number, with the source position after
-// its events.
-func (s *Sink) logChunk(ctx context.Context, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
-	return s.logChunkAt(ctx, req.Seq, req, pos)
-}
-
-// nextSpoolSeq returns the next number of the disk-failover spool.
-func (s *Sink) nextSpoolSeq() uint64 {
-	s.spoolMu.Lock()
-	defer s.spoolMu.Unlock()
-	s.spoolSeq = max(s.spoolSeq+1, s.log.NextSeq())
-	return s.spoolSeq
-}
-
-// logChunkAt appends a request to the log as chunk seq.
-func (s *Sink) logChunkAt(ctx context.Context, seq uint64, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
-	data := binary.AppendUvarint(make([]byte, 0, 10+len(pos)+proto.Size(req)), uint64(len(pos)))
-	data = append(data, pos...)
-	data, err := proto.MarshalOptions{}.MarshalAppend(data, req)
-	if err != nil {
-		return nil, err
-	}
-	return s.log.Append(ctx, wal.Chunk{Seq: seq, Count: req.Count, Created: req.Created, Data: data})
-}
-
-// Close seals the last chunk and waits, within ctx, until every chunk is acknowledged: an
-// end-to-end sink leaves what is not in its log for the next flow of the logical node, a
+// Close seals the last chunk and waits, within ctx, until every chunk is delivered: an
+// end-to-end sink leaves what is not acked in its log for the next flow of the logical node, a
 // disk-failover sink spools it, a best-effort sink drops it (counted).
 func (s *Sink) Close(ctx context.Context) error {
-	s.mu.Lock()
 	if s.closed {
-		s.mu.Unlock()
 		return nil
 	}
-	var err error
-	if s.opened && s.count > 0 && s.failed == nil {
-		err = s.sealLocked(ctx)
-	}
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
 	s.closed = true
-	s.mu.Unlock()
 	if !s.opened {
-		return err
+		return nil
 	}
+	err := s.chunks.close(ctx)
 	if e := s.snd.stop(ctx); err == nil {
 		err = e
 	}
-	s.mu.Lock()
-	failed, pos, order := s.failed, s.sealedPos, s.sealedOrder
-	s.mu.Unlock()
+	close(s.stopHK)
+	<-s.hkDone
+	failed, _, pos, order := s.chunks.state()
 	if err == nil && failed == nil && pos != nil && s.opts.Mode != BestEffort {
 		// Every chunk sealed is acked, or kept in the log or spool for the next flow of the
 		// logical node, which sends it: the next source reads on after the last one. An end-
@@ -413,34 +339,6 @@ func (s *Sink) Close(ctx context.Context) error {
 			err = e
 		}
 	}
-	if s.enc != nil {
-		s.enc.Close()
-	}
+	s.enc.Close()
 	return err
-}
-
-// walLog is the log with a decoder of its chunks.
-type walLog struct {
-	*wal.Log
-}
-
-// request reads a chunk back as the request it was, with the source position it carries.
-func (l *walLog) request(seq uint64) (*flumev1.AppendRequest, []byte, error) {
-	c, err := l.Read(seq)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, k := binary.Uvarint(c.Data)
-	if k <= 0 || uint64(len(c.Data)-k) < n {
-		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: bad position length", seq)
-	}
-	pos := slices.Clone(c.Data[k : k+int(n)]) // not a slice of the chunk: it outlives it
-	req := &flumev1.AppendRequest{}
-	if err := proto.Unmarshal(c.Data[k+int(n):], req); err != nil {
-		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)
-	}
-	if n == 0 {
-		pos = nil
-	}
-	return req, pos, nil
 }

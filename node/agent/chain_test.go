@@ -220,9 +220,8 @@ func silentListener(tb testing.TB) (addr string, stop func()) {
 
 // isDown reports whether the sender found no collector to take chunks.
 func (d *sender) isDown() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.down
+	down, _ := d.out.condition()
+	return down
 }
 
 // spoolFiles counts the log segments in dir that hold more than their header.

@@ -101,13 +101,6 @@ type logItem struct {
 	unlogged bool        // the log failed to keep it: it is delivered from memory, not released
 }
 
-func notify(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
 // open opens the log, queues what it holds from an earlier run, and starts the goroutines.
 func (c *chunkLog) open() error {
 	if c.dir == "" {

@@ -23,9 +23,8 @@ func (s *Sink) ClaimPositions(source string) error {
 	if s.positions == nil {
 		return nil
 	}
-	s.mu.Lock()
-	floor := s.nextSeq - 1
-	s.mu.Unlock()
+	_, next, _, _ := s.chunks.state()
+	floor := next - 1
 	changed, err := s.positions.Claim(source, floor)
 	if err != nil || !changed {
 		return err
@@ -39,30 +38,17 @@ func (s *Sink) ClaimPositions(source string) error {
 // SavePosition attaches pos to the chunk being filled, sealing it: the position is kept with
 // the chunk's events.
 func (s *Sink) SavePosition(ctx context.Context, pos []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failed != nil {
-		return s.failed
+	if !s.opened || s.closed {
+		return nil
 	}
-	s.positional = true
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-	s.pos = slices.Clone(pos)
-	if (s.count > 0 || s.sealedBare) && s.opened && !s.closed {
-		// With no events waiting, the events before pos went out in chunks sealed by their
-		// age: an empty chunk carries the position after them, in order.
-		return s.sealLocked(ctx)
-	}
-	return nil
+	return s.chunks.position(ctx, pos)
 }
 
 // LastPosition returns the position of the last chunk the sink kept: acked, or in its log.
 func (s *Sink) LastPosition() []byte {
-	s.mu.Lock()
-	s.positional = true // positions will follow each batch: no need to seal by age
-	s.mu.Unlock()
+	if s.chunks != nil {
+		s.chunks.expectPositions() // positions will follow each batch: no need to seal by age
+	}
 	s.posMu.Lock()
 	defer s.posMu.Unlock()
 	return slices.Clone(s.lastPos)

@@ -29,7 +29,7 @@ const (
 // op is one request to the writer; as an append's Pending it is handed to the caller.
 type op struct {
 	kind  opKind
-	chunk Chunk // opAppend; Data is dropped once written
+	chunk Chunk // opAppend; Head and Data are dropped once written
 	rec   int64 // opAppend: record bytes
 	info  *chunkInfo
 	seqs  []uint64 // opRelease: ascending, unique
@@ -40,6 +40,9 @@ type op struct {
 }
 
 func (o *op) Done() <-chan struct{} { return o.done }
+
+// dataBytes is the size of an append's data, Head and Data, which MaxQueueBytes bounds.
+func (o *op) dataBytes() int64 { return o.rec - chunkRecordSize(0) }
 
 func (o *op) Err() error {
 	select {
@@ -55,17 +58,19 @@ func (o *op) Err() error {
 const fullPoll = 250 * time.Millisecond
 
 // Append queues c and returns at once with a Pending that completes when c is durable. The log
-// takes ownership of c.Data: the caller must not change it after the call (it may drop it).
+// takes ownership of c.Head and c.Data: the caller must not change them after the call (it may
+// drop them). They are written from where they lie, without a copy.
 //
 // c.Seq must be at least NextSeq (ErrOutOfOrder). When the log is at its cap or the
 // filesystem is low on space, Append waits until Release frees space or ctx is done (counted
 // in wal_full_waits, visible in State); it also waits while MaxQueueBytes of data are not yet
 // written. It never drops or overwrites anything to make room.
 func (l *Log) Append(ctx context.Context, c Chunk) (Pending, error) {
-	if len(c.Data) > maxPayload-chunkFixedSize {
-		return nil, fmt.Errorf("wal append seq %d: %w: %d bytes", c.Seq, ErrTooLarge, len(c.Data))
+	size := len(c.Head) + len(c.Data)
+	if size > maxPayload-chunkFixedSize {
+		return nil, fmt.Errorf("wal append seq %d: %w: %d bytes", c.Seq, ErrTooLarge, size)
 	}
-	o := &op{kind: opAppend, chunk: c, rec: chunkRecordSize(len(c.Data)), done: make(chan struct{})}
+	o := &op{kind: opAppend, chunk: c, rec: chunkRecordSize(size), done: make(chan struct{})}
 	l.mu.Lock()
 	if err := l.admitLocked(ctx, o); err != nil {
 		l.mu.Unlock()
@@ -73,7 +78,7 @@ func (l *Log) Append(ctx context.Context, c Chunk) (Pending, error) {
 	}
 	l.nextSeq = c.Seq + 1
 	l.queue = append(l.queue, o)
-	l.queueBytes += int64(len(c.Data))
+	l.queueBytes += int64(size)
 	l.queuedRecs += o.rec
 	l.queuedCount++
 	l.mu.Unlock()
@@ -96,8 +101,7 @@ func (l *Log) admitLocked(ctx context.Context, o *op) error {
 				o.chunk.Seq, ErrOutOfOrder, l.nextSeq)
 		}
 		reason := l.fullLocked(o.rec)
-		queueFull := l.queueBytes > 0 &&
-			l.queueBytes+int64(len(o.chunk.Data)) > l.opts.MaxQueueBytes
+		queueFull := l.queueBytes > 0 && l.queueBytes+o.dataBytes() > l.opts.MaxQueueBytes
 		if reason == "" && !queueFull {
 			if !l.fullSince.IsZero() && l.waiting == 0 {
 				l.log.Info("wal no longer full: appends resume", "dir", l.dir,
@@ -239,8 +243,9 @@ func (l *Log) Unreleased() []ChunkRef {
 }
 
 // Read reads a durable, unreleased chunk back from disk, verifying its checksum; the returned
-// Data is the caller's. It returns ErrReleased or ErrNotFound for a chunk that needs no resend,
-// and ErrCorrupt if the stored bytes no longer match their checksum.
+// Data is the caller's, and holds the chunk's Head and Data joined (Head is nil). It returns
+// ErrReleased or ErrNotFound for a chunk that needs no resend, and ErrCorrupt if the stored
+// bytes no longer match their checksum.
 func (l *Log) Read(seq uint64) (Chunk, error) {
 	l.mu.Lock()
 	c := l.idx.find(seq)

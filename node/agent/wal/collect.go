@@ -88,9 +88,8 @@ func (l *Log) writeCarry(carry []*chunkInfo) error {
 	for i, c := range carry {
 		seqs[i] = c.seq
 	}
-	var buf []byte
-	buf, l.scratch = appendReleaseRecord(nil, l.scratch, toRanges(nil, seqs))
-	if _, err := l.writeSync(buf); err != nil {
+	rec := appendReleaseRecord(nil, toRanges(nil, seqs))
+	if _, err := l.writeSync([][]byte{rec}); err != nil {
 		return fmt.Errorf("carry release records forward: %w", err)
 	}
 	seg := l.activeSeg()

@@ -16,10 +16,15 @@
 // # Group commit
 //
 // One goroutine owns the files. Appends and releases queue up; the writer takes everything
-// queued, writes it with one write(2) and makes it durable with one fdatasync(2), then completes
-// the whole group. While it syncs, new appends queue behind it, so under load the number of
-// fsyncs per second stays bounded by the disk's sync latency, not by the append rate, and the
-// caller is never held on the fsync of chunk N when it hands in chunk N+1.
+// queued, writes it with one positioned vectored write (pwritev(2); more calls only past
+// IOV_MAX buffers or after a short write) and makes it durable with one fdatasync(2), then
+// completes the whole group. While it syncs, new appends queue behind it, so under load the
+// number of fsyncs per second stays bounded by the disk's sync latency, not by the append rate,
+// and the caller is never held on the fsync of chunk N when it hands in chunk N+1.
+//
+// A chunk's Head and Data are written from where the caller handed them in. Only the records'
+// headers and fixed fields, the release records and pieces shorter than 64 bytes are packed
+// into a small buffer, so the writer's memory does not grow with the size of the chunks.
 //
 // # On-disk format (version 1)
 //
@@ -48,7 +53,8 @@
 //	16 4  header CRC-32C of bytes 0..16
 //	20 4  record CRC-32C of bytes 0..16 followed by the payload (type, header and payload)
 //
-// A chunk payload is count (4 bytes), created (8 bytes, unix nanoseconds) and the chunk's data.
+// A chunk payload is count (4 bytes), created (8 bytes, unix nanoseconds) and the chunk's data:
+// its Head, then its Data, which Read returns joined.
 // A release payload is a list of 16-byte ranges (first seq, last seq), inclusive: every chunk
 // in a range is released.
 //

@@ -106,51 +106,74 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// appendRecord appends one record of type typ with header seq seq and the payload made of
-// parts (concatenated), so a chunk's fixed fields and its data need no intermediate copy.
-func appendRecord(dst []byte, typ byte, seq uint64, parts ...[]byte) []byte {
+// putRecordHeader fills h, the 24-byte header of a record of type typ with header seq seq and
+// the payload made of parts (concatenated). The checksums run over the parts where they lie, so
+// a chunk's data is never copied to be summed or written.
+func putRecordHeader(h []byte, typ byte, seq uint64, parts ...[]byte) {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	start := len(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	dst = append(dst, typ, 0, 0, 0)
-	dst = binary.LittleEndian.AppendUint64(dst, seq)
-	hcrc := crc32.Checksum(dst[start:start+16], castagnoli)
-	dst = binary.LittleEndian.AppendUint32(dst, hcrc)
-	dst = append(dst, 0, 0, 0, 0) // record CRC, filled in below
-	crc := crc32.Update(0, castagnoli, dst[start:start+16])
+	binary.LittleEndian.PutUint32(h, uint32(n))
+	h[4], h[5], h[6], h[7] = typ, 0, 0, 0
+	binary.LittleEndian.PutUint64(h[8:], seq)
+	hcrc := crc32.Checksum(h[:16], castagnoli)
+	binary.LittleEndian.PutUint32(h[16:], hcrc)
+	crc := hcrc // the record CRC covers bytes 0..16, then the payload
 	for _, p := range parts {
-		dst = append(dst, p...)
 		crc = crc32.Update(crc, castagnoli, p)
 	}
-	binary.LittleEndian.PutUint32(dst[start+20:], crc)
-	return dst
+	binary.LittleEndian.PutUint32(h[20:], crc)
+}
+
+// chunkHeadSize is the size of what precedes a chunk's bytes in its record: the record header
+// and the fixed fields.
+const chunkHeadSize = recHeaderSize + chunkFixedSize
+
+// putChunkHead fills h (chunkHeadSize bytes) with the record header and the fixed fields of
+// chunk c's record; c.Head and c.Data follow it on disk.
+func putChunkHead(h []byte, c *Chunk) {
+	fixed := h[recHeaderSize:chunkHeadSize]
+	binary.LittleEndian.PutUint32(fixed[0:], c.Count)
+	binary.LittleEndian.PutUint64(fixed[4:], uint64(c.Created))
+	putRecordHeader(h[:recHeaderSize], recChunk, c.Seq, fixed, c.Head, c.Data)
 }
 
 // appendChunkRecord appends the record of chunk c.
 func appendChunkRecord(dst []byte, c *Chunk) []byte {
-	var fixed [chunkFixedSize]byte
-	binary.LittleEndian.PutUint32(fixed[0:], c.Count)
-	binary.LittleEndian.PutUint64(fixed[4:], uint64(c.Created))
-	return appendRecord(dst, recChunk, c.Seq, fixed[:], c.Data)
+	start := len(dst)
+	dst = append(dst, make([]byte, chunkHeadSize)...)
+	putChunkHead(dst[start:], c)
+	dst = append(dst, c.Head...)
+	return append(dst, c.Data...)
 }
 
-// chunkRecordSize is the on-disk size of a chunk record with n bytes of data.
-func chunkRecordSize(n int) int64 { return int64(recHeaderSize + chunkFixedSize + n) }
+// chunkRecordSize is the on-disk size of a chunk record with n bytes of data (Head and Data).
+func chunkRecordSize(n int) int64 { return int64(chunkHeadSize + n) }
 
 // seqRange is an inclusive range of seqs.
 type seqRange struct{ first, last uint64 }
 
-// appendReleaseRecord appends a release record for ranges, which must not be empty.
-func appendReleaseRecord(dst, scratch []byte, ranges []seqRange) ([]byte, []byte) {
-	scratch = scratch[:0]
-	for _, r := range ranges {
-		scratch = binary.LittleEndian.AppendUint64(scratch, r.first)
-		scratch = binary.LittleEndian.AppendUint64(scratch, r.last)
+// releaseRecordSize is the on-disk size of a release record of n ranges.
+func releaseRecordSize(n int) int { return recHeaderSize + n*rangeSize }
+
+// putReleaseRecord fills rec (releaseRecordSize(len(ranges)) bytes) with a release record for
+// ranges, which must not be empty.
+func putReleaseRecord(rec []byte, ranges []seqRange) {
+	payload := rec[recHeaderSize:]
+	for i, r := range ranges {
+		binary.LittleEndian.PutUint64(payload[i*rangeSize:], r.first)
+		binary.LittleEndian.PutUint64(payload[i*rangeSize+8:], r.last)
 	}
-	return appendRecord(dst, recRelease, 0, scratch), scratch
+	putRecordHeader(rec[:recHeaderSize], recRelease, 0, payload)
+}
+
+// appendReleaseRecord appends a release record for ranges, which must not be empty.
+func appendReleaseRecord(dst []byte, ranges []seqRange) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, releaseRecordSize(len(ranges)))...)
+	putReleaseRecord(dst[start:], ranges)
+	return dst
 }
 
 // toRanges turns ascending seqs into the fewest inclusive ranges.
@@ -175,7 +198,8 @@ type record struct {
 	payload []byte
 }
 
-// decodeChunk splits a chunk record's payload.
+// decodeChunk splits a chunk record's payload. Data holds the chunk's bytes, Head and Data as
+// they were appended, joined.
 func decodeChunk(r record) (Chunk, error) {
 	if len(r.payload) < chunkFixedSize {
 		return Chunk{}, fmt.Errorf("%w: chunk record of %d bytes", ErrCorrupt, len(r.payload))

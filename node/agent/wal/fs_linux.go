@@ -6,7 +6,38 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
+
+// writeVec writes parts back to back at off in f with pwritev(2): one call for up to iovMax
+// parts, more if the kernel writes less than it was given. It returns the bytes written.
+func writeVec(f *os.File, parts [][]byte, off int64) (int64, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, werr = writeParts(parts, off, func(iov [][]byte, off int64) (int, error) {
+			for {
+				n, err := unix.Pwritev(int(fd), iov, off)
+				if err != unix.EINTR {
+					return n, err
+				}
+			}
+		})
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return n, &os.PathError{Op: "pwritev", Path: f.Name(), Err: err}
+	}
+	return n, nil
+}
 
 // datasync makes f's data durable. fdatasync skips the inode's times, which a log does not
 // need; the size it does flush.

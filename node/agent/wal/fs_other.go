@@ -8,6 +8,13 @@ import (
 	"syscall"
 )
 
+// writeVec writes parts back to back at off in f, one after another.
+func writeVec(f *os.File, parts [][]byte, off int64) (int64, error) {
+	return writeParts(parts, off, func(iov [][]byte, off int64) (int, error) {
+		return f.WriteAt(iov[0], off)
+	})
+}
+
 // datasync makes f durable; without fdatasync, a full fsync.
 func datasync(f *os.File) error { return f.Sync() }
 

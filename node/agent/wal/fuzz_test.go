@@ -19,7 +19,7 @@ func FuzzDecode(f *testing.F) {
 		c := testChunk(s, 40)
 		seed = appendChunkRecord(seed, &c)
 	}
-	seed, _ = appendReleaseRecord(seed, nil, []seqRange{{1, 2}, {5, 9}})
+	seed = appendReleaseRecord(seed, []seqRange{{1, 2}, {5, 9}})
 	f.Add(seed)
 	f.Add(seed[:len(seed)-3])
 	f.Add([]byte{})
@@ -70,7 +70,7 @@ func FuzzRecover(f *testing.F) {
 	}
 	c4 := testChunk(4, 60)
 	rec4 := appendChunkRecord(nil, &c4)
-	rel, _ := appendReleaseRecord(nil, nil, []seqRange{{9, 9}})
+	rel := appendReleaseRecord(nil, []seqRange{{9, 9}})
 	f.Add(rec4)
 	f.Add(rec4[:30])
 	f.Add(append(bytes.Clone(rec4), rel...))

@@ -256,8 +256,8 @@ func TestOpenDeletesSegmentsLeftFullyReleasedAndCarriesTheirReleases(t *testing.
 	c1, c2, c3 := testChunk(1, 100), testChunk(2, 100), testChunk(3, 100)
 	seg1 := appendChunkRecord(appendChunkRecord(appendSegHeader(nil, 1), &c1), &c2)
 	seg3 := appendChunkRecord(appendSegHeader(nil, 3), &c3)
-	seg3, _ = appendReleaseRecord(seg3, nil, []seqRange{{1, 1}})
-	seg3, _ = appendReleaseRecord(seg3, nil, []seqRange{{3, 3}})
+	seg3 = appendReleaseRecord(seg3, []seqRange{{1, 1}})
+	seg3 = appendReleaseRecord(seg3, []seqRange{{3, 3}})
 	for name, b := range map[string][]byte{segName(1): seg1, segName(3): seg3} {
 		if err := os.WriteFile(dir+"/"+name, b, 0o640); err != nil {
 			t.Fatal(err)

@@ -82,6 +82,9 @@ type Chunk struct {
 	Count uint32
 	// Created is when the chunk was made, in unix nanoseconds.
 	Created int64
+	// Head, if set, is written before Data in the same record; Read returns the two joined, in
+	// Data. The log takes ownership of both.
+	Head []byte
 	// Data is the opaque payload.
 	Data []byte
 }
@@ -91,7 +94,7 @@ type ChunkRef struct {
 	Seq     uint64
 	Count   uint32
 	Created int64 // unix nanoseconds
-	Size    int   // bytes of Data
+	Size    int   // bytes of the chunk's data: Head and Data together, as Read returns it
 }
 
 // Meta is what the log keeps besides chunks: who wrote it and under which epoch.
@@ -129,7 +132,7 @@ type Log struct {
 	// Fields only the writer changes it may read without mu.
 	mu          sync.Mutex
 	queue       []*op
-	queueBytes  int64 // data bytes of queued appends, for MaxQueueBytes
+	queueBytes  int64 // data bytes (Head and Data) of queued appends, for MaxQueueBytes
 	queuedRecs  int64 // record bytes not yet on disk, for the cap
 	queuedCount int
 	nextSeq     uint64 // lowest seq Append accepts
@@ -155,10 +158,9 @@ type Log struct {
 	closeMu  sync.Once
 
 	// Writer-only state.
-	active  *os.File
-	wbuf    []byte
-	scratch []byte
-	hiSeq   uint64 // one above the highest seq written
+	active *os.File
+	grp    group  // the group being written
+	hiSeq  uint64 // one above the highest seq written
 }
 
 type counters struct {

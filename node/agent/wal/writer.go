@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// maxBatchBytes bounds one group commit's write, and so the writer's buffer; a group keeps at
-// least one op whatever its size.
+// maxBatchBytes bounds one group commit's write; a group keeps at least one op whatever its
+// size.
 const maxBatchBytes = 8 << 20
 
 // noSpaceRetry is how often the writer tries again a write that failed for lack of space.
 const noSpaceRetry = time.Second
 
 // run is the writer goroutine: it owns the segment files. Each turn it takes what is queued,
-// writes it with one write(2), syncs it with one fdatasync(2), then completes the group. Close
-// stops it after the queue is drained.
+// writes it with one vectored write (pwritev(2)), syncs it with one fdatasync(2), then completes
+// the group. Close stops it after the queue is drained.
 func (l *Log) run() {
 	defer close(l.done)
 	for {
@@ -72,15 +72,18 @@ func (l *Log) commit(ops []*op) {
 			break
 		}
 		if !retryable(err) {
+			l.grp.reset()
 			l.fail(err)
 			l.complete(ops, err)
 			return
 		}
 		if !l.waitForSpace(err) {
+			l.grp.reset()
 			l.complete(ops, fmt.Errorf("%w before a write could succeed: %w", ErrClosed, err))
 			return
 		}
 	}
+	l.grp.reset() // written: keep no reference to the chunks' bytes
 	// Appends complete as soon as they are durable; releases after the segments they emptied
 	// are deleted, so that a caller who releases and then looks at State sees the space freed.
 	releases := l.apply(ops, off)
@@ -94,19 +97,29 @@ func (l *Log) commit(ops []*op) {
 	l.complete(releases, nil)
 }
 
-// prepare encodes the group into wbuf and resolves its releases. A released chunk is marked in
-// memory at once (its segment may then be deleted, which is safe: a deleted chunk cannot come
-// back); its release record counts once synced.
+// prepare gathers the group's records into grp, the chunks' bytes by reference, and resolves
+// its releases. A released chunk is marked in memory at once (its segment may then be deleted,
+// which is safe: a deleted chunk cannot come back); its release record counts once synced.
 func (l *Log) prepare(ops []*op) {
-	l.wbuf = l.wbuf[:0]
+	parts, small := 0, 0
+	for _, o := range ops {
+		switch o.kind {
+		case opAppend:
+			p, s := chunkParts(&o.chunk)
+			parts, small = parts+p, small+s
+		case opRelease: // at most one range a seq
+			parts, small = parts+1, small+releaseRecordSize(len(o.seqs))
+		}
+	}
+	l.grp.grow(parts, small)
 	var fresh []*chunkInfo // the group's appends, ascending
 	for _, o := range ops {
 		switch o.kind {
 		case opAppend:
 			c := &o.chunk
 			o.info = &chunkInfo{seq: c.Seq, count: c.Count, created: c.Created,
-				size: len(c.Data), off: int64(len(l.wbuf))}
-			l.wbuf = appendChunkRecord(l.wbuf, c)
+				size: len(c.Head) + len(c.Data), off: l.grp.size}
+			l.grp.addChunk(c)
 			fresh = append(fresh, o.info)
 		case opRelease:
 			l.resolve(o, fresh)
@@ -117,7 +130,7 @@ func (l *Log) prepare(ops []*op) {
 			for i, c := range o.released {
 				seqs[i] = c.seq
 			}
-			l.wbuf, l.scratch = appendReleaseRecord(l.wbuf, l.scratch, toRanges(nil, seqs))
+			l.grp.addRelease(toRanges(nil, seqs))
 		}
 	}
 }
@@ -145,10 +158,10 @@ func (l *Log) resolve(o *op, fresh []*chunkInfo) {
 	}
 }
 
-// writeGroup writes wbuf at the end of the active segment, rotating first if it is full, and
+// writeGroup writes grp at the end of the active segment, rotating first if it is full, and
 // syncs it. It returns where the group starts.
 func (l *Log) writeGroup() (int64, error) {
-	if len(l.wbuf) == 0 {
+	if l.grp.size == 0 {
 		return 0, nil // barriers only: earlier groups are already durable
 	}
 	if seg := l.activeSeg(); seg.size >= l.opts.SegmentBytes && seg.chunks > 0 {
@@ -156,7 +169,7 @@ func (l *Log) writeGroup() (int64, error) {
 			return 0, err
 		}
 	}
-	return l.writeSync(l.wbuf)
+	return l.writeSync(l.grp.parts)
 }
 
 // retryable says a write error is a lack of space, which left nothing behind and may pass.
@@ -166,16 +179,17 @@ func retryable(err error) bool { return isNoSpace(err) && !errors.Is(err, errSyn
 // since the last good sync can be trusted and the log stops.
 var errSync = errors.New("sync failed")
 
-// writeSync appends b to the active segment and syncs it. A failed write is cut off again.
-func (l *Log) writeSync(b []byte) (int64, error) {
+// writeSync appends parts, back to back, to the active segment with one vectored write and
+// syncs them. A failed write is cut off again.
+func (l *Log) writeSync(parts [][]byte) (int64, error) {
 	seg := l.activeSeg()
 	off := seg.size
-	n, err := 0, error(nil)
+	n, err := int64(0), error(nil)
 	if fault := l.faultWrite.Load(); fault != nil {
 		err = (*fault)()
 	}
 	if err == nil {
-		n, err = l.active.WriteAt(b, off)
+		n, err = writeVec(l.active, parts, off)
 	}
 	if err != nil {
 		if terr := l.active.Truncate(off); terr != nil {
@@ -189,10 +203,10 @@ func (l *Log) writeSync(b []byte) (int64, error) {
 		}
 		l.m.fsyncs.Inc()
 	}
-	l.m.bytes.Add(int64(n))
+	l.m.bytes.Add(n)
 	l.mu.Lock()
-	seg.size += int64(n)
-	l.diskBytes += int64(n)
+	seg.size += n
+	l.diskBytes += n
 	l.noSpace = ""
 	l.updateGauges()
 	l.mu.Unlock()
@@ -236,10 +250,10 @@ func (l *Log) complete(ops []*op, err error) {
 	l.mu.Lock()
 	for _, o := range ops {
 		if o.kind == opAppend {
-			l.queueBytes -= int64(len(o.chunk.Data))
+			l.queueBytes -= o.dataBytes()
 			l.queuedRecs -= o.rec
 			l.queuedCount--
-			o.chunk.Data = nil
+			o.chunk.Head, o.chunk.Data = nil, nil
 		}
 	}
 	l.wakeWaitersLocked()

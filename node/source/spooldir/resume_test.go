@@ -137,6 +137,8 @@ func (p *positionSink) SavePosition(_ context.Context, pos []byte) error {
 	return nil
 }
 
+func (p *positionSink) ClaimPositions(string) error { return nil }
+
 func (p *positionSink) LastPosition() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
