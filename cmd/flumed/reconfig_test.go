@@ -89,7 +89,10 @@ func (d *dataplane) reconfigure(node, source, sink string) {
 	plugintest.Eventually(t, 20*time.Second, func() bool {
 		out, err := d.e.ctl(0, "status")
 		return err == nil && versionOf(out, node) > before
-	}, func() string { out, _ := d.e.ctl(0, "status"); return node + " does not run its new config:\n" + out + d.logs() })
+	}, func() string {
+		out, _ := d.e.ctl(0, "status")
+		return node + " does not run its new config:\n" + out + d.logs()
+	})
 }
 
 // TestAgentConfigChangesWhileTailing changes the decorators in front of an end-to-end agent

@@ -221,10 +221,14 @@ func (s *Sink) Open(ctx context.Context) error {
 	// few kept in memory are read back from the log to be sent, and others would wait in
 	// memory or the spool.
 	ahead := cmp.Or(s.opts.Window, wire.DefaultWindow)
-	s.out = newOutbox(strat, s.log, s.keepPosition, s.bc.Log(), &s.metrics, ahead)
+	m := s.metrics
+	s.out = newOutbox(strat, s.log, s.keepPosition, s.bc.Log(), outboxMetrics{backlog: m.backlog, inFlight: m.inFlight,
+		dropped: m.dropped, droppedBatches: m.droppedBatches, rejected: m.rejected, retries: m.retries,
+		spooled: m.spooled}, ahead)
 	s.chunks = &chunker{count: s.opts.BatchCount, bytes: s.opts.BatchBytes, wait: s.opts.BatchWait,
-		grace: s.opts.Retransmit, enc: enc, log: s.bc.Log(), next: next,
+		grace: s.opts.Retransmit, enc: enc, log: s.bc.Log(),
 		eventsIn: s.metrics.eventsIn, sealed: s.metrics.batchesSealed}
+	s.chunks.init(next)
 	s.out.onFail = s.chunks.fail
 	s.snd = newSender(s.senderConfig(), s.out)
 	s.chunks.emit = func(ctx context.Context, it *item) error { return s.out.push(ctx, s.snd.ctx.Done(), it) }

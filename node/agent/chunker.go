@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -31,21 +32,28 @@ type item struct {
 
 // chunker gathers a flow's events into chunks, in the node/event binary encoding, compressed as
 // the stream asks. It seals a chunk when it holds its count or bytes, when its first event
-// waited its age (unless the source hands positions, which seal at batch ends), and when the
-// source hands a position, which the chunk carries. A sealed chunk goes to emit, with the
-// chunker's lock held: a full outbox holds Append up.
+// waited its age (unless the source hands positions, which seal at batch ends; an age of zero
+// seals at the end of every Append), and when the source hands a position, which the chunk
+// carries. A sealed chunk goes to emit. Seals take turns, in order (sem, waited for within the
+// caller's context), and the chunk being filled is not locked while emit waits for room: an
+// Append is never held up beyond its context by a seal of the timer's.
 type chunker struct {
 	count, bytes int
-	wait         time.Duration
-	grace        time.Duration // bounds a seal by age, whose caller has no context
+	wait         time.Duration // 0: seal at the end of every add
+	grace        time.Duration // bounds a seal by age
 	enc          *wire.Encoder
 	emit         func(ctx context.Context, it *item) error
 	log          *slog.Logger
 	eventsIn     *metrics.Counter
 	sealed       *metrics.Counter
 
+	sem       chan struct{} // held by the seal in progress
+	timerCtx  context.Context
+	timerStop context.CancelFunc
+
 	mu         sync.Mutex
 	raw        []byte // the chunk being filled
+	spare      []byte // a buffer to fill next, when the encoder compresses
 	n          int    // its events
 	pos        []byte // the source position after its events
 	timer      *time.Timer
@@ -59,34 +67,71 @@ type chunker struct {
 }
 
 // errChunkerClosed is the error of Append after Close.
-var errChunkerClosed = errors.New("agent sink closed")
+var errChunkerClosed = errors.New("closed")
 
-// add adds events to the chunk being filled, sealing it when it is full.
+// init readies the chunker; next is the order of its first chunk.
+func (c *chunker) init(next uint64) {
+	c.next = next
+	c.sem = make(chan struct{}, 1)
+	c.timerCtx, c.timerStop = context.WithCancel(context.Background())
+}
+
+// add adds events to the chunk being filled. A full chunk is sealed before more events join
+// it; a seal that fails takes nothing of the batch: its events leave the chunk again.
 func (c *chunker) add(ctx context.Context, batch []*event.Event) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.failed != nil {
-		return c.failed
+	if err := c.refusesLocked(); err != nil {
+		c.mu.Unlock()
+		return err
 	}
-	if c.closed {
-		return errChunkerClosed
-	}
+	mark, marked := len(c.raw), c.n
 	for _, e := range batch {
-		// A full chunk is sealed before the next event, not after the last one of the
-		// batch: the chunk that ends a batch waits for the source's position.
 		if c.n >= c.count || len(c.raw) >= c.bytes {
-			if err := c.sealLocked(ctx); err != nil {
+			c.mu.Unlock()
+			err := c.seal(ctx)
+			c.mu.Lock()
+			if err != nil {
+				c.unaddLocked(mark, marked)
+				c.mu.Unlock()
 				return err
 			}
+			mark, marked = 0, 0 // the batch's first events are sealed: they stay
 		}
 		c.raw = event.AppendBinary(c.raw, e)
 		c.n++
 	}
 	c.eventsIn.Add(int64(len(batch)))
-	if c.n > 0 && c.timer == nil && !c.positional {
+	now := c.wait == 0 && c.n > 0
+	if c.n > 0 && c.timer == nil && !c.positional && c.wait > 0 {
 		// A flow whose source hands positions seals its chunks at batch ends; a timer
 		// sealing them in between would part a position from the chunk it belongs to.
 		c.timer = time.AfterFunc(c.wait, c.sealByAge)
+	}
+	c.mu.Unlock()
+	if now {
+		if err := c.seal(ctx); err != nil {
+			c.mu.Lock()
+			c.unaddLocked(mark, marked)
+			c.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// unaddLocked takes the events added since mark out of the chunk being filled.
+func (c *chunker) unaddLocked(mark, marked int) {
+	if len(c.raw) >= mark && c.n >= marked {
+		c.raw, c.n = c.raw[:mark], marked
+	}
+}
+
+func (c *chunker) refusesLocked() error {
+	switch {
+	case c.failed != nil:
+		return c.failed
+	case c.closed:
+		return errChunkerClosed
 	}
 	return nil
 }
@@ -96,15 +141,17 @@ func (c *chunker) add(ctx context.Context, batch []*event.Event) error {
 // their age: an empty chunk carries the position after them, in order.
 func (c *chunker) position(ctx context.Context, pos []byte) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.failed != nil {
+		c.mu.Unlock()
 		return c.failed
 	}
 	c.positional = true
 	c.stopTimerLocked()
 	c.pos = slices.Clone(pos)
-	if (c.n > 0 || c.sealedBare) && !c.closed {
-		return c.sealLocked(ctx)
+	need := (c.n > 0 || c.sealedBare) && !c.closed
+	c.mu.Unlock()
+	if need {
+		return c.seal(ctx)
 	}
 	return nil
 }
@@ -113,6 +160,7 @@ func (c *chunker) position(ctx context.Context, pos []byte) error {
 func (c *chunker) expectPositions() {
 	c.mu.Lock()
 	c.positional = true
+	c.stopTimerLocked()
 	c.mu.Unlock()
 }
 
@@ -126,61 +174,102 @@ func (c *chunker) stopTimerLocked() {
 // sealByAge seals a chunk that waited its age.
 func (c *chunker) sealByAge() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.timer = nil
-	if c.n > 0 && !c.closed && c.failed == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.grace)
-		defer cancel()
-		if err := c.sealLocked(ctx); err != nil {
-			c.log.Error("seal chunk", "err", err)
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.timerCtx, c.grace)
+	defer cancel()
+	if err := c.seal(ctx); err != nil && c.timerCtx.Err() == nil {
+		c.log.Warn("seal chunk by age", "err", err)
+		c.mu.Lock()
+		if c.n > 0 && c.timer == nil && !c.closed && c.failed == nil {
+			c.timer = time.AfterFunc(c.wait, c.sealByAge) // the events wait: try again
 		}
+		c.mu.Unlock()
 	}
 }
 
-// sealLocked turns the events gathered into a chunk and emits it; c.mu is held.
-func (c *chunker) sealLocked(ctx context.Context) error {
-	c.stopTimerLocked()
-	req := &flumev1.AppendRequest{Seq: c.next, Created: time.Now().UnixNano()}
-	raw := c.raw
-	if err := c.enc.Seal(req, raw, c.n); err != nil {
-		return err
+// seal turns the events gathered into a chunk and emits it. When emit fails, the chunk's
+// events go back in front of those added meanwhile, unless the failure is the outbox's.
+func (c *chunker) seal(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("seal chunk: %w", ctx.Err())
 	}
-	if c.enc.Compression() == flumev1.Compression_COMPRESSION_UNSPECIFIED {
-		c.raw = make([]byte, 0, cap(raw)) // the request owns raw now
-	} else {
-		c.raw = raw[:0]
+	defer func() { <-c.sem }()
+	c.mu.Lock()
+	if c.failed != nil || (c.n == 0 && c.pos == nil) {
+		c.mu.Unlock()
+		return c.failed
 	}
-	it := &item{order: req.Seq, seq: req.Seq, count: c.n, created: req.Created, req: req, pos: c.pos}
-	c.sealedBare = c.pos == nil
-	if c.pos != nil {
-		c.lastPos, c.lastOrder = c.pos, req.Seq
+	raw, n, pos, order := c.raw, c.n, c.pos, c.next
+	c.raw, c.spare = c.spare[:0], nil
+	if c.raw == nil {
+		c.raw = make([]byte, 0, cap(raw))
 	}
 	c.n, c.pos = 0, nil
 	c.next++
-	c.sealed.Inc()
-	if err := c.emit(ctx, it); err != nil {
+	c.mu.Unlock()
+
+	req := &flumev1.AppendRequest{Seq: order, Created: time.Now().UnixNano()}
+	err := c.enc.Seal(req, raw, n)
+	if err == nil {
+		it := &item{order: order, seq: order, count: n, created: req.Created, req: req, pos: pos}
+		err = c.emit(ctx, it)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
 		if errors.Is(err, errOutboxFailed) {
 			c.failed = err
+			return err
+		}
+		// Nothing took the chunk: its events come first again.
+		c.raw, c.n, c.next = append(raw, c.raw...), c.n+n, order
+		if c.pos == nil {
+			c.pos = pos
 		}
 		return err
 	}
+	if c.enc.Compression() != flumev1.Compression_COMPRESSION_UNSPECIFIED {
+		c.spare = raw[:0] // only read by the encoder: the next chunk may fill it
+	}
+	c.sealedBare = pos == nil
+	if pos != nil {
+		c.lastPos, c.lastOrder = pos, order
+	}
+	c.sealed.Inc()
 	return nil
 }
 
-// close seals the last chunk and takes no more events.
+// close seals the last chunk and takes no more events; a seal of the timer's gives way.
 func (c *chunker) close(ctx context.Context) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
-	var err error
-	if c.n > 0 && c.failed == nil {
-		err = c.sealLocked(ctx)
-	}
-	c.stopTimerLocked()
 	c.closed = true
-	return err
+	c.stopTimerLocked()
+	c.mu.Unlock()
+	c.timerStop()
+	if c.failure() != nil {
+		return nil
+	}
+	return c.seal(ctx)
+}
+
+// pending returns how many events wait in the chunk being filled.
+func (c *chunker) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func (c *chunker) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 // fail stops the chunker: the outbox cannot keep chunks.

@@ -18,7 +18,8 @@ import (
 
 // The ackedWriteAhead and diskFailover decorators (REFERENCE.md §3.3, §5.1, §5.2) keep events
 // in a log of their own, a node/agent/wal under the logical node's data directory, on their
-// way to the sink they wrap:
+// way to the sink they wrap. They are the agent sinks' engine (chunker, outbox, the end-to-end
+// strategy) with the next sink for a collector:
 //
 //   - ackedWriteAhead writes every event to its log first. A goroutine of its own appends the
 //     log's chunks to the next sink, in order, and releases a chunk once that Append returned
@@ -33,9 +34,9 @@ import (
 // Events wait in memory at most maxMillis (flume.agent.logdir.maxage) before they are sealed
 // into a chunk of the log, and are written at once when the chunk is full (decoChunkEvents or
 // decoChunkBytes) or the decorator closes. At the log's cap (flume.agent.logdir.maxbytes)
-// Append waits, within its ctx, until delivered chunks free room: nothing is overwritten, and
-// at most a chunk's worth of events waits in memory. Close waits for the log to drain while
-// chunks keep being delivered, and leaves the rest in the log for the next run.
+// Append waits, within its ctx, until delivered chunks free room, and refuses its batch,
+// taking nothing of it, when its ctx ends first: nothing is overwritten. Close waits for the log
+// to drain while chunks keep being delivered, and leaves the rest in the log for the next run.
 
 // Defaults and bounds of the decorators' logs.
 const (
@@ -46,9 +47,6 @@ const (
 	// sink as one batch, so they bound that batch too.
 	decoChunkEvents = 1000
 	decoChunkBytes  = 1 << 20
-	// decoMemChunks is how many sealed chunks keep their data in memory; the later ones are
-	// read back from the log when they are delivered.
-	decoMemChunks = 8
 	// decoDrainStall is how long Close waits for a drain that delivers nothing: classic Flume
 	// gave up after ten checks 500 ms apart.
 	decoDrainStall = 5 * time.Second

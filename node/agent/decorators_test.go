@@ -307,8 +307,8 @@ func TestAckedWriteAheadBackpressureAtTheCap(t *testing.T) {
 		}
 		_ = appendBig(i, 50*time.Millisecond)
 	}
-	// At the cap, Append keeps at most a chunk's worth of events in memory; beyond that it
-	// refuses the batch, taking nothing of it.
+	// At the cap, Append waits within its ctx, and then refuses the batch, taking nothing
+	// of it.
 	for start := i; ; i++ {
 		if i == start+30 {
 			t.Fatal("at the cap, Append kept taking batches into memory")
@@ -324,7 +324,8 @@ func TestAckedWriteAheadBackpressureAtTheCap(t *testing.T) {
 		t.Errorf("the log grew to %d bytes past its cap of 1 MiB", st.Bytes)
 	}
 
-	last := bodies("after", 0, 10)
+	// A batch that does not fit waits for room, and the condition says why.
+	last := bodies(big+"after", 0, 10)
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flumego/flume/node/agent/wal"
+	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -26,7 +27,7 @@ type outbox struct {
 	log   *walLog                              // the log or spool; nil for best effort
 	keep  func(order uint64, pos []byte) error // stores a position (the sink's position store)
 	lg    *slog.Logger
-	m     *agentMetrics
+	m     outboxMetrics
 	ahead int // how many chunks may wait while a collector takes them
 	// onFail stops the chunker when the log fails.
 	onFail func(error)
@@ -53,7 +54,14 @@ type outbox struct {
 // errOutboxFailed marks a failure of the log: the sink takes nothing more.
 var errOutboxFailed = errors.New("write-ahead log failed")
 
-func newOutbox(strat strategy, log *walLog, keep func(uint64, []byte) error, lg *slog.Logger, m *agentMetrics, ahead int) *outbox {
+// outboxMetrics are the outbox's counters and gauges, named by its owner.
+type outboxMetrics struct {
+	backlog, inFlight                          *metrics.Gauge
+	dropped, droppedBatches, rejected, retries *metrics.Counter
+	spooled                                    *metrics.Counter
+}
+
+func newOutbox(strat strategy, log *walLog, keep func(uint64, []byte) error, lg *slog.Logger, m outboxMetrics, ahead int) *outbox {
 	return &outbox{strat: strat, log: log, keep: keep, lg: lg, m: m, ahead: ahead, unacked: map[uint64]*item{},
 		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), settle: make(chan struct{}, 1),
 		changed: make(chan struct{}, 1)}

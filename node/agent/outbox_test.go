@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flumego/flume/node/agent/wal"
+	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -24,7 +27,8 @@ func TestLoggedChunksReadBackAsTheyWere(t *testing.T) {
 	}
 	defer l.Close()
 	m := newMetrics(metrics.NewRegistry())
-	o := newOutbox(endToEnd{}, &walLog{Log: l}, nil, slog.New(slog.DiscardHandler), &m, 4)
+	o := newOutbox(endToEnd{}, &walLog{Log: l}, nil, slog.New(slog.DiscardHandler),
+		outboxMetrics{backlog: m.backlog, inFlight: m.inFlight}, 4)
 	req := &flumev1.AppendRequest{Seq: 1, Count: 3, Compression: flumev1.Compression_COMPRESSION_ZSTD,
 		RawSize: 999, Payload: bytes.Repeat([]byte("x"), 10000), Crc32C: 42, Created: 1765000000123456789}
 	p, err := o.logChunk(context.Background(), 1, req, []byte("offset=12"))
@@ -53,4 +57,36 @@ func TestLoggedChunksReadBackAsTheyWere(t *testing.T) {
 			t.Fatalf("chunk %d read back as %v at %q, want %v at %q", tc.seq, got, pos, tc.want, tc.pos)
 		}
 	}
+}
+
+// TestDecoratorReadsTheLogOfAnOlderRelease: an ackedWriteAhead log written by an older release
+// holds the events alone in each record; a decorator opened on it delivers them first.
+func TestDecoratorReadsTheLogOfAnOlderRelease(t *testing.T) {
+	bc := newBC(t, decoProps)
+	l, err := wal.Open(wal.Options{Dir: filepath.Join(bc.DataDir, "wal"), MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bodies("old", 0, 5)
+	var raw []byte
+	for _, e := range batchOf(old) {
+		raw = event.AppendBinary(raw, e)
+	}
+	p, err := l.Append(context.Background(), wal.Chunk{Seq: 1, Count: 5, Data: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := &testSink{}
+	d := newDeco(t, bc, "ackedWriteAhead(0)", next)
+	openSink(t, d)
+	fresh := bodies("new", 0, 5)
+	appendAll(t, d, fresh, 5)
+	if err := closeSink(d, 5*time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	next.checkOnce(t, append(old, fresh...), true)
 }

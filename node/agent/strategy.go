@@ -61,8 +61,8 @@ func (endToEnd) lost(o *outbox, its []*item) {
 }
 
 func (endToEnd) rest(*outbox, []*item) error { return nil }
-func (endToEnd) renumbers() bool    { return false }
-func (endToEnd) waits() bool        { return true }
+func (endToEnd) renumbers() bool             { return false }
+func (endToEnd) waits() bool                 { return true }
 
 // diskFailover sends chunks from memory and acks them per hop; while no collector takes them
 // they are spooled to the log and sent once one is back, and what is left at close stays in the
