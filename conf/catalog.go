@@ -96,6 +96,11 @@ const (
 	HeartbeatPeriod        = "flume.config.heartbeat.period"
 	HeartbeatMissedMax     = "flume.config.heartbeat.missed.max"
 
+	MasterRaftHeartbeatTimeout   = "flume.master.raft.heartbeat.timeout"
+	MasterRaftElectionTimeout    = "flume.master.raft.election.timeout"
+	MasterRaftLeaderLeaseTimeout = "flume.master.raft.leader.lease.timeout"
+	MasterRaftCommitTimeout      = "flume.master.raft.commit.timeout"
+
 	NodeDataDir                 = "flume.node.data.dir"
 	NodeBind                    = "flume.node.bind"
 	NodeStatusBind              = "flume.node.status.bind"
@@ -188,6 +193,14 @@ var catalog = []Property{
 	{Name: HeartbeatMissedMax, Aliases: []string{"flume.master.heartbeat.missed.max"}, Kind: KindInt, Default: "5",
 		Min: 1, Max: 1000, Group: "master",
 		Doc: "heartbeats a node may miss before the master reports it LOST"},
+	{Name: MasterRaftHeartbeatTimeout, Kind: KindDuration, Default: "1000", Min: 5, Max: 60_000, Group: "master", New: true,
+		Doc: "milliseconds a master waits without hearing from the leader before it calls an election (randomised up to twice this); shorter re-elects faster, but a busy host then loses its leader for nothing"},
+	{Name: MasterRaftElectionTimeout, Kind: KindDuration, Default: "1000", Min: 5, Max: 60_000, Group: "master", New: true,
+		Doc: "milliseconds a candidate waits for votes before it tries again (randomised up to twice this); at least flume.master.raft.heartbeat.timeout"},
+	{Name: MasterRaftLeaderLeaseTimeout, Kind: KindDuration, Default: "1000", Min: 5, Max: 60_000, Group: "master", New: true,
+		Doc: "milliseconds a leader keeps leading without hearing from a majority; at most flume.master.raft.heartbeat.timeout"},
+	{Name: MasterRaftCommitTimeout, Kind: KindDuration, Default: "50", Min: 1, Max: 60_000, Group: "master", New: true,
+		Doc: "milliseconds a follower may go without learning what is committed when the leader has nothing to send"},
 
 	// Nodes.
 	{Name: NodeDataDir, Kind: KindString, Default: "data", NonEmpty: true, Group: "node", New: true,
@@ -207,10 +220,10 @@ var catalog = []Property{
 		Doc: "if the status port is busy, try the next ports instead of failing"},
 	{Name: NodeCloseTimeout, Kind: KindDuration, Default: "30000", Min: 0, Max: hourMillis, Group: "node",
 		Doc: "milliseconds a logical node may take to flush and close when it stops"},
-	{Name: NodeHeartbeatBackoff, Kind: KindDuration, Default: "1000", Min: 1, Max: hourMillis, Group: "node",
-		Doc: "first wait, in milliseconds, before a node retries a master it lost"},
-	{Name: NodeHeartbeatBackoffCeiling, Kind: KindDuration, Default: "60000", Min: 1, Max: hourMillis, Group: "node",
-		Doc: "longest wait, in milliseconds, between a node's attempts to reach a master"},
+	{Name: NodeHeartbeatBackoff, Kind: KindDuration, Default: "250", Min: 1, Max: hourMillis, Group: "node",
+		Doc: "first wait, in milliseconds, before a node tries the masters again after losing its session (classic: 1000)"},
+	{Name: NodeHeartbeatBackoffCeiling, Kind: KindDuration, Default: "1000", Min: 1, Max: hourMillis, Group: "node",
+		Doc: "longest wait, in milliseconds, between a node's attempts to reach the leading master; short, so a node reports to a new leader within about a second of a majority's return (classic: 60000)"},
 	{Name: TailPollPeriod, Kind: KindDuration, Default: "1000", Min: 1, Max: hourMillis, Group: "node",
 		Doc: "milliseconds between two checks of a tailed file for new data"},
 	{Name: EventMaxSize, Kind: KindInt, Default: "32768", Min: 1, Max: 16 << 20, Unit: "bytes", Group: "node",

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/flumego/flume/conf"
+	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/deco"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/retry"
 	"github.com/flumego/flume/node/source/tail"
+	"github.com/flumego/flume/raftstore"
 )
 
 func TestCatalogDefaultsAreValid(t *testing.T) {
@@ -52,6 +54,12 @@ func TestCatalogMatchesComponentDefaults(t *testing.T) {
 		{conf.FailoverBackoffInitial, c.Duration(conf.FailoverBackoffInitial).String(), retry.DefaultInitial.String()},
 		{conf.FailoverBackoffMax, c.Duration(conf.FailoverBackoffMax).String(), retry.DefaultMax.String()},
 		{conf.InsistentOpenInitBackoff, c.Duration(conf.InsistentOpenInitBackoff).String(), retry.DefaultInitial.String()},
+		{conf.NodeHeartbeatBackoff, c.Duration(conf.NodeHeartbeatBackoff).String(), node.DefaultSessionBackoff.String()},
+		{conf.NodeHeartbeatBackoffCeiling, c.Duration(conf.NodeHeartbeatBackoffCeiling).String(), node.DefaultSessionBackoffCeiling.String()},
+		{conf.MasterRaftHeartbeatTimeout, c.Duration(conf.MasterRaftHeartbeatTimeout).String(), raftstore.DefaultHeartbeatTimeout.String()},
+		{conf.MasterRaftElectionTimeout, c.Duration(conf.MasterRaftElectionTimeout).String(), raftstore.DefaultElectionTimeout.String()},
+		{conf.MasterRaftLeaderLeaseTimeout, c.Duration(conf.MasterRaftLeaderLeaseTimeout).String(), raftstore.DefaultLeaderLeaseTimeout.String()},
+		{conf.MasterRaftCommitTimeout, c.Duration(conf.MasterRaftCommitTimeout).String(), raftstore.DefaultCommitTimeout.String()},
 		{"deco.PropBackoffMax", deco.PropBackoffMax, conf.FailoverBackoffMax},
 		{"deco.PropBackoffCumulativeMax", deco.PropBackoffCumulativeMax, conf.FailoverBackoffCumulativeMax},
 		{"deco.PropInsistentInit", deco.PropInsistentInit, conf.InsistentOpenInitBackoff},

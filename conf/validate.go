@@ -68,6 +68,7 @@ func (c *Config) Validate() (warnings []Warning, err error) {
 	if err := c.checkServerID(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.checkRaftTimeouts()...)
 	for _, pair := range [][2]string{
 		{FailoverBackoffInitial, FailoverBackoffMax},
 		{NodeHeartbeatBackoff, NodeHeartbeatBackoffCeiling},
@@ -118,6 +119,29 @@ func (c *Config) checkServerID() error {
 	}
 	return &Error{Origin: s.origin, Name: s.name, Msg: fmt.Sprintf(
 		"%q is out of range: %s lists %d master(s), want 0 to %d", s.raw, MasterServers, n, n-1)}
+}
+
+// checkRaftTimeouts checks the relations raft needs between its timeouts: a leader's lease no
+// longer than a follower's patience, and an election no shorter than it. The error names the
+// property set last of each pair.
+func (c *Config) checkRaftTimeouts() []error {
+	var errs []error
+	for _, r := range []struct{ lo, hi, msg string }{
+		{MasterRaftLeaderLeaseTimeout, MasterRaftHeartbeatTimeout, "must not exceed"},
+		{MasterRaftHeartbeatTimeout, MasterRaftElectionTimeout, "must not exceed"},
+	} {
+		if !c.valid(r.lo) || !c.valid(r.hi) || c.Duration(r.lo) <= c.Duration(r.hi) {
+			continue
+		}
+		name := r.lo
+		if c.values[r.hi].seq > c.values[r.lo].seq {
+			name = r.hi
+		}
+		s := c.values[name]
+		errs = append(errs, &Error{Origin: c.Origin(name), Name: name, Msg: fmt.Sprintf("%q: %s (%s ms) %s %s (%s ms)",
+			s.raw, r.lo, c.String(r.lo), r.msg, r.hi, c.String(r.hi))})
+	}
+	return errs
 }
 
 // checkOrder warns when duration lo is above duration hi: each wait is then hi, which is

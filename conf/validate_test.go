@@ -154,7 +154,13 @@ func TestValidateCrossChecks(t *testing.T) {
 		{"backoff initial above max", []string{"flume.agent.failover.backoff.max=500"}, "",
 			"-D: property flume.agent.failover.backoff.initial (1000 ms) is above flume.agent.failover.backoff.max (500 ms): every wait will be 500 ms"},
 		{"heartbeat backoff above ceiling", []string{"flume.agent.heartbeat.backoff=2m"}, "",
-			"-D: property flume.agent.heartbeat.backoff (120000 ms) is above flume.node.heartbeat.backoff.ceiling (60000 ms): every wait will be 60000 ms"},
+			"-D: property flume.agent.heartbeat.backoff (120000 ms) is above flume.node.heartbeat.backoff.ceiling (1000 ms): every wait will be 1000 ms"},
+		{"raft timeouts raised together", []string{"flume.master.raft.heartbeat.timeout=2s", "flume.master.raft.election.timeout=2000",
+			"flume.master.raft.leader.lease.timeout=1s"}, "", ""},
+		{"raft lease above heartbeat timeout", []string{"flume.master.raft.leader.lease.timeout=1500"},
+			`-D: property flume.master.raft.leader.lease.timeout: "1500": flume.master.raft.leader.lease.timeout (1500 ms) must not exceed flume.master.raft.heartbeat.timeout (1000 ms)`, ""},
+		{"raft heartbeat timeout above election timeout", []string{"flume.master.raft.election.timeout=1000", "flume.master.raft.heartbeat.timeout=3s"},
+			`-D: property flume.master.raft.heartbeat.timeout: "3s": flume.master.raft.heartbeat.timeout (3000 ms) must not exceed flume.master.raft.election.timeout (1000 ms)`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -310,9 +310,11 @@ func (m *Master) execOnce(ctx context.Context, cmd *flumev1.Command) (*flumev1.C
 		if rec.GetState() == flumev1.CommandState_COMMAND_STATE_SUCCEEDED {
 			switch argv := cmd.GetArgv(); argv[0] {
 			case "purge":
-				m.sess.purge(argv[1])
+				m.sess.purge(argv[1:2])
 			case "purgeAll":
-				m.sess.purge("")
+				var names []string
+				m.fsm.read(func(st *state.State) { names = m.sess.listed(st) })
+				m.sess.purge(names)
 			case "addmaster":
 				// The directory knows the new master's addresses first, so whoever leads
 				// once it votes can forward to it.

@@ -71,7 +71,7 @@ func (c *cluster) start(i int, raftLis, adminLis net.Listener) {
 		ID: c.peers[i].ID, Peers: c.peers, DataDir: c.dirs[i],
 		RaftListener: raftLis, AdminListener: adminLis, Registry: builtin.Registry(),
 		Raft: raftstore.Config{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-			LeaderLeaseTimeout: 150 * time.Millisecond, CommitTimeout: 10 * time.Millisecond},
+			LeaderLeaseTimeout: 300 * time.Millisecond, CommitTimeout: 10 * time.Millisecond},
 	})
 	if err != nil {
 		c.t.Fatalf("open master %d: %v", i, err)

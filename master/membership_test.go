@@ -66,7 +66,7 @@ func TestMastersJoinAndLeaveAtRunTime(t *testing.T) {
 	m, err := Open(Config{ID: "3", Peers: append(slices.Clone(c.peers), joined), DataDir: t.TempDir(), Join: true,
 		RaftListener: raftLis, AdminListener: adminLis, Registry: builtin.Registry(),
 		Raft: raftstore.Config{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-			LeaderLeaseTimeout: 150 * time.Millisecond, CommitTimeout: 10 * time.Millisecond}})
+			LeaderLeaseTimeout: 300 * time.Millisecond, CommitTimeout: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatalf("open joining master: %v", err)
 	}

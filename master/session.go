@@ -21,7 +21,9 @@ import (
 // sessions serves NodeService: the sessions of physical nodes with the leader, and the soft
 // status table their heartbeats fill. Only the leader serves sessions; the table lives in its
 // memory alone and starts empty at each change of leadership, when every session on this
-// master ends and the nodes reconnect to the new leader.
+// master ends and the nodes reconnect to the new leader. Until a node's first heartbeat to
+// the new leader, its logical nodes are UNKNOWN: the leader has not seen their state, and
+// says so rather than show a state it has not been told.
 type sessions struct {
 	flumev1.UnimplementedNodeServiceServer
 	m *Master
@@ -36,6 +38,12 @@ type sessions struct {
 	// leaderSince is when this master last became leader: nodes it has not heard from count
 	// as LOST one heartbeat window after it.
 	leaderSince time.Time
+	// seq orders the reports of nodes and the purges: it grows by one at each.
+	seq uint64
+	// purged holds the logical nodes purge removed from the table, with the seq of the
+	// purge: each stays out of the table until its physical node reports again, although
+	// it is still mapped.
+	purged map[string]uint64
 }
 
 // physicalSoft is what the leader knows of one physical node from its session.
@@ -43,6 +51,8 @@ type physicalSoft struct {
 	host, instance string
 	session        uint64 // the id of the session that last registered
 	lastSeen       time.Time
+	seen           uint64             // the seq of the node's last report (registration or heartbeat)
+	reported       bool               // a heartbeat came since this master became leader
 	end            context.CancelFunc // ends the session; nil once it has ended
 	// logical holds the statuses of the last heartbeat, by logical node.
 	logical map[string]*flumev1.LogicalStatus
@@ -50,7 +60,7 @@ type physicalSoft struct {
 
 func newSessions(m *Master) *sessions {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &sessions{m: m, ctx: ctx, cancel: cancel, physical: map[string]*physicalSoft{}}
+	return &sessions{m: m, ctx: ctx, cancel: cancel, physical: map[string]*physicalSoft{}, purged: map[string]uint64{}}
 }
 
 // start watches the leadership: when this master stops leading, the table is emptied and the
@@ -93,6 +103,7 @@ func (s *sessions) reset() {
 		}
 	}
 	clear(s.physical)
+	clear(s.purged)
 }
 
 // maxHelloField bounds the names a node sends: they are kept in memory and in the replicated
@@ -206,22 +217,25 @@ func (s *sessions) register(h *flumev1.Hello, end context.CancelFunc) (id uint64
 		p.end()
 	}
 	s.lastID++
-	p.host, p.instance, p.session, p.lastSeen, p.end = h.GetHost(), h.GetInstance(), s.lastID, now, end
+	s.seq++
+	p.host, p.instance, p.session, p.lastSeen, p.seen, p.end = h.GetHost(), h.GetInstance(), s.lastID, now, s.seq, end
 	return s.lastID, ""
 }
 
-// unregister notes that a session ended; the node's statuses stay, to become LOST.
-// purge forgets the status of logical node name, or every status when name is empty, as
-// classic purge and purgeAll did: a LOST or DECOMMISSIONED node leaves the table, a live one
-// appears again at its next heartbeat. A physical node left without statuses and without a
-// session is forgotten too.
-func (s *sessions) purge(name string) {
+// purge forgets the statuses of the logical nodes names, as classic purge and purgeAll did: a
+// LOST or DECOMMISSIONED node leaves the table, a live one appears again at its next
+// heartbeat. A purged logical node that is still mapped stays out of the table until its
+// physical node reports again. A physical node left without statuses and without a session
+// is forgotten too.
+func (s *sessions) purge(names []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
+	for _, name := range names {
+		s.purged[name] = s.seq
+	}
 	for phys, p := range s.physical {
-		if name == "" {
-			clear(p.logical)
-		} else {
+		for _, name := range names {
 			delete(p.logical, name)
 		}
 		if len(p.logical) == 0 && p.end == nil {
@@ -230,6 +244,24 @@ func (s *sessions) purge(name string) {
 	}
 }
 
+// listed returns the logical nodes in the table of st: every mapped one, and every one a node
+// reports. st is read under the state's lock.
+func (s *sessions) listed(st *state.State) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, mp := range st.Mappings() {
+		seen[mp.GetLogical()] = true
+	}
+	for _, p := range s.physical {
+		for name := range p.logical {
+			seen[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// unregister notes that a session ended; the node's statuses stay, to become LOST.
 func (s *sessions) unregister(physical string, id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -362,7 +394,8 @@ func (s *sessions) heartbeat(physical string, id uint64, hb *flumev1.Heartbeat) 
 	if p == nil || p.session != id {
 		return
 	}
-	p.lastSeen = s.m.cfg.Now()
+	s.seq++
+	p.lastSeen, p.seen, p.reported = s.m.cfg.Now(), s.seq, true
 	if hb == nil {
 		return
 	}
@@ -374,13 +407,29 @@ func (s *sessions) heartbeat(physical string, id uint64, hb *flumev1.Heartbeat) 
 
 // statuses returns the table joined with the mappings, sorted by logical node. A logical
 // node reported by a silent physical node is LOST; one reported by a physical node it is no
-// longer mapped to is DECOMMISSIONED; a mapped one its live physical node has not reported
-// yet is HELLO.
+// longer mapped to is DECOMMISSIONED. A mapped one its physical node has not reported is
+// UNKNOWN within one heartbeat window of this master taking the lead, when the node has not
+// had time to report to it; after that it is HELLO when its physical node is connected and
+// LOST when it is not. A purged one is left out until its physical node reports again.
 func (s *sessions) statuses(st *state.State, withMetrics bool) []*flumev1.NodeStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.m.cfg.Now()
 	byLogical := map[string]*flumev1.NodeStatus{}
+	hiding := map[string]bool{} // the purge marks still in force
+	// hidden reports whether the purge of logical node name is newer than the last report of
+	// its physical node p (nil: never connected to this leader).
+	hidden := func(name string, p *physicalSoft) bool {
+		mark, ok := s.purged[name]
+		if ok && (p == nil || p.seen <= mark) {
+			hiding[name] = true
+			return true
+		}
+		return false
+	}
+	// Within one heartbeat window of taking the lead, a node may still be on its way to this
+	// master: what it runs is unknown here, not HELLO.
+	waiting := now.Sub(s.leaderSince) <= s.window()
 	for _, phys := range slices.Sorted(maps.Keys(s.physical)) {
 		p := s.physical[phys]
 		lost := now.Sub(p.lastSeen) > s.window()
@@ -404,32 +453,37 @@ func (s *sessions) statuses(st *state.State, withMetrics bool) []*flumev1.NodeSt
 			}
 		}
 		for _, name := range st.LogicalOn(phys) {
-			if _, ok := p.logical[name]; ok {
+			if _, ok := p.logical[name]; ok || hidden(name, p) {
 				continue
 			}
-			state := flumev1.LogicalNodeState_LOGICAL_NODE_STATE_HELLO
-			if lost {
-				state = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
+			ns := &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host,
+				State: flumev1.LogicalNodeState_LOGICAL_NODE_STATE_HELLO, LastSeen: p.lastSeen.UnixNano()}
+			switch {
+			case lost:
+				ns.State = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
+			case waiting && !p.reported:
+				ns.State, ns.LastSeen = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_UNKNOWN, 0
 			}
-			byLogical[name] = &flumev1.NodeStatus{Logical: name, Physical: phys, Host: host, State: state,
-				LastSeen: p.lastSeen.UnixNano()}
+			byLogical[name] = ns
 		}
 	}
 	// Mapped logical nodes that no session reports: their physical node has not connected to
-	// this leader. Within one heartbeat window of taking the lead it may still be on its way
-	// (HELLO); after that it is LOST, as it would be had this master seen it go silent.
-	waiting := now.Sub(s.leaderSince) <= s.window()
+	// this leader. After the heartbeat window it is LOST, as it would be had this master
+	// seen it go silent.
 	for _, mp := range st.Mappings() {
-		if _, ok := byLogical[mp.GetLogical()]; ok {
+		if _, ok := byLogical[mp.GetLogical()]; ok || hidden(mp.GetLogical(), s.physical[mp.GetPhysical()]) {
 			continue
 		}
 		state := flumev1.LogicalNodeState_LOGICAL_NODE_STATE_LOST
 		if waiting {
-			state = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_HELLO
+			state = flumev1.LogicalNodeState_LOGICAL_NODE_STATE_UNKNOWN
 		}
 		host, _ := st.Host(mp.GetPhysical())
 		byLogical[mp.GetLogical()] = &flumev1.NodeStatus{Logical: mp.GetLogical(), Physical: mp.GetPhysical(), Host: host, State: state}
 	}
+	// A mark that hides nothing any more (the node reported, or the logical node is no
+	// longer mapped) is dropped, so the marks do not pile up.
+	maps.DeleteFunc(s.purged, func(name string, _ uint64) bool { return !hiding[name] })
 	out := make([]*flumev1.NodeStatus, 0, len(byLogical))
 	for _, name := range slices.Sorted(maps.Keys(byLogical)) {
 		out = append(out, byLogical[name])

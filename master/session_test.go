@@ -49,7 +49,7 @@ func newSessionClusterWith(t *testing.T, n int, mod func(cfg *Config)) *cluster 
 			RaftListener: raftLis[i], AdminListener: adminLis[i], NodeListener: nodeLis[i],
 			Registry: builtin.Registry(), HeartbeatPeriod: testPeriod, HeartbeatMissedMax: 5,
 			Raft: raftstore.Config{HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-				LeaderLeaseTimeout: 150 * time.Millisecond, CommitTimeout: 10 * time.Millisecond},
+				LeaderLeaseTimeout: 300 * time.Millisecond, CommitTimeout: 10 * time.Millisecond},
 		}
 		if mod != nil {
 			mod(&cfg)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node/event"
+	"github.com/flumego/flume/node/retry"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -25,6 +26,13 @@ import (
 // SessionConfig configures a node's session with the masters. Zero durations take the node's
 // properties (flume.config.heartbeat.period, flume.agent.heartbeat.backoff,
 // flume.node.heartbeat.backoff.ceiling) or their defaults.
+//
+// The backoff between attempts is short by default (250 ms growing to 1 s): while no master
+// leads, nothing the node runs changes, but once a majority is back the node must report to
+// the new leader within a second or two, and a long ceiling would leave it unreported (LOST)
+// for up to the ceiling. An attempt costs little: a refused connection, or one stream to a
+// master that answers at once that it is not the leader. The waits are jittered, so the
+// nodes that lost the masters together do not all come back in the same instant.
 type SessionConfig struct {
 	// Client dials the masters' node service; its addresses are the masters to try. The
 	// session moves it to the masters the ensemble announces. The caller owns it.
@@ -33,7 +41,8 @@ type SessionConfig struct {
 	Host string
 	// HeartbeatPeriod is the time between two heartbeats.
 	HeartbeatPeriod time.Duration
-	// Backoff is the first wait after a failed attempt; it doubles up to BackoffCeiling.
+	// Backoff is the first wait after a failed attempt; it doubles up to BackoffCeiling. Each
+	// wait is shortened by a random fraction of up to redialJitter.
 	Backoff, BackoffCeiling time.Duration
 }
 
@@ -62,10 +71,10 @@ func NewSession(n *Node, cfg SessionConfig) *Session {
 		cfg.HeartbeatPeriod = ms("flume.config.heartbeat.period", 1000)
 	}
 	if cfg.Backoff <= 0 {
-		cfg.Backoff = ms("flume.agent.heartbeat.backoff", 1000)
+		cfg.Backoff = ms("flume.agent.heartbeat.backoff", DefaultSessionBackoff.Milliseconds())
 	}
 	if cfg.BackoffCeiling <= 0 {
-		cfg.BackoffCeiling = ms("flume.node.heartbeat.backoff.ceiling", 60000)
+		cfg.BackoffCeiling = ms("flume.node.heartbeat.backoff.ceiling", DefaultSessionBackoffCeiling.Milliseconds())
 	}
 	var id [8]byte
 	_, _ = crand.Read(id[:])
@@ -79,8 +88,23 @@ func (s *Session) Leader() string {
 	return s.leader
 }
 
+// Defaults of the session's backoff (flume.agent.heartbeat.backoff and
+// flume.node.heartbeat.backoff.ceiling); see SessionConfig.
+const (
+	DefaultSessionBackoff        = 250 * time.Millisecond
+	DefaultSessionBackoffCeiling = time.Second
+)
+
 // errRefused is a session the master refused; the reason is in the error.
 var errRefused = errors.New("refused")
+
+// redialJitter is the largest fraction by which a wait between two attempts is shortened.
+const redialJitter = 0.5
+
+// refusedCeiling caps the wait after a master refused the node (another live process has its
+// name, or its identity may not run the name) when it is above the backoff ceiling: a try
+// soon after would most likely be refused again, and each refusal is logged by both sides.
+const refusedCeiling = 30 * time.Second
 
 // Run keeps the session until ctx ends: it tries the masters in turn (in a random order),
 // follows redirections to the leader, and backs off between failed attempts. It returns
@@ -90,7 +114,9 @@ func (s *Session) Run(ctx context.Context) error {
 		return errors.New("no master to connect to")
 	}
 	var order []string
-	backoff, next, redirect := s.cfg.Backoff, 0, ""
+	b := retry.Backoff{Initial: s.cfg.Backoff, Max: s.cfg.BackoffCeiling, Jitter: redialJitter}
+	refused := retry.Backoff{Initial: s.cfg.Backoff, Max: max(s.cfg.BackoffCeiling, refusedCeiling), Jitter: redialJitter}
+	next, redirect := 0, ""
 	for ctx.Err() == nil {
 		if known := s.cfg.Client.Addrs(); !sameSet(known, order) {
 			// The ensemble changed (a master joined or left): try its masters from now on.
@@ -120,20 +146,24 @@ func (s *Session) Run(ctx context.Context) error {
 			continue // go to the leader at once
 		case established:
 			s.n.log.Warn("session with the master ended", "master", addr, "err", err)
-			backoff, redirect = s.cfg.Backoff, ""
+			b.Reset()
+			refused.Reset()
+			redirect = ""
 			continue // try again at once, the leader may have moved
+		}
+		backoff := &b
+		switch {
 		case errors.Is(err, errRefused):
 			s.n.log.Error("THE MASTER REFUSES THIS NODE", "master", addr, "err", err)
+			backoff = &refused
 		case err != nil:
 			s.n.log.Warn("cannot reach the master", "err", s.cfg.Client.Explain(addr, err))
 		}
 		redirect = ""
-		select {
-		case <-ctx.Done():
+		wait, _ := backoff.Next() // no cumulative cap: a node never gives up on its masters
+		if retry.Wait(ctx, wait) != nil {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, s.cfg.BackoffCeiling)
 	}
 	return nil
 }

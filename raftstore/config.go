@@ -13,23 +13,27 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Defaults applied by Open to zero Config fields. The timeouts are hashicorp/raft's own
-// defaults, which are tuned for a LAN: a follower notices a lost leader after a random
-// 1-2 s (HeartbeatTimeout to twice that), then pre-vote and vote take one round trip, so an
-// ensemble re-elects in about 1-2 s and within 3 s unless a split vote costs one more
-// election round (ElectionTimeout). Shorter timeouts re-elect faster but make a leader step
-// down on a GC pause or a busy host; longer ones only make outages longer.
+// Defaults applied by Open to zero Config fields. The heartbeat, election and commit timeouts
+// are hashicorp/raft's own defaults (raft.DefaultConfig), which are tuned for a LAN: a
+// follower notices a lost leader after a random 1-2 s (HeartbeatTimeout to twice that), then
+// pre-vote and vote take one round trip, so an ensemble re-elects in about 1.5-2.5 s, one
+// election round more when a split vote costs one (ElectionTimeout). The leader lease is
+// twice raft's, as long as the heartbeat timeout allows: it only decides how soon a leader cut
+// off from the majority stops calling itself leader, not how soon a new one is elected, and
+// with raft's 500 ms a leader on a 2-core machine with both cores busy stepped down by itself.
+// Shorter timeouts re-elect faster but make a leader step down for nothing on a busy host;
+// longer ones only make outages longer. The masters read them from flume.master.raft.*.
 const (
 	// DefaultHeartbeatTimeout is how long a follower waits without hearing from the leader
 	// before it starts an election (randomised up to twice this).
-	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	DefaultHeartbeatTimeout = time.Second
 	// DefaultElectionTimeout is how long a candidate waits for votes before retrying
 	// (randomised up to twice this).
-	DefaultElectionTimeout = 500 * time.Millisecond
+	DefaultElectionTimeout = time.Second
 	// DefaultLeaderLeaseTimeout is how long a leader keeps leading without contact with a
 	// majority; after it the leader steps down, so a leader cut off from the majority stops
-	// accepting writes within a quarter of a second.
-	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
+	// taking writes within a second (none it takes meanwhile commits).
+	DefaultLeaderLeaseTimeout = time.Second
 	// DefaultCommitTimeout bounds how long a follower may go without learning the commit
 	// index when the leader has nothing to send.
 	DefaultCommitTimeout = 50 * time.Millisecond

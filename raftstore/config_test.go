@@ -37,9 +37,9 @@ func TestConfigValidate(t *testing.T) {
 		{"address port zero", func(c *Config) { c.Servers = []Server{{"a", "h:0"}} }, "port must be 1-65535"},
 		{"empty data dir", func(c *Config) { c.DataDir = "" }, "data dir is empty"},
 		{"lease above heartbeat", func(c *Config) { c.LeaderLeaseTimeout = 2 * time.Second },
-			"leader lease timeout 2s: must not exceed the heartbeat timeout 500ms"},
+			"leader lease timeout 2s: must not exceed the heartbeat timeout 1s"},
 		{"election below heartbeat", func(c *Config) { c.ElectionTimeout = 200 * time.Millisecond },
-			"election timeout 200ms: must be at least the heartbeat timeout 500ms"},
+			"election timeout 200ms: must be at least the heartbeat timeout 1s"},
 		{"negative dial timeout", func(c *Config) { c.DialTimeout = -time.Second }, "dial timeout -1s"},
 		{"negative retain", func(c *Config) { c.SnapshotRetain = -1 }, "snapshot retain -1"},
 		{"bind and listener", func(c *Config) {

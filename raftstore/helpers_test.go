@@ -174,7 +174,7 @@ func testConfig(id string, servers []Server, ln net.Listener, dir string) Config
 		DataDir:            dir,
 		HeartbeatTimeout:   300 * time.Millisecond,
 		ElectionTimeout:    300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond,
+		LeaderLeaseTimeout: 300 * time.Millisecond,
 		CommitTimeout:      10 * time.Millisecond,
 		DialTimeout:        time.Second,
 		IOTimeout:          2 * time.Second,

@@ -284,12 +284,8 @@ func queryCommands(r *remote) []*cobra.Command {
 				return r.print(cmd.OutOrStdout(), resp, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "LOGICAL\tPHYSICAL\tHOST\tSTATE\tVERSION\tLAST SEEN\tERROR / NOTE")
 					for _, s := range resp.GetStatuses() {
-						seen := "never"
-						if s.GetLastSeen() > 0 {
-							seen = time.Since(time.Unix(0, s.GetLastSeen())).Round(100*time.Millisecond).String() + " ago"
-						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.GetLogical(), s.GetPhysical(), s.GetHost(),
-							strings.TrimPrefix(s.GetState().String(), "LOGICAL_NODE_STATE_"), s.GetVersion(), seen,
+							logicalState(s.GetState()), s.GetVersion(), lastSeen(s, 100*time.Millisecond),
 							firstLine(cmp.Or(s.GetError(), s.GetNote())))
 					}
 				})

@@ -121,6 +121,19 @@ func logicalState(s flumev1.LogicalNodeState) string {
 	return strings.TrimPrefix(s.String(), "LOGICAL_NODE_STATE_")
 }
 
+// lastSeen says when the master last heard of a logical node, rounded to round: "1.2s ago",
+// "never", or, for a leader that has not heard from the node since it took the lead,
+// "unknown since leader change".
+func lastSeen(s *flumev1.NodeStatus, round time.Duration) string {
+	switch {
+	case s.GetState() == flumev1.LogicalNodeState_LOGICAL_NODE_STATE_UNKNOWN:
+		return "unknown since leader change"
+	case s.GetLastSeen() > 0:
+		return time.Since(time.Unix(0, s.GetLastSeen())).Round(round).String() + " ago"
+	}
+	return "never"
+}
+
 // nodeStatus prints every logical node's status, as classic getnodestatus did.
 func (sh *shell) nodeStatus(ctx context.Context) error {
 	st, err := sh.statuses(ctx)
@@ -129,12 +142,8 @@ func (sh *shell) nodeStatus(ctx context.Context) error {
 	}
 	fmt.Fprintf(sh.out, "Master knows about %d nodes\n", len(st))
 	for _, s := range st {
-		seen := "never"
-		if s.GetLastSeen() > 0 {
-			seen = time.Since(time.Unix(0, s.GetLastSeen())).Round(time.Millisecond).String() + " ago"
-		}
 		fmt.Fprintf(sh.out, "\t%s --> %s version %d on %s (%s), last seen %s\n", s.GetLogical(),
-			logicalState(s.GetState()), s.GetVersion(), s.GetPhysical(), s.GetHost(), seen)
+			logicalState(s.GetState()), s.GetVersion(), s.GetPhysical(), s.GetHost(), lastSeen(s, time.Millisecond))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/flumego/flume/master"
 	"github.com/flumego/flume/master/ensemble"
 	"github.com/flumego/flume/node/builtin"
+	"github.com/flumego/flume/raftstore"
 )
 
 // masterConfig is the configuration of `flumed master`.
@@ -127,7 +128,13 @@ func runMaster(cmd *cobra.Command, cfg *masterConfig, stderr io.Writer) error {
 		Registry: builtin.Registry(), Logger: logger,
 		HeartbeatPeriod:    p.Duration(conf.HeartbeatPeriod),
 		HeartbeatMissedMax: int(p.Int(conf.HeartbeatMissedMax)),
-		TLS:                sec.tls, ClientAuth: sec.clientAuth, ACL: sec.acl, BootstrapSecret: sec.bootstrap,
+		Raft: raftstore.Config{
+			HeartbeatTimeout:   p.Duration(conf.MasterRaftHeartbeatTimeout),
+			ElectionTimeout:    p.Duration(conf.MasterRaftElectionTimeout),
+			LeaderLeaseTimeout: p.Duration(conf.MasterRaftLeaderLeaseTimeout),
+			CommitTimeout:      p.Duration(conf.MasterRaftCommitTimeout),
+		},
+		TLS: sec.tls, ClientAuth: sec.clientAuth, ACL: sec.acl, BootstrapSecret: sec.bootstrap,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -34,6 +35,15 @@ const (
 	// answers (an election, a restart).
 	defaultBackoffInitial = 50 * time.Millisecond
 	defaultBackoffMax     = time.Second
+	// reconnectMax caps gRPC's own wait between two connection attempts to a master that is
+	// down (gRPC's default is two minutes). A call to a master whose connection is waiting
+	// fails at once without trying, so with the default a master back after a long outage
+	// would stay out of reach, for nodes and collectors alike, long after it answers again.
+	// The masters are few, so trying each about once a second costs little.
+	reconnectMax = time.Second
+	// minConnectTimeout bounds one connection attempt (TCP and TLS): gRPC's default, which
+	// setting the reconnect backoff would otherwise replace.
+	minConnectTimeout = 20 * time.Second
 )
 
 // ErrNoMaster is returned by New for an empty list of masters.
@@ -94,9 +104,12 @@ func New(opts Options) (*Client, error) {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
+	reconnect := backoff.DefaultConfig
+	reconnect.BaseDelay, reconnect.MaxDelay = reconnectMax/4, reconnectMax
 	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvBytes)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnect, MinConnectTimeout: minConnectTimeout}),
 	}
 	if opts.Token != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer(opts.Token)))

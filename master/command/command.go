@@ -51,7 +51,7 @@ var commandUsage = map[string]string{
 	"map":           "map <physical> <logical>",
 	"spawn":         "spawn <physical> <logical>  (old name of map)",
 	"unmap":         "unmap <physical> <logical>",
-	"unmapAll":      "unmapAll",
+	"unmapAll":      "unmapAll  (remove every mapping but each physical node's own logical node)",
 	"decommission":  "decommission <logical>",
 	"setChokeLimit": "setChokeLimit <physical> <chokeId> <KB/s>",
 	"noop":          "noop [<delayMillis>]",

@@ -294,10 +294,16 @@ func (s *State) mapNode(cmd *flumev1.Command) (string, error) {
 func (s *State) unmapNode(cmd *flumev1.Command) (string, error) {
 	u := cmd.GetUnmapNode()
 	if u.GetAll() {
-		n := len(s.mappings)
-		clear(s.mappings)
-		clear(s.onPhysical)
-		s.dirtyAll = true
+		// Classic unmapAll cleared the table, and the master mapped every physical node's
+		// own logical node back onto it at its next heartbeat. That mapping is kept here
+		// instead, so a node never runs without the logical node named after it.
+		n := 0
+		for logical, physical := range s.mappings {
+			if logical != physical {
+				s.unmapLogical(logical)
+				n++
+			}
+		}
 		return fmt.Sprintf("%d mappings removed", n), nil
 	}
 	cur, ok := s.mappings[u.GetLogical()]

@@ -500,3 +500,33 @@ func TestTranslatingWhatChangedEqualsTranslatingEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmapAllKeepsEachPhysicalNodesOwnLogicalNode: unmapAll removes every mapping but that of
+// a logical node onto the physical node it is named after, which classic Flume mapped back at
+// the node's next heartbeat; a logical node named after a physical node it is not mapped to
+// is unmapped like any other.
+func TestUnmapAllKeepsEachPhysicalNodesOwnLogicalNode(t *testing.T) {
+	s := New()
+	applyOK(t, s, config("h1", "", "collectorSource", "null"))
+	for _, m := range [][2]string{{"h1", "h1"}, {"h1", "agentA"}, {"h2", "h2"}, {"h2", "h3"}, {"h3", "col1"}} {
+		applyOK(t, s, mapNode(m[0], m[1]))
+	}
+	rec := applyOK(t, s, cmd("unmapAll", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_UnmapNode{UnmapNode: &flumev1.UnmapNode{All: true}}
+	}))
+	if rec.GetMessage() != "3 mappings removed" {
+		t.Fatalf("unmapAll: %q, want 3 mappings removed", rec.GetMessage())
+	}
+	var got []string
+	for _, m := range s.Mappings() {
+		got = append(got, m.GetPhysical()+"/"+m.GetLogical())
+	}
+	if want := []string{"h1/h1", "h2/h2"}; !slices.Equal(got, want) {
+		t.Fatalf("mappings after unmapAll: %v, want %v", got, want)
+	}
+	checkIndex(t, s)
+	// h1 still runs its own logical node, a collector, as configured.
+	if tr, ok := s.Translated("h1"); !ok || !strings.Contains(tr.GetSource(), "collectorSource") {
+		t.Fatalf("translation of h1 after unmapAll: %v", tr)
+	}
+}

@@ -802,7 +802,8 @@ type UnmapNode struct {
 	Physical string `protobuf:"bytes,1,opt,name=physical,proto3" json:"physical,omitempty"`
 	// The logical node; empty with all.
 	Logical string `protobuf:"bytes,2,opt,name=logical,proto3" json:"logical,omitempty"`
-	// Remove every mapping (`unmapAll`).
+	// Remove every mapping except each logical node named after the physical node it is
+	// mapped to (`unmapAll`).
 	All           bool `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -42,6 +42,11 @@ const (
 	LogicalNodeState_LOGICAL_NODE_STATE_DECOMMISSIONED LogicalNodeState = 6
 	// Closing its flow.
 	LogicalNodeState_LOGICAL_NODE_STATE_CLOSING LogicalNodeState = 7
+	// Not known to this master: it became the leader after the physical node last reported,
+	// and the node has not reported to it yet. Statuses are the leader's own, so a new leader
+	// shows this, not a state it has not seen, until the node's first heartbeat to it (or LOST
+	// once the heartbeat window has passed without one). Never sent by a node.
+	LogicalNodeState_LOGICAL_NODE_STATE_UNKNOWN LogicalNodeState = 8
 )
 
 // Enum value maps for LogicalNodeState.
@@ -55,6 +60,7 @@ var (
 		5: "LOGICAL_NODE_STATE_LOST",
 		6: "LOGICAL_NODE_STATE_DECOMMISSIONED",
 		7: "LOGICAL_NODE_STATE_CLOSING",
+		8: "LOGICAL_NODE_STATE_UNKNOWN",
 	}
 	LogicalNodeState_value = map[string]int32{
 		"LOGICAL_NODE_STATE_HELLO":          0,
@@ -65,6 +71,7 @@ var (
 		"LOGICAL_NODE_STATE_LOST":           5,
 		"LOGICAL_NODE_STATE_DECOMMISSIONED": 6,
 		"LOGICAL_NODE_STATE_CLOSING":        7,
+		"LOGICAL_NODE_STATE_UNKNOWN":        8,
 	}
 )
 
@@ -2853,7 +2860,7 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\bidentity\x18\x01 \x01(\tR\bidentity\x12'\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x13.flume.v1.TokenRoleR\x04role\x12\x1f\n" +
 	"\vacl_enabled\x18\x03 \x01(\bR\n" +
-	"aclEnabled*\x92\x02\n" +
+	"aclEnabled*\xb2\x02\n" +
 	"\x10LogicalNodeState\x12\x1c\n" +
 	"\x18LOGICAL_NODE_STATE_HELLO\x10\x00\x12\x1b\n" +
 	"\x17LOGICAL_NODE_STATE_IDLE\x10\x01\x12\"\n" +
@@ -2862,7 +2869,8 @@ const file_flume_v1_service_proto_rawDesc = "" +
 	"\x18LOGICAL_NODE_STATE_ERROR\x10\x04\x12\x1b\n" +
 	"\x17LOGICAL_NODE_STATE_LOST\x10\x05\x12%\n" +
 	"!LOGICAL_NODE_STATE_DECOMMISSIONED\x10\x06\x12\x1e\n" +
-	"\x1aLOGICAL_NODE_STATE_CLOSING\x10\a2\x81\x04\n" +
+	"\x1aLOGICAL_NODE_STATE_CLOSING\x10\a\x12\x1e\n" +
+	"\x1aLOGICAL_NODE_STATE_UNKNOWN\x10\b2\x81\x04\n" +
 	"\vNodeService\x12B\n" +
 	"\aSession\x12\x18.flume.v1.SessionRequest\x1a\x19.flume.v1.SessionResponse(\x010\x01\x12;\n" +
 	"\x06Commit\x12\x17.flume.v1.CommitRequest\x1a\x18.flume.v1.CommitResponse\x12S\n" +
