@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,15 +19,19 @@ import (
 // The collector's side of the end-to-end commit protocol (DESIGN.md §6.1).
 //
 // Every batch a collector sink takes is written to its bucket files at once, and recorded as
-// pending with the byte ranges it wrote. A commit loop makes the pending batches durable (one
-// fsync for all of them) and commits them, in write order, through the commit point (the
-// masters): the chunk identity of each end-to-end batch, and for every batch the new committed
-// length of each file it touched. Only then are the agents acked. Since commits follow write
-// order, what is not committed is always the tail of each file: when the commit point refuses
-// a chunk as committed already (a copy another collector, or this one, committed first), the
-// collector truncates that chunk and everything written after it, acks the chunk as a
-// duplicate and asks for the rest again. A collector that restarts truncates its unfinished
-// files to their committed lengths; the agents send again what was cut.
+// pending with the byte ranges it wrote; events the storage refuses by their names go to the
+// sink's dead-letter file instead, as part of the batch. A commit loop makes the pending
+// batches durable (one fsync for all of them) and commits them, in write order, through the
+// commit point (the masters): the chunk identity of each end-to-end batch, and for every batch
+// the new committed length of each file it touched. Only then are the agents acked, whatever
+// the reliability they asked for: a restart keeps exactly what is committed, so nothing acked
+// is ever cut. A batch that came from no agent (another source feeding the sink) returns from
+// Append once it is committed. Since commits follow write order, what is not committed is
+// always the tail of each file: when the commit point refuses a chunk as committed already (a
+// copy another collector, or this one, committed first), the collector truncates that chunk
+// and everything written after it, acks the chunk as a duplicate and asks for the rest again.
+// A collector that restarts truncates its unfinished files to their committed lengths; the
+// agents send again what was cut.
 
 const (
 	// commitEvery is how long pending batches wait for company before a commit.
@@ -45,16 +50,23 @@ var errUncommitted = errors.New("file holds batches not yet committed")
 // written is a batch in the files, not yet committed.
 type written struct {
 	chunk  *plugin.Chunk                   // nil for a batch without chunk identity
-	settle func(plugin.ChunkResult, error) // acks the batch's agent; nil when nobody waits
-	spans  []store.Span
+	settle func(plugin.ChunkResult, error) // acks the batch's agent, or ends the Append waiting for it; nil once called
+	wait   chan error                      // a batch without chunk: its Append waits here
+	spans  []store.Span                    // in the sink's files
+	dead   []store.Span                    // in its dead-letter files
+	deadN  int                             // events set aside in the dead letters
+	why    error                           // why the last of them was
 }
 
 // committer drives one collector sink's Writer through the commit protocol.
 type committer struct {
 	bc        *plugin.BuildContext
 	log       plugin.CommitLog
-	collector string
+	collector string // the physical node
+	identity  string // what the sink commits as (identity.go)
 	root      string
+	dead      *sinks.DeadLetter
+	health    sinks.Health
 
 	commitMu sync.Mutex // one commit at a time; taken before mu
 	mu       sync.Mutex // pending, and Writer calls that must not interleave with a rollback
@@ -87,17 +99,25 @@ func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
 		duplicates: r.Counter("duplicates_dropped"), stale: r.Counter("stale_chunks_refused"),
 		retried: r.Counter("chunks_retried"), rolledBack: r.Counter("bytes_rolled_back"),
 		writeErrors: r.Counter("write_errors")}
+	c.identity = identity(bc, r, "commits")
 	c.space = sync.NewCond(&c.mu)
 	return c
 }
 
+// Identity returns what the sink commits as.
+func (c *committer) Identity() string { return c.identity }
+
+// Condition says why batches are refused: the storage fails.
+func (c *committer) Condition() string { return c.health.Note() }
+
 // key is how the commit point names a file: its path on this host.
 func (c *committer) key(file string) string { return filepath.Join(c.root, file) }
 
-// Open fetches the committed lengths of this collector's unfinished files.
+// Open fetches the committed lengths of the collector's unfinished files (the commit point
+// keeps them by physical node, whichever of its sinks asks).
 func (c *committer) Open(ctx context.Context, root string) (func(string) int64, error) {
 	c.root = root
-	lengths, err := c.log.FileLengths(ctx, c.collector)
+	lengths, err := c.log.FileLengths(ctx, c.identity)
 	if err != nil {
 		return nil, fmt.Errorf("committed file lengths: %w", err)
 	}
@@ -107,8 +127,8 @@ func (c *committer) Open(ctx context.Context, root string) (func(string) int64, 
 }
 
 // Start starts the commit loop.
-func (c *committer) Start(w *store.Writer) {
-	c.w = w
+func (c *committer) Start(w *store.Writer, dead *sinks.DeadLetter) {
+	c.w, c.dead = w, dead
 	c.kick, c.done = make(chan struct{}, 1), make(chan struct{})
 	c.quit, c.halt = context.WithCancel(context.Background())
 	c.failed = nil
@@ -119,10 +139,10 @@ func (c *committer) Start(w *store.Writer) {
 // Write of an Append): it may read pending without locking.
 func (c *committer) BeforeFinalize(files []string) error {
 	for _, p := range c.pending {
-		for _, s := range p.spans {
-			for _, f := range files {
-				if s.File == f {
-					return fmt.Errorf("%s: %w", f, errUncommitted)
+		for _, spans := range [][]store.Span{p.spans, p.dead} {
+			for _, s := range spans {
+				if slices.Contains(files, s.File) {
+					return fmt.Errorf("%s: %w", s.File, errUncommitted)
 				}
 			}
 		}
@@ -140,10 +160,27 @@ func (c *committer) AfterFinalize(files []string) {
 }
 
 // Append writes the batch and records it as pending; its agent is acked once it is committed.
+// A batch without chunk waits here until it is committed.
 func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.Event) error {
-	chunk := plugin.ChunkFrom(ctx)
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	p, err := c.appendLocked(ctx, w, batch)
+	c.mu.Unlock()
+	if err != nil || p == nil || p.wait == nil {
+		return err
+	}
+	select {
+	case err := <-p.wait:
+		return err
+	case <-ctx.Done():
+		// The batch stays pending, and is committed all the same unless a restart cuts it.
+		return ctx.Err()
+	}
+}
+
+// appendLocked writes the batch and records it as pending. It returns nil and no error for a
+// chunk the files cannot take (the agent is told to send it again).
+func (c *committer) appendLocked(ctx context.Context, w *store.Writer, batch []*event.Event) (*written, error) {
+	chunk := plugin.ChunkFrom(ctx)
 	if len(c.pending) >= maxPending {
 		// A ctx that ends wakes the wait.
 		stop := context.AfterFunc(ctx, func() {
@@ -157,12 +194,12 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 		c.space.Wait()
 	}
 	if c.failed != nil {
-		return c.failed
+		return nil, c.failed
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	spans, err := w.Write(batch)
+	spans, skipped, err := w.WriteOrSkip(batch)
 	for try := 0; errors.Is(err, errUncommitted) && try < 3; try++ {
 		// Opening a file would finalize one with pending batches (too many open): commit
 		// them first, as the one commit in progress (commitMu, taken before mu): a commit
@@ -174,34 +211,69 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 		err = c.commitAllLocked(ctx)
 		c.commitMu.Unlock()
 		if err == nil {
-			spans, err = w.Write(batch)
+			spans, skipped, err = w.WriteOrSkip(batch)
+		}
+	}
+	var dead []store.Span
+	if err == nil && len(skipped) > 0 {
+		// The events the storage refuses by their names would be refused however often they
+		// were sent: they are set aside, with the batch, and the rest of it goes on.
+		if dead, err = c.dead.Write(batch, skipped, chunk); err != nil {
+			if rerr := w.Rollback(spans); rerr != nil {
+				c.failed = fmt.Errorf("cut a batch whose dead letters failed: %w", rerr)
+				return nil, c.failed
+			}
 		}
 	}
 	if err != nil {
-		if chunk == nil || errors.Is(err, store.ErrClosed) {
-			return err
+		if errors.Is(err, store.ErrClosed) {
+			return nil, err
+		}
+		c.health.Set(err)
+		c.writeErrors.Add(1)
+		if chunk == nil {
+			return nil, err
 		}
 		// The files could not take the batch (a full or read-only disk): nothing of it is in
 		// them. Its agent sends it again later; the flow goes on, and takes batches again as
 		// soon as the disk does.
-		c.writeErrors.Add(1)
 		if time.Since(c.lastWriteErr) > 10*time.Second {
 			c.lastWriteErr = time.Now()
 			c.bc.Log().Error("COLLECTOR CANNOT WRITE; batches are refused until it can", "err", err)
 		}
 		chunk.Hold()(plugin.ChunkRetry, err)
-		return nil
+		return nil, nil
 	}
-	p := &written{chunk: chunk, spans: spans}
-	if chunk != nil && chunk.Reliability != plugin.BestEffort {
+	c.health.Set(nil)
+	p := &written{chunk: chunk, spans: spans, dead: dead, deadN: len(skipped)}
+	if len(skipped) > 0 {
+		p.why = skipped[len(skipped)-1].Err
+	}
+	if chunk != nil {
+		// Every chunk waits for its commit, whatever its reliability: a best-effort or
+		// disk-failover agent forgets a chunk once it is acked, so what is acked must survive
+		// a restart, which keeps only what is committed.
 		p.settle = chunk.Hold()
+	} else {
+		p.wait = make(chan error, 1)
+		p.settle = func(r plugin.ChunkResult, err error) {
+			if r == plugin.ChunkOK {
+				err = nil
+			} else if err == nil {
+				err = errors.New("batch not committed")
+			}
+			select {
+			case p.wait <- err:
+			default: // told already
+			}
+		}
 	}
 	c.pending = append(c.pending, p)
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
-	return nil
+	return p, nil
 }
 
 // loop commits pending batches until the sink closes.
@@ -232,9 +304,9 @@ func (c *committer) commitPending() {
 	if len(group) == 0 {
 		return
 	}
-	if err := c.w.Sync(); err != nil {
+	if err := c.sync(); err != nil {
 		c.mu.Lock()
-		c.abortLocked(0, plugin.ChunkRetry, fmt.Errorf("sync: %w", err))
+		c.abortLocked(0, plugin.ChunkRetry, err)
 		c.mu.Unlock()
 		return
 	}
@@ -253,8 +325,8 @@ func (c *committer) commitPending() {
 // for a roll, a close, or a Write that must finalize a file.
 func (c *committer) commitAllLocked(ctx context.Context) error {
 	for len(c.pending) > 0 {
-		if err := c.w.Sync(); err != nil {
-			c.abortLocked(0, plugin.ChunkRetry, fmt.Errorf("sync: %w", err))
+		if err := c.sync(); err != nil {
+			c.abortLocked(0, plugin.ChunkRetry, err)
 			return err
 		}
 		out, err := c.commit(ctx, c.pending)
@@ -269,6 +341,16 @@ func (c *committer) commitAllLocked(ctx context.Context) error {
 	return c.failed
 }
 
+// sync makes what was written durable: the sink's files and its dead letters.
+func (c *committer) sync() error {
+	err := errors.Join(c.w.Sync(), c.dead.Sync())
+	if err != nil {
+		c.health.Set(err)
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
+}
+
 // commit asks the commit point to commit the batches, in order. An attempt whose answer did not
 // come is made again, until ctx ends or the sink stops: the commit point answers a repeated
 // commit as it answered the first.
@@ -278,14 +360,14 @@ func (c *committer) commit(ctx context.Context, group []*written) (plugin.Commit
 		if p.chunk != nil && p.chunk.Reliability == plugin.EndToEnd {
 			reqs[i] = plugin.ChunkCommit{Agent: p.chunk.Agent, Epoch: p.chunk.Epoch, Seq: p.chunk.Seq}
 		}
-		for _, s := range p.spans {
+		for _, s := range slices.Concat(p.spans, p.dead) {
 			reqs[i].Files = append(reqs[i].Files, plugin.FileLength{File: c.key(s.File), Length: s.To})
 		}
 	}
 	backoff := 100 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, commitTimeout)
-		out, err := c.log.Commit(actx, c.collector, reqs)
+		out, err := c.log.Commit(actx, c.identity, reqs)
 		cancel()
 		if err == nil {
 			c.commits.Add(1)
@@ -320,6 +402,7 @@ func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 	}
 	n := out.Committed
 	for _, p := range c.pending[:n] {
+		c.dead.Counted(p.deadN, p.why)
 		if p.settle != nil {
 			p.settle(plugin.ChunkOK, nil)
 		}
@@ -346,11 +429,11 @@ func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 func (c *committer) abortLocked(i int, first plugin.ChunkResult, why error) {
 	for j := len(c.pending) - 1; j >= i; j-- {
 		p := c.pending[j]
-		if err := c.w.Rollback(p.spans); err != nil && c.failed == nil {
+		if err := errors.Join(c.w.Rollback(p.spans), c.dead.Rollback(p.dead)); err != nil && c.failed == nil {
 			c.failed = fmt.Errorf("cut uncommitted data: %w", err)
 			c.bc.Log().Error("COLLECTOR FILES DIFFER FROM THEIR COMMITS; the sink stops", "err", err)
 		}
-		for _, s := range p.spans {
+		for _, s := range slices.Concat(p.spans, p.dead) {
 			c.rolledBack.Add(s.To - s.From)
 		}
 		res, err := plugin.ChunkRetry, why
@@ -379,13 +462,14 @@ func (c *committer) finish() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.log.FinishFiles(ctx, c.collector, files); err != nil {
+	if err := c.log.FinishFiles(ctx, c.identity, files); err != nil {
 		c.bc.Log().Debug("forget finished files", "files", len(files), "err", err)
 	}
 }
 
-// Roll commits everything written, then finalizes every open file. When the commit point does
-// not answer within commitTimeout the roll waits for the next period: the files stay open.
+// Roll commits everything written, then finalizes every open file, the dead letters' too. When
+// the commit point does not answer within commitTimeout the roll waits for the next period: the
+// files stay open.
 func (c *committer) Roll(w *store.Writer) error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
@@ -400,7 +484,7 @@ func (c *committer) Roll(w *store.Writer) error {
 		c.bc.Log().Warn("roll postponed: the commit point does not answer", "err", err)
 		return nil
 	}
-	return w.Roll()
+	return errors.Join(w.Roll(), c.dead.Roll())
 }
 
 // Halt makes the commits in progress, and those of a roll, give up: the sink is closing.
@@ -417,7 +501,7 @@ func (c *committer) Close(ctx context.Context, w *store.Writer) error {
 	c.mu.Lock()
 	err := c.commitAllLocked(ctx)
 	// The files of uncommitted batches stay unfinished (BeforeFinalize refuses them).
-	err = errors.Join(err, w.Close())
+	err = errors.Join(err, w.Close(), c.dead.Close())
 	for _, p := range c.pending {
 		if p.settle != nil {
 			p.settle(plugin.ChunkRetry, errors.New("the collector sink closed before the chunk was committed"))

@@ -45,8 +45,15 @@ func startCollector(t *testing.T, name, out string, commits plugin.CommitLog) in
 	return port
 }
 
-// sendChunk sends one end-to-end chunk and returns the collector's answer.
-func sendChunk(t *testing.T, port int, epoch, seq uint64, lines ...string) *flumev1.AppendResponse {
+// sendChunk sends one end-to-end chunk of agentA and returns the collector's answer.
+func sendChunk(t *testing.T, port int, epoch, seq uint64, ls ...string) *flumev1.AppendResponse {
+	t.Helper()
+	return sendEvents(t, port, &flumev1.StreamHello{Agent: "agentA", Epoch: epoch,
+		Reliability: flumev1.Reliability_RELIABILITY_END_TO_END}, seq, lines(ls...))
+}
+
+// sendEvents sends one chunk on a stream of its own and returns the collector's answer.
+func sendEvents(t *testing.T, port int, hello *flumev1.StreamHello, seq uint64, evs []*event.Event) *flumev1.AppendResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -55,16 +62,11 @@ func sendChunk(t *testing.T, port int, epoch, seq uint64, lines ...string) *flum
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	st, err := cl.Open(ctx, &flumev1.StreamHello{Agent: "agentA", Epoch: epoch, Reliability: flumev1.Reliability_RELIABILITY_END_TO_END})
+	st, err := cl.Open(ctx, hello)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close(ctx)
-	var evs []*event.Event
-	for _, l := range lines {
-		e := &event.Event{Body: []byte(l), Timestamp: time.Now().UnixNano()}
-		evs = append(evs, e)
-	}
 	enc, _ := wire.NewEncoder(flumev1.Compression_COMPRESSION_UNSPECIFIED)
 	req := &flumev1.AppendRequest{Seq: seq}
 	if err := enc.Encode(req, evs); err != nil {
@@ -137,7 +139,7 @@ func TestChunkCommitsOnceAcrossCollectors(t *testing.T) {
 }
 
 // TestFullDiskRefusesAndRecovers: a collector whose disk is full answers RETRY, writes nothing
-// partial, keeps running, and takes the chunk once space is back.
+// partial, keeps running and says so in its status, and takes the chunk once space is back.
 func TestFullDiskRefusesAndRecovers(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "small")
@@ -154,7 +156,7 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 	}
 	defer commits.Close()
 	out := filepath.Join(mnt, "out")
-	port := startCollector(t, "c1", out, commits)
+	n, port := startNode(t, `c1 : collectorSource(%d) | collectorSink("`+out+`", "data-", 100, raw) ;`, commits)
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 250<<10), 0o644); err != nil && !strings.Contains(err.Error(), "no space") {
 		t.Fatal(err)
@@ -163,11 +165,19 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 	if ack := sendChunk(t, port, 1, 1, big, big); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_RETRY {
 		t.Fatalf("chunk on a full disk: %v, want RETRY", ack)
 	}
+	st := n.Statuses()["c1"]
+	if st.State.String() != "ACTIVE" || !strings.Contains(st.Note, "writes fail: disk full") ||
+		!strings.Contains(st.Note, "RETRY") || !strings.Contains(st.Note, "no space left on device") {
+		t.Errorf("status on a full disk: %s, note %q; want ACTIVE with a note of the full disk", st.State, st.Note)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	if ack := sendChunk(t, port, 1, 1, big, big); ack.GetStatus() != flumev1.AckStatus_ACK_STATUS_OK {
 		t.Fatalf("the same chunk once space is back: %v, want OK", ack)
+	}
+	if note := n.Statuses()["c1"].Note; note != "" {
+		t.Errorf("status note %q once the disk takes writes again, want none", note)
 	}
 	plugintest.Eventually(t, 10*time.Second, func() bool { return readAll(t, out) == big+"\n"+big+"\n" },
 		func() string { return fmt.Sprintf("output holds %d bytes", len(readAll(t, out))) })
@@ -214,7 +224,11 @@ func TestCloseWhileTheCommitPointIsAway(t *testing.T) {
 	commits.away.Store(true)
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	sent := make(chan struct{})
-	go func() { defer close(sent); _ = sendChunkNoWait(sendCtx, port, "lost in the air") }()
+	go func() {
+		defer close(sent)
+		_ = sendNoWait(sendCtx, port, &flumev1.StreamHello{Agent: "agentA", Epoch: 1,
+			Reliability: flumev1.Reliability_RELIABILITY_END_TO_END}, 1, lines("lost in the air"))
+	}()
 	defer func() { stopSending(); <-sent }()
 	plugintest.Eventually(t, 5*time.Second, func() bool { return strings.Contains(readAll(t, out), "lost in the air") }, nil)
 
@@ -238,24 +252,19 @@ func TestCloseWhileTheCommitPointIsAway(t *testing.T) {
 	}
 }
 
-// sendChunkNoWait sends one end-to-end chunk and does not wait for its answer; it returns
-// when ctx ends.
-func sendChunkNoWait(ctx context.Context, port int, lines ...string) error {
+// sendNoWait sends one chunk and does not wait for its answer; it returns when ctx ends.
+func sendNoWait(ctx context.Context, port int, hello *flumev1.StreamHello, seq uint64, evs []*event.Event) error {
 	cl, err := wire.Dial(ctx, fmt.Sprintf("127.0.0.1:%d", port), wire.ClientOptions{})
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	st, err := cl.Open(ctx, &flumev1.StreamHello{Agent: "agentA", Epoch: 1, Reliability: flumev1.Reliability_RELIABILITY_END_TO_END})
+	st, err := cl.Open(ctx, hello)
 	if err != nil {
 		return err
 	}
-	var evs []*event.Event
-	for _, l := range lines {
-		evs = append(evs, &event.Event{Body: []byte(l), Timestamp: time.Now().UnixNano()})
-	}
 	enc, _ := wire.NewEncoder(flumev1.Compression_COMPRESSION_UNSPECIFIED)
-	req := &flumev1.AppendRequest{Seq: 1}
+	req := &flumev1.AppendRequest{Seq: seq}
 	if err := enc.Encode(req, evs); err != nil {
 		return err
 	}
@@ -264,4 +273,13 @@ func sendChunkNoWait(ctx context.Context, port int, lines ...string) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// lines returns an event for each line.
+func lines(ls ...string) []*event.Event {
+	var evs []*event.Event
+	for _, l := range ls {
+		evs = append(evs, &event.Event{Body: []byte(l), Timestamp: time.Now().UnixNano()})
+	}
+	return evs
 }

@@ -317,7 +317,9 @@ func checkBinding(st *state.State, name string, id identity) error {
 
 // checkOwner says why the caller may not act for logical node logical (an agent's chunks) or,
 // with physical set, for the collector on physical node logical: it must run on a physical
-// node bound to the caller. With access control off, only a bound node is protected.
+// node bound to the caller. A collector sink of a fan-out commits as "NAME/PLACE"
+// (state.SplitCollector): it acts for physical node NAME. With access control off, only a bound
+// node is protected.
 func (m *Master) checkOwner(ctx context.Context, logical string, physical bool) error {
 	id := callerOf(ctx)
 	var owner, phys string
@@ -325,6 +327,8 @@ func (m *Master) checkOwner(ctx context.Context, logical string, physical bool) 
 		phys = logical
 		if !physical {
 			phys, _ = st.PhysicalOf(logical)
+		} else if _, bound := st.Binding(logical); !bound {
+			phys, _ = state.SplitCollector(logical)
 		}
 		if phys != "" {
 			owner, _ = st.Binding(phys)

@@ -341,6 +341,17 @@ func TestDataPlaneCallsActOnlyForTheCallersOwnNodes(t *testing.T) {
 	if err != nil || len(resp.GetCommitted()) != 0 {
 		t.Fatalf("agentA's chunk 1 after the refused release: committed %v, %v; want none", resp.GetCommitted(), err)
 	}
+	// A collector sink of a fan-out commits as "NAME/PLACE": that is host1's, not host2's.
+	fan := &flumev1.CommitRequest{Commit: &flumev1.CommitChunks{Collector: "host1/sink.fanout1",
+		Chunks: []*flumev1.ChunkCommit{{Agent: "agentA", Epoch: 1, Seq: 1}}}}
+	_, err = s.nodeAs(l, "node-host2", "").Commit(ctx10(t), fan)
+	wantCode(t, "host2 committing as a sink of collector host1", err, codes.PermissionDenied, "collector host1/sink.fanout1", "cert host2")
+	if _, err := s.nodeAs(l, "node-host1", "").Commit(ctx10(t), fan); err != nil {
+		t.Fatalf("host1 committing for a sink of its fan-out: %v", err)
+	}
+	if _, err := s.nodeAs(l, "node-host1", "").GetFileLengths(ctx10(t), &flumev1.GetFileLengthsRequest{Collector: "host1/sink.fanout1"}); err != nil {
+		t.Fatalf("host1 reading the file lengths of a sink of its fan-out: %v", err)
+	}
 }
 
 // TestAnonymousNodesAreRefusedWithAccessControl: with client certificates not asked for, a

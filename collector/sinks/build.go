@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -127,6 +128,13 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 	}
 	if b.nc != nil {
 		s.committer = b.nc(bc, args.Name())
+	}
+	deadName := cmp.Or(bc.PhysicalNode, "collector")
+	if s.committer != nil {
+		deadName = s.committer.Identity()
+	}
+	if s.dead, err = newDeadLetter(o, deadName, reg, bc.Log()); err != nil {
+		return nil, args.Errorf(pathParam, "dead letters: %v", err)
 	}
 	return s, nil
 }

@@ -17,6 +17,11 @@
 // are open, the least recently written). Open first recovers the .tmp files an earlier run
 // left, keeping them whole, since these sinks keep no commit records.
 //
+// An event whose file the storage refuses by its name (store.ErrNameRefused), however often it
+// is sent, is set aside in the sink's dead-letter file (DeadLetter) and the rest of its batch
+// is written; the sink counts it (events_dead_lettered) and says so in its condition
+// (plugin.Conditioner), as it says why its writes fail when they do (a full disk).
+//
 // Differences from classic, on purpose: a dfs sink never replaces an existing file (a taken
 // name gets ".1", ".2", ...); dfs writes the collector's output format, since this build has
 // no Hadoop SequenceFile format; open files are bounded (classic kept one writer per distinct
@@ -28,8 +33,9 @@
 // the Writer by registering these sinks with RegisterWith and a NewCommitter. Each built sink
 // then asks its Committer for the length of a leftover file to keep (Recover), calls its
 // BeforeFinalize before any file is finalized, and hands it every batch with the Writer:
-// Committer.Append writes the chunk (Writer.Write), makes it durable (Writer.Sync), records
-// the commit through the master, and takes a refused duplicate back (Writer.Rollback).
+// Committer.Append writes the chunk (Writer.WriteOrSkip, and the dead letters), makes it
+// durable (Writer.Sync), records the commit through the master, and takes a refused duplicate
+// back (Writer.Rollback).
 package sinks
 
 import (
@@ -52,13 +58,17 @@ var (
 // opens (before it recovers leftover files), Start once its Writer is open, Append for each
 // batch (one at a time), Roll on its roll timer and Close when it closes. BeforeFinalize runs
 // as store.Options.BeforeFinalize does, with the Writer's lock held: it must not call the
-// Writer.
+// Writer. Files are named relative to the sink's root, the dead-letter files included
+// ("dead-letter/<name>", DeadLetter).
 type Committer interface {
+	// Identity returns the name the sink commits under; its dead-letter files are named after
+	// it. It does no I/O.
+	Identity() string
 	// Open returns how much of each file a crash left under root (file as in store.Span.File)
 	// is committed: a length, store.KeepAll, or store.KeepSkip.
 	Open(ctx context.Context, root string) (keep func(file string) int64, err error)
-	// Start is called once the Writer is open.
-	Start(w *store.Writer)
+	// Start is called once the Writer is open, with the sink's dead letters.
+	Start(w *store.Writer, dead *DeadLetter)
 	// BeforeFinalize fails, keeping the files open, when anything written to them is not
 	// committed yet.
 	BeforeFinalize(files []string) error
@@ -67,13 +77,17 @@ type Committer interface {
 	// Halt makes commits in progress give up, before Close: the sink is closing, and must
 	// not wait for a commit point that does not answer.
 	Halt()
-	// Append delivers one batch through w. A nil error means the batch is written; it is
-	// committed (and its agent acked) later, or was committed already.
+	// Append delivers one batch through w (Writer.WriteOrSkip), and sets the events the
+	// storage refuses aside in the dead letters, as part of the batch. A nil error means the
+	// batch is written; it is committed (and its agent acked) later, or was committed already.
 	Append(ctx context.Context, w *store.Writer, batch []*event.Event) error
-	// Roll commits what was written and finalizes every open file.
+	// Roll commits what was written and finalizes every open file, dead letters included.
 	Roll(w *store.Writer) error
-	// Close commits what was written, closes w and stops.
+	// Close commits what was written, closes w and the dead letters, and stops.
 	Close(ctx context.Context, w *store.Writer) error
+	// Condition says why the sink holds its batches back (its storage fails), empty when
+	// nothing does (plugin.Conditioner).
+	Condition() string
 }
 
 // NewCommitter returns the Committer of a sink being built; sink is the component's name. It

@@ -11,6 +11,7 @@ import (
 	"github.com/flumego/flume/collector/store"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
+	"github.com/flumego/flume/node/plugin"
 )
 
 // storeSink is every sink of this package: a store.Writer opened in Open, written in Append,
@@ -22,6 +23,8 @@ type storeSink struct {
 	opts      store.Options
 	every     time.Duration // roll period; 0: files are finalized at Close (and by eviction)
 	committer Committer
+	dead      *DeadLetter // where events the storage refuses are set aside
+	health    Health      // whether the storage takes writes, without a Committer
 	log       *slog.Logger
 
 	events, bytes *metrics.Counter
@@ -34,7 +37,10 @@ type storeSink struct {
 	pending error // a failed timed roll, for the next Append or Close
 }
 
-var _ StoreSink = (*storeSink)(nil)
+var (
+	_ StoreSink          = (*storeSink)(nil)
+	_ plugin.Conditioner = (*storeSink)(nil)
+)
 
 // Writer returns the sink's Writer between Open and Close.
 func (s *storeSink) Writer() *store.Writer { return s.w }
@@ -58,8 +64,18 @@ func (s *storeSink) Open(ctx context.Context) error {
 		}
 		o.BeforeFinalize = s.committer.BeforeFinalize
 		o.AfterFinalize = s.committer.AfterFinalize
+		s.dead.hooks(s.committer.BeforeFinalize, s.committer.AfterFinalize)
 	}
-	st, err := store.Recover(ctx, o, keep)
+	st, err := s.dead.recoverFiles(ctx, keep)
+	if err != nil {
+		return fmt.Errorf("%s: recover dead letters: %w", s.name, err)
+	}
+	if st.Files > 0 {
+		s.log.Info("recovered dead-letter files left by an earlier run", "files", st.Files,
+			"finalized", st.Finalized, "truncated", st.Truncated, "removed", st.Removed,
+			"bytes_dropped", st.BytesDropped)
+	}
+	st, err = store.Recover(ctx, o, keep)
 	if err != nil {
 		return fmt.Errorf("%s: recover: %w", s.name, err)
 	}
@@ -74,7 +90,7 @@ func (s *storeSink) Open(ctx context.Context) error {
 	}
 	s.w = w
 	if s.committer != nil {
-		s.committer.Start(w)
+		s.committer.Start(w, s.dead)
 	}
 	s.setPending(nil)
 	if s.every > 0 {
@@ -94,7 +110,7 @@ func (s *storeSink) timer(w *store.Writer, stop <-chan struct{}, done chan<- str
 		case <-stop:
 			return
 		case <-t.C:
-			roll := w.Roll
+			roll := func() error { return errors.Join(w.Roll(), s.dead.Roll()) }
 			if s.committer != nil {
 				roll = func() error { return s.committer.Roll(w) }
 			}
@@ -134,7 +150,7 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	if s.committer != nil {
 		err = s.committer.Append(ctx, s.w, batch)
 	} else {
-		_, err = s.w.Write(batch)
+		err = s.write(ctx, batch)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
@@ -146,6 +162,43 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	s.events.Add(int64(len(batch)))
 	s.bytes.Add(n)
 	return nil
+}
+
+// write writes batch straight to the Writer, setting aside in the dead letters, durably, the
+// events the storage refuses by their names.
+func (s *storeSink) write(ctx context.Context, batch []*event.Event) error {
+	spans, skipped, err := s.w.WriteOrSkip(batch)
+	if err == nil && len(skipped) > 0 {
+		var dead []store.Span
+		if dead, err = s.dead.Write(batch, skipped, plugin.ChunkFrom(ctx)); err == nil {
+			err = s.dead.Sync()
+		}
+		if err != nil {
+			// Nothing of the batch stays: it is sent again, whole.
+			err = errors.Join(err, s.dead.Rollback(dead), s.w.Rollback(spans))
+		} else {
+			s.dead.Counted(len(skipped), skipped[len(skipped)-1].Err)
+		}
+	}
+	if !errors.Is(err, store.ErrClosed) {
+		s.health.Set(err)
+	}
+	return err
+}
+
+// Condition says why the sink's writes fail, if they do, and how many events it set aside.
+func (s *storeSink) Condition() string {
+	note := s.health.Note()
+	if s.committer != nil {
+		note = s.committer.Condition()
+	}
+	if dead := s.dead.Note(); dead != "" {
+		if note != "" {
+			return note + "; " + dead
+		}
+		return dead
+	}
+	return note
 }
 
 // Close stops the roll timer (waiting for a roll in progress) and closes the Writer, which
@@ -163,7 +216,7 @@ func (s *storeSink) Close(ctx context.Context) error {
 		<-s.done
 		s.stop, s.done = nil, nil
 	}
-	closeW := s.w.Close
+	closeW := func() error { return errors.Join(s.w.Close(), s.dead.Close()) }
 	if s.committer != nil {
 		closeW = func() error { return s.committer.Close(ctx, s.w) }
 	}

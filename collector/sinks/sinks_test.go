@@ -3,6 +3,8 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -332,7 +334,11 @@ func (c *fakeCommitter) Open(context.Context, string) (func(string) int64, error
 	}, nil
 }
 
-func (c *fakeCommitter) Start(*store.Writer) {}
+func (c *fakeCommitter) Start(*store.Writer, *DeadLetter) {}
+
+func (c *fakeCommitter) Identity() string { return "fake" }
+
+func (c *fakeCommitter) Condition() string { return "" }
 
 func (c *fakeCommitter) Roll(w *store.Writer) error { return w.Roll() }
 
@@ -429,5 +435,61 @@ func TestFailedTimedRollIsReported(t *testing.T) {
 		if strings.HasSuffix(name, ".tmp") {
 			t.Errorf("%s left unfinalized", name)
 		}
+	}
+}
+
+// A sink without a Committer sets aside, durably, the events whose names the storage refuses,
+// writes the others, and says so in its condition; a dead letter keeps the event whole, bytes
+// that are not UTF-8 in base64.
+func TestDeadLettersWithoutCommitter(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "blocked"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(nil, nil)
+	env.BuildContext.PhysicalNode = "host/1"
+	s := env.OpenSink(t, fmt.Sprintf(`collectorSink("%s/%%{tag}/", "web-", 60000, raw)`, dir))
+	poison := ev("poison \xff", t0, "h\xfe")
+	_ = poison.SetAttr("tag", []byte("blocked"))
+	good := ev("good", t0, "h")
+	_ = good.SetAttr("tag", []byte("ok"))
+	appendAll(t, s, []*event.Event{good, poison})
+	note := s.(plugin.Conditioner).Condition()
+	if !strings.Contains(note, "dead letters: 1 event set aside in "+filepath.Join(dir, "dead-letter")) ||
+		!strings.Contains(note, "not a directory") {
+		t.Errorf("condition %q", note)
+	}
+	closeSink(t, s)
+	files := tree(t, dir)
+	var dead string
+	for name, content := range files {
+		switch {
+		case strings.HasPrefix(name, "ok/web-"):
+			if content != "good\n" {
+				t.Errorf("%s holds %q", name, content)
+			}
+		case regexp.MustCompile(`^dead-letter/host_1-` + tagRe + `\.jsonl$`).MatchString(name):
+			dead = content
+		case name != "blocked":
+			t.Errorf("unexpected file %s", name)
+		}
+	}
+	var r struct {
+		Sink, Reason, Priority string
+		Timestamp              int64
+		Host, Body             map[string]string
+		Attrs                  [][2]string
+	}
+	if err := json.Unmarshal([]byte(dead), &r); err != nil {
+		t.Fatalf("dead letter %q: %v", dead, err)
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	if r.Sink != "host/1" || r.Timestamp != t0.UnixNano() || r.Priority != "INFO" ||
+		r.Body["base64"] != b64("poison \xff") || r.Host["base64"] != b64("h\xfe") ||
+		fmt.Sprint(r.Attrs) != "[[tag blocked]]" || !strings.Contains(r.Reason, "refuses the file name") {
+		t.Errorf("dead letter %s", dead)
+	}
+	if n := env.Counter("collectorSink.events_dead_lettered"); n != 1 {
+		t.Errorf("events_dead_lettered = %d, want 1", n)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flumego/flume/node/plugin"
 )
@@ -132,7 +134,10 @@ func (w *Writer) createFile(b *bucket) error {
 		rel = strings.TrimLeft(path.Clean(rel), "/")
 		full := path.Join(w.l.root, rel)
 		if !within(w.l.root, full) {
-			return fmt.Errorf("%q: %w", full, ErrOutsideRoot)
+			return fmt.Errorf("%w: %q: %w", ErrNameRefused, full, ErrOutsideRoot)
+		}
+		if !utf8.ValidString(full) {
+			return fmt.Errorf("%w: %q is not valid UTF-8", ErrNameRefused, full)
 		}
 		if w.l.tpl.exact && exists(w.l.fs, full) {
 			continue
@@ -143,6 +148,9 @@ func (w *Writer) createFile(b *bucket) error {
 			continue
 		}
 		if err != nil {
+			if nameRefused(err) {
+				err = fmt.Errorf("%w: %w", ErrNameRefused, err)
+			}
 			return err
 		}
 		b.name, b.path, b.tmp, b.f = rel, full, full+tmpExt, f
@@ -151,7 +159,20 @@ func (w *Writer) createFile(b *bucket) error {
 		w.dirtyDirs[parentDir(full)] = struct{}{}
 		return nil
 	}
-	return fmt.Errorf("no free name for %q after %d tries: %w", b.key, maxNameTries, lastErr)
+	return fmt.Errorf("%w: no free name for %q after %d tries: %w", ErrNameRefused, b.key, maxNameTries, lastErr)
+}
+
+// nameRefused reports whether err, of creating a file or its directory, is about the name: the
+// storage refuses it however often it is asked (too long, not text it takes, a directory where
+// a file is, or the other way round).
+func nameRefused(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.ENAMETOOLONG, syscall.EILSEQ, syscall.EINVAL,
+		syscall.ENOTDIR, syscall.EISDIR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // create makes the directory of name if needed and creates name. A directory removed behind

@@ -24,8 +24,13 @@
 // the master, and Rollback the spans if the master says the chunk was committed elsewhere.
 //
 // Names built from event data are sanitized: an expansion of event data may not hold '/',
-// '\\', "..", NUL or control characters (each becomes '_'), and every file lives under the
-// root, the directory of the template text before its first escape.
+// '\\', "..", NUL or control characters (each becomes '_'), bytes that are not valid UTF-8
+// become U+FFFD, and every file lives under the root, the directory of the template text before
+// its first escape. A component of a name may hold at most 255 bytes, the roll tag, suffix and
+// ".tmp" included: a longer one has its expansions of event data cut (at a rune boundary) and
+// followed by "~" and 16 hex digits of a hash of the whole component, so two long values that
+// begin alike still name two files. An event whose name the storage refuses all the same
+// (ErrNameRefused) is left out by WriteOrSkip, for its owner to set aside.
 //
 // A Writer is safe for concurrent use; its methods take a lock. The local file system is the
 // only backend of this build; FS is the seam for another (HDFS).
@@ -53,4 +58,8 @@ var (
 	// ErrOutsideRoot is returned if a name would leave the root; sanitizing prevents it, so
 	// seeing it means a bug.
 	ErrOutsideRoot = errors.New("path outside the root")
+	// ErrNameRefused is wrapped by the error of an event whose file cannot be made because of
+	// its name: the storage refuses it (too long, not text it takes, a directory where a file
+	// is), and would refuse it again. WriteOrSkip leaves such events out.
+	ErrNameRefused = errors.New("the storage refuses the file name")
 )

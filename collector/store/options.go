@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
@@ -27,9 +28,11 @@ type Options struct {
 	// Path is the directory template and file prefix, e.g.
 	// "file:///data/%Y-%m-%d/%H00/web-" or "/data/%{host}/log-". Escapes (REFERENCE.md §4)
 	// expand against each event; the expansions of event data (%{host}, %{attr}, %{body}, ...)
-	// are sanitized so that no event can name a file outside the root: the directory of the
-	// text before the first escape. Scheme file:// (or none) is the local file system;
-	// hdfs:// is refused unless FS is set.
+	// are sanitized so that no event can name a file outside the root (the directory of the
+	// text before the first escape), and cut so that every name is valid UTF-8 and no
+	// component is longer than 255 bytes (see the package documentation). Path itself must be
+	// valid UTF-8. Scheme file:// (or none) is the local file system; hdfs:// is refused
+	// unless FS is set.
 	Path string
 	// Exact makes the expanded Path the whole file name: no roll tag and no unique part. The
 	// dfs sinks use it. A name already taken gets ".1", ".2", ... so nothing is replaced.
@@ -102,6 +105,10 @@ func (o *Options) parse() (*layout, error) {
 	if strings.ContainsRune(p, 0) {
 		return nil, fmt.Errorf("%w: NUL in %q", ErrBadPath, o.Path)
 	}
+	if !utf8.ValidString(o.Path) || !utf8.ValidString(o.Suffix) {
+		// Names are text where they are recorded (the commit point's file lengths).
+		return nil, fmt.Errorf("%w: %q is not valid UTF-8", ErrBadPath, o.Path+o.Suffix)
+	}
 	l := &layout{fs: fsys, loc: o.Location}
 	if l.loc == nil {
 		l.loc = time.Local
@@ -124,6 +131,7 @@ func (o *Options) parse() (*layout, error) {
 	default:
 		return nil, fmt.Errorf("%w %q (want %q, %q or none)", ErrCompress, o.Compress, CompressGzip, CompressZstd)
 	}
+	tpl.setExt(l.ext)
 	if strings.ContainsAny(o.Suffix, "/\\\x00") {
 		return nil, fmt.Errorf("%w: suffix %q holds a separator", ErrBadPath, o.Suffix)
 	}

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flumego/flume/node/event"
 )
@@ -27,15 +29,122 @@ func TestSanitize(t *testing.T) {
 		{"del\x7f", "del_"},
 		{"ünïcode", "ünïcode"},
 		{"", ""},
+		{"caf\xe9", "caf\uFFFD"},
+		{"\xff\xfe../x", "\uFFFD\uFFFD___x"},
+		{"half \xe2\x82 euro \xe2\x82\xac", "half \uFFFD\uFFFD euro €"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			b := []byte(tc.in)
-			sanitize(b)
-			if string(b) != tc.want {
-				t.Errorf("sanitize(%q) = %q, want %q", tc.in, b, tc.want)
+			b := sanitize([]byte("pre/"+tc.in), len("pre/"))
+			if string(b) != "pre/"+tc.want {
+				t.Errorf("sanitize(%q) = %q, want %q", tc.in, b[len("pre/"):], tc.want)
 			}
 		})
+	}
+}
+
+// Event data that would make a component longer than the storage takes is cut, at a rune
+// boundary, and marked with a hash of the whole: the name fits, two long values that begin
+// alike stay apart, the same value always names the same file, and the template's literal
+// text stays where Recover looks for it.
+func TestLongExpansionsAreShortened(t *testing.T) {
+	long := strings.Repeat("a", 300)
+	longer := long + "b"
+	runes := strings.Repeat("é", 200) // 400 bytes
+	tests := []struct {
+		name  string
+		tpl   string
+		exact bool
+		attr  string
+	}{
+		{"directory", "%{tag}/log-", false, long},
+		{"file name", "logs/%{tag}-", false, long},
+		{"two data escapes in a name", "%{tag}-%{host}.x-", false, long},
+		{"runes", "%{tag}/%{tag}-", false, runes},
+		{"exact", "out/%{tag}.log", true, long},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t.TempDir(), tc.tpl)
+			o.Exact = tc.exact
+			l, err := o.parse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := func(attr string) string {
+				e := ev("x", t0, "tag", attr)
+				e.Host = strings.Repeat("h", 200)
+				return string(l.tpl.appendExpand(nil, e))
+			}
+			k := key(tc.attr)
+			if !utf8.ValidString(k) {
+				t.Errorf("key %q is not valid UTF-8", k)
+			}
+			comps := strings.Split(k, "/")
+			for i, c := range comps {
+				limit := maxComponent
+				if i == len(comps)-1 {
+					limit = l.tpl.maxName
+				}
+				if len(c) > limit {
+					t.Errorf("component %d holds %d bytes, more than %d", i, len(c), limit)
+				}
+			}
+			if !strings.Contains(k, "~") {
+				t.Errorf("key %q is not marked as shortened", k)
+			}
+			if key(tc.attr) != k {
+				t.Error("the same event named two keys")
+			}
+			if key(longer) == k || key(tc.attr+"z") == k {
+				t.Error("two long values share a key")
+			}
+			w := openWriter(t, o)
+			spans := mustWrite(t, w, []*event.Event{ev("x", t0, "tag", tc.attr)})
+			if re := l.tpl.recoverPattern(l.ext); !re.MatchString(spans[0].File + ".tmp") {
+				t.Errorf("pattern %s does not match written %q", re, spans[0].File)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// A short value is left alone.
+	tpl, _ := newPathTemplate(parseSegments("%{tag}/f-", time.UTC), false)
+	if got := string(tpl.appendExpand(nil, ev("x", t0, "tag", "web1"))); got != "web1/f-" {
+		t.Errorf("short value expanded to %q", got)
+	}
+}
+
+// A name the storage refuses fails Write, and WriteOrSkip leaves that event out and writes the
+// others; a failure of the storage itself fails both.
+func TestWriteOrSkipLeavesRefusedNamesOut(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir, "%{tag}/f-")
+	w := openWriter(t, o)
+	// A literal file where a directory is wanted: the storage refuses the name.
+	if err := os.WriteFile(filepath.Join(dir, "taken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := []*event.Event{ev("a", t0, "tag", "x"), ev("b", t0, "tag", "taken"), ev("c", t0, "tag", "x")}
+	if _, err := w.Write(evs); !errors.Is(err, ErrNameRefused) {
+		t.Fatalf("Write = %v, want ErrNameRefused", err)
+	}
+	spans, skipped, err := w.WriteOrSkip(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 1 || skipped[0].Index != 1 || !errors.Is(skipped[0].Err, ErrNameRefused) {
+		t.Fatalf("skipped %+v, want event 1", skipped)
+	}
+	if len(spans) != 1 || !strings.HasPrefix(spans[0].File, "x/") {
+		t.Fatalf("spans %+v", spans)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir)[spans[0].File]; got != "a\nc\n" {
+		t.Errorf("file holds %q", got)
 	}
 }
 
@@ -190,7 +299,7 @@ func TestRecoverPatternMatchesWhatIsWritten(t *testing.T) {
 // FuzzExpandStaysUnderRoot: whatever the event data, a name stays strictly under the root and
 // holds no ".." component or control character.
 func FuzzExpandStaysUnderRoot(f *testing.F) {
-	for _, s := range []string{"../../etc", "..", ".", "", "a/b", "x\x00y", `..\..`, "...", "/abs"} {
+	for _, s := range []string{"../../etc", "..", ".", "", "a/b", "x\x00y", `..\..`, "...", "/abs", "\xff\xfe", strings.Repeat("é", 140)} {
 		f.Add(s, s)
 	}
 	tpls := []*pathTemplate{}
@@ -217,10 +326,20 @@ func FuzzExpandStaysUnderRoot(f *testing.F) {
 			if !within("/root", full) {
 				t.Fatalf("host %q tag %q: %q leaves the root", host, tag, full)
 			}
-			for _, c := range strings.Split(rel, "/") {
+			comps := strings.Split(rel, "/")
+			for i, c := range comps {
 				if c == ".." {
 					t.Fatalf("host %q tag %q: %q has a .. component", host, tag, rel)
 				}
+				if i < len(comps)-1 && len(c) > maxComponent {
+					t.Fatalf("host %q tag %q: %q has a component of %d bytes", host, tag, rel, len(c))
+				}
+			}
+			if name := comps[len(comps)-1]; len(name)+collisionLen+len(tmpExt) > maxComponent {
+				t.Fatalf("host %q tag %q: file name %q is too long", host, tag, name)
+			}
+			if !utf8.ValidString(rel) {
+				t.Fatalf("host %q tag %q: %q is not valid UTF-8", host, tag, rel)
 			}
 			if strings.ContainsFunc(rel, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 				t.Fatalf("host %q tag %q: %q holds a control character or backslash", host, tag, rel)

@@ -134,26 +134,53 @@ func newZstdEncoder() (*zstd.Encoder, error) {
 // Root returns the directory every file lives under.
 func (w *Writer) Root() string { return w.l.root }
 
+// Skipped is an event WriteOrSkip left out: nothing of it is in the files.
+type Skipped struct {
+	// Index is the event's place in the batch.
+	Index int
+	// Err says why; it wraps ErrNameRefused.
+	Err error
+}
+
 // Write appends each event to its bucket's file and returns the span written in each file,
 // in the order the files were first touched. Each touched encoder is flushed, so every file
 // ends at a record boundary. On error nothing of this call stays: files it created are
 // removed and the others are cut back to where they were, so a failed Write leaves no partial
 // data; the Writer stays usable.
 func (w *Writer) Write(events []*event.Event) ([]Span, error) {
+	spans, _, err := w.write(events, false)
+	return spans, err
+}
+
+// WriteOrSkip is Write, except for an event whose file the storage refuses by its name (the
+// error wraps ErrNameRefused): that event is left out and reported, and the others are
+// written. Sending it again would fail again, so its owner sets it aside. An error fails the
+// whole call, as for Write, and then nothing is skipped.
+func (w *Writer) WriteOrSkip(events []*event.Event) ([]Span, []Skipped, error) {
+	return w.write(events, true)
+}
+
+func (w *Writer) write(events []*event.Event, skip bool) ([]Span, []Skipped, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if len(events) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	w.call++
 	touched := w.touched[:0]
+	var skipped []Skipped
 	var err error
-	for _, e := range events {
+	for i, e := range events {
 		var b *bucket
 		if b, err = w.bucketFor(e); err != nil {
+			if skip && errors.Is(err, ErrNameRefused) {
+				skipped = append(skipped, Skipped{Index: i, Err: err})
+				err = nil
+				continue
+			}
 			break
 		}
 		if b.call != w.call {
@@ -176,7 +203,7 @@ func (w *Writer) Write(events []*event.Event) ([]Span, error) {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
 		clear(touched)
-		return nil, err
+		return nil, nil, err
 	}
 	spans := make([]Span, len(touched))
 	now := w.o.now()
@@ -188,9 +215,9 @@ func (w *Writer) Write(events []*event.Event) ([]Span, error) {
 		w.releaseBuf(b)
 	}
 	clear(touched)
-	w.m.events.Add(int64(len(events)))
+	w.m.events.Add(int64(len(events) - len(skipped)))
 	w.m.bytes.Add(n)
-	return spans, nil
+	return spans, skipped, nil
 }
 
 // bucketFor returns the bucket of e, opening it if needed. Consecutive events of one bucket

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"strings"
 
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
@@ -40,8 +41,18 @@ type agentState struct {
 
 // epochCommits are the commit records of one agent epoch.
 type epochCommits struct {
-	releasedThrough uint64               // every chunk up to it is committed and released
-	committed       map[uint64]commitRec // chunk -> its commit, above releasedThrough
+	releasedThrough uint64                  // every chunk up to it is committed and released
+	committed       map[commitKey]commitRec // chunk and sink place -> its commit, above releasedThrough
+}
+
+// commitKey names a chunk's commit by one collector sink: the chunk, and the sink's place in
+// its collector's flow (SplitCollector), empty for a collector's only sink. A chunk commits once
+// per place: a collector whose flow fans out to two sinks commits it once for each, and a copy
+// sent to another collector with the same flow is a duplicate at each place. File lengths stay
+// the physical node's.
+type commitKey struct {
+	seq   uint64
+	place string
 }
 
 // commitRec is one chunk's commit.
@@ -49,6 +60,21 @@ type commitRec struct {
 	at int64  // when, in command time
 	by string // the collector
 	fp uint64 // fingerprint of the commit: collector, files and lengths
+}
+
+// SplitCollector splits the collector of a commit into the physical node whose collector
+// commits and the place in its flow of the collector sink that commits: "NAME" is a
+// collector's only sink (place empty), "NAME/PLACE" one sink of several, PLACE being "sink" or
+// starting with "sink." ("c1/sink.fanout1"). Any other slash belongs to the node's name.
+func SplitCollector(collector string) (physical, place string) {
+	i := strings.LastIndexByte(collector, '/')
+	if i < 0 {
+		return collector, ""
+	}
+	if p := collector[i+1:]; p == "sink" || strings.HasPrefix(p, "sink.") {
+		return collector[:i], p
+	}
+	return collector, ""
 }
 
 // fingerprint identifies one commit of a chunk: the same collector asking again with the same
@@ -64,11 +90,11 @@ func fingerprint(collector string, ch *flumev1.ChunkCommit) uint64 {
 	return h.Sum64()
 }
 
-func (e *epochCommits) has(seq uint64) bool {
-	if seq <= e.releasedThrough {
+func (e *epochCommits) has(k commitKey) bool {
+	if k.seq <= e.releasedThrough {
 		return true
 	}
-	_, ok := e.committed[seq]
+	_, ok := e.committed[k]
 	return ok
 }
 
@@ -84,7 +110,7 @@ func (s *State) agent(name string) *agentState {
 func (a *agentState) records(epoch uint64) *epochCommits {
 	e := a.epochs[epoch]
 	if e == nil {
-		e = &epochCommits{committed: make(map[uint64]commitRec)}
+		e = &epochCommits{committed: make(map[commitKey]commitRec)}
 		a.epochs[epoch] = e
 	}
 	return e
@@ -103,6 +129,7 @@ func (s *State) commitChunks(cmd *flumev1.Command, rec *flumev1.CommandRecord) e
 	}
 	res := &flumev1.CommitResult{}
 	rec.CommitResult = res
+	physical, place := SplitCollector(c.GetCollector())
 	for _, ch := range c.GetChunks() {
 		if ch.GetAgent() != "" {
 			if a := s.agents[ch.GetAgent()]; a != nil && ch.GetEpoch() < a.epoch {
@@ -111,19 +138,23 @@ func (s *State) commitChunks(cmd *flumev1.Command, rec *flumev1.CommandRecord) e
 			}
 			fp := fingerprint(c.GetCollector(), ch)
 			e := s.agent(ch.GetAgent()).records(ch.GetEpoch())
-			if e.has(ch.GetSeq()) {
-				if r, ok := e.committed[ch.GetSeq()]; !ok || r.by != c.GetCollector() || r.fp != fp {
+			k := commitKey{ch.GetSeq(), place}
+			// A chunk a collector's only sink committed is in: a sink of a fan-out (after a
+			// failover to a collector whose flow fans out, or after an upgrade from when
+			// every sink committed as its collector) takes its copy for a duplicate.
+			if e.has(k) || place != "" && e.has(commitKey{seq: ch.GetSeq()}) {
+				if r, ok := e.committed[k]; !ok || r.by != c.GetCollector() || r.fp != fp {
 					res.Duplicate = true
 					return nil
 				}
 			}
-			e.committed[ch.GetSeq()] = commitRec{at: cmd.GetTime(), by: c.GetCollector(), fp: fp}
+			e.committed[k] = commitRec{at: cmd.GetTime(), by: c.GetCollector(), fp: fp}
 		}
 		for _, f := range ch.GetFiles() {
-			files := s.files[c.GetCollector()]
+			files := s.files[physical]
 			if files == nil {
 				files = make(map[string]int64)
-				s.files[c.GetCollector()] = files
+				s.files[physical] = files
 			}
 			files[f.GetFile()] = f.GetLength()
 		}
@@ -161,9 +192,9 @@ func (s *State) releaseChunks(cmd *flumev1.Command, _ *flumev1.CommandRecord) er
 	if r.GetThrough() > e.releasedThrough {
 		e.releasedThrough = r.GetThrough()
 	}
-	for seq, r := range e.committed {
-		if seq <= e.releasedThrough || cmd.GetTime()-r.at > CommitRetention {
-			delete(e.committed, seq)
+	for k, r := range e.committed {
+		if k.seq <= e.releasedThrough || cmd.GetTime()-r.at > CommitRetention {
+			delete(e.committed, k)
 		}
 	}
 	return nil
@@ -172,12 +203,13 @@ func (s *State) releaseChunks(cmd *flumev1.Command, _ *flumev1.CommandRecord) er
 // finishFiles forgets the lengths of files a collector finished.
 func (s *State) finishFiles(cmd *flumev1.Command, _ *flumev1.CommandRecord) error {
 	f := cmd.GetFinishFiles()
-	files := s.files[f.GetCollector()]
+	physical, _ := SplitCollector(f.GetCollector())
+	files := s.files[physical]
 	for _, name := range f.GetFiles() {
 		delete(files, name)
 	}
 	if len(files) == 0 {
-		delete(s.files, f.GetCollector())
+		delete(s.files, physical)
 	}
 	return nil
 }
@@ -191,7 +223,9 @@ func (s *State) Epoch(agent string) uint64 {
 }
 
 // Committed returns which of seqs are committed (or released) for an agent epoch, in the
-// order given.
+// order given. A chunk counts as committed once a collector's only sink committed it: the
+// sinks of a fan-out each commit it on their own, and one of them having it says nothing of
+// the others, so such a chunk counts only once released.
 func (s *State) Committed(agent string, epoch uint64, seqs []uint64) []uint64 {
 	a := s.agents[agent]
 	if a == nil {
@@ -203,7 +237,7 @@ func (s *State) Committed(agent string, epoch uint64, seqs []uint64) []uint64 {
 	}
 	var out []uint64
 	for _, seq := range seqs {
-		if e.has(seq) {
+		if e.has(commitKey{seq: seq}) {
 			out = append(out, seq)
 		}
 	}
@@ -211,8 +245,12 @@ func (s *State) Committed(agent string, epoch uint64, seqs []uint64) []uint64 {
 }
 
 // FileLengths returns the committed lengths of a collector's unfinished files, sorted by path.
+// The lengths are the physical node's, whichever of its collector sinks asks: file names are
+// paths, each written by one sink, and a sink recovering the files under its directory may
+// find those of another sink of the same collector.
 func (s *State) FileLengths(collector string) []*flumev1.FileLength {
-	files := s.files[collector]
+	physical, _ := SplitCollector(collector)
+	files := s.files[physical]
 	out := make([]*flumev1.FileLength, 0, len(files))
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		out = append(out, &flumev1.FileLength{File: f, Length: files[f]})
@@ -230,9 +268,12 @@ func (s *State) commitsToProto(m *flumev1.MasterState) {
 		for _, ep := range slices.Sorted(maps.Keys(a.epochs)) {
 			e := a.epochs[ep]
 			ac := &flumev1.AgentCommits{Agent: name, Epoch: ep, ReleasedThrough: e.releasedThrough}
-			for _, seq := range slices.Sorted(maps.Keys(e.committed)) {
-				r := e.committed[seq]
-				ac.Committed = append(ac.Committed, seq)
+			keys := slices.SortedFunc(maps.Keys(e.committed), func(a, b commitKey) int {
+				return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.place, b.place))
+			})
+			for _, k := range keys {
+				r := e.committed[k]
+				ac.Committed = append(ac.Committed, k.seq)
 				ac.CommittedAt = append(ac.CommittedAt, r.at)
 				ac.CommittedBy = append(ac.CommittedBy, r.by)
 				ac.Fingerprints = append(ac.Fingerprints, r.fp)
@@ -259,7 +300,8 @@ func (s *State) commitsFromProto(m *flumev1.MasterState) error {
 		e := s.agent(ac.GetAgent()).records(ac.GetEpoch())
 		e.releasedThrough = ac.GetReleasedThrough()
 		for i, seq := range ac.GetCommitted() {
-			e.committed[seq] = commitRec{at: ac.GetCommittedAt()[i], by: ac.GetCommittedBy()[i], fp: ac.GetFingerprints()[i]}
+			_, place := SplitCollector(ac.GetCommittedBy()[i])
+			e.committed[commitKey{seq, place}] = commitRec{at: ac.GetCommittedAt()[i], by: ac.GetCommittedBy()[i], fp: ac.GetFingerprints()[i]}
 		}
 	}
 	for _, cf := range m.GetFiles() {

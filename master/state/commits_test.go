@@ -136,3 +136,73 @@ func TestChunksOfAnOldEpochAreRefused(t *testing.T) {
 		t.Fatalf("commit of a current then a stale chunk: %v, want 1 committed then stale", r)
 	}
 }
+
+// TestSinksOfAFanOutCommitEachOnce: the collector sinks of one flow commit a chunk each under
+// its own identity, "NAME/PLACE": neither is the other's duplicate, each refuses a second copy,
+// a copy at the same place of another collector is a duplicate, and a collector's only sink
+// ("NAME") keeps its records, which a sink of a fan-out respects. The records survive a
+// snapshot.
+func TestSinksOfAFanOutCommitEachOnce(t *testing.T) {
+	s := New()
+	for _, c := range []string{"c1/sink.fanout0", "c1/sink.fanout1"} {
+		if r := s.Apply(commitGroup(c, chunk("a", 1, "/d/"+c, 10))).GetCommitResult(); r.GetCommitted() != 1 || r.GetDuplicate() {
+			t.Fatalf("%s commits chunk 1: %v, want committed", c, r)
+		}
+	}
+	for _, c := range []string{"c1/sink.fanout0", "c1/sink.fanout1", "c2/sink.fanout1"} {
+		if r := s.Apply(commitGroup(c, chunk("a", 1, "/e/"+c, 20))).GetCommitResult(); !r.GetDuplicate() {
+			t.Fatalf("%s commits a second copy of chunk 1: %v, want a duplicate", c, r)
+		}
+	}
+	if got := s.Committed("a", 1, []uint64{1}); len(got) != 0 {
+		t.Fatalf("a chunk committed by the sinks of a fan-out reads as committed for a lone sink: %v", got)
+	}
+	if r := s.Apply(commitGroup("c1", chunk("a", 1, "/d/f", 5))).GetCommitResult(); r.GetCommitted() != 1 {
+		t.Fatalf("a lone sink commits chunk 1: %v", r)
+	}
+	// A chunk a lone sink committed is in: a sink of a fan-out takes its copy for a duplicate.
+	if r := s.Apply(commitGroup("c9", chunk("a", 2, "/g", 5))).GetCommitResult(); r.GetCommitted() != 1 {
+		t.Fatalf("a lone sink commits chunk 2: %v", r)
+	}
+	if r := s.Apply(commitGroup("c1/sink.fanout0", chunk("a", 2, "/d/c1/sink.fanout0", 20))).GetCommitResult(); !r.GetDuplicate() {
+		t.Fatalf("a sink of a fan-out commits chunk 2, which a lone sink has: %v, want a duplicate", r)
+	}
+	// File lengths are the collector's, whichever of its sinks asks: a sink recovering its
+	// directory may find the other's files there.
+	for _, c := range []string{"c1", "c1/sink.fanout1"} {
+		if got := s.FileLengths(c); len(got) != 3 || got[0].GetFile() != "/d/c1/sink.fanout0" || got[2].GetLength() != 5 {
+			t.Fatalf("file lengths of %s = %v, want both sinks' and the lone sink's files", c, got)
+		}
+	}
+	s.Apply(cmd("", func(c *flumev1.Command) {
+		c.Op = &flumev1.Command_FinishFiles{FinishFiles: &flumev1.FinishFiles{Collector: "c1/sink.fanout1", Files: []string{"/d/c1/sink.fanout1"}}}
+	}))
+	if got := s.FileLengths("c1"); len(got) != 2 {
+		t.Fatalf("file lengths of c1 after a sink finished its file = %v", got)
+	}
+	restored, err := Unmarshal(marshal(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(restored.ToProto(), s.ToProto()) {
+		t.Fatal("snapshot of per-sink commit records does not restore equal")
+	}
+	if r := restored.Apply(commitGroup("c2/sink.fanout0", chunk("a", 1, "/x", 1))).GetCommitResult(); !r.GetDuplicate() {
+		t.Fatalf("after a restore, a copy of chunk 1 at place sink.fanout0: %v, want a duplicate", r)
+	}
+}
+
+func TestSplitCollector(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"c1":                    {"c1", ""},
+		"c1/sink.fanout1":       {"c1", "sink.fanout1"},
+		"c1/sink":               {"c1", "sink"},
+		"rack1/c1":              {"rack1/c1", ""},
+		"rack1/c1/sink.fanout0": {"rack1/c1", "sink.fanout0"},
+		"c1/sinks":              {"c1/sinks", ""},
+	} {
+		if p, place := SplitCollector(in); p != want[0] || place != want[1] {
+			t.Errorf("SplitCollector(%q) = %q, %q; want %q, %q", in, p, place, want[0], want[1])
+		}
+	}
+}
