@@ -174,13 +174,37 @@ func (d *Driver) Status() Status {
 	// The conditions take the components' own locks (and may stat a disk): not under d.mu,
 	// which the driver's goroutine needs to change state.
 	if st.State == StateActive {
-		for _, c := range []any{d.flow.Sink, d.flow.Source} {
-			if cd, ok := c.(plugin.Conditioner); ok && st.Note == "" {
-				st.Note = cd.Condition()
-			}
+		st.Note = conditionOf(d.flow.Sink)
+		if cd, ok := d.flow.Source.(plugin.Conditioner); ok && st.Note == "" {
+			st.Note = cd.Condition()
 		}
 	}
 	return st
+}
+
+// conditionOf returns the first note of a component of the sink tree under snk, depth first:
+// a sink's own, then those of the sinks it feeds (through forwarding decorators, the branches
+// of a fan-out or failover, the current sub-sink of a roll).
+func conditionOf(snk plugin.Sink) string {
+	if snk == nil {
+		return ""
+	}
+	if cd, ok := snk.(plugin.Conditioner); ok {
+		if note := cd.Condition(); note != "" {
+			return note
+		}
+	}
+	switch s := snk.(type) {
+	case interface{ parts() []plugin.Sink }:
+		for _, p := range s.parts() {
+			if note := conditionOf(p); note != "" {
+				return note
+			}
+		}
+	case plugin.Forwarder:
+		return conditionOf(s.Forwards())
+	}
+	return ""
 }
 
 func (d *Driver) setState(s State, err error) {

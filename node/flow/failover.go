@@ -136,3 +136,12 @@ func (f *failover) Close(ctx context.Context) error {
 	}
 	return errorsJoin(errs)
 }
+
+// parts returns the branches, for the flow's condition.
+func (f *failover) parts() []plugin.Sink {
+	out := make([]plugin.Sink, len(f.branches))
+	for i, b := range f.branches {
+		out[i] = b.sink
+	}
+	return out
+}

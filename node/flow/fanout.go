@@ -57,3 +57,6 @@ func (f *fanOut) Close(ctx context.Context) error {
 	}
 	return errorsJoin(errs)
 }
+
+// parts returns the branches, for the flow's condition.
+func (f *fanOut) parts() []plugin.Sink { return f.branches }

@@ -32,8 +32,10 @@ type rollSink struct {
 	factory func() (plugin.Sink, error)
 	log     *slog.Logger
 
-	sem     chan struct{} // one slot, held by whoever touches the fields below
-	cur     plugin.Sink
+	sem chan struct{} // one slot, held by whoever touches the fields below
+	cur plugin.Sink
+	// current is cur for readers that may not wait for sem: the status's condition.
+	current atomic.Pointer[sinkRef]
 	started time.Time
 	bytes   int64
 	tag     []byte
@@ -104,6 +106,7 @@ func (r *rollSink) openLocked(ctx context.Context) error {
 		return fmt.Errorf("roll: open: %w", err)
 	}
 	r.cur, r.started, r.bytes = s, time.Now(), 0
+	r.current.Store(&sinkRef{s})
 	r.tag = newRollTag(r.started)
 	return nil
 }
@@ -113,6 +116,7 @@ func (r *rollSink) rollLocked(ctx context.Context) error {
 	if r.cur != nil {
 		err := r.cur.Close(ctx)
 		r.cur = nil
+		r.current.Store(nil)
 		if err != nil {
 			r.rollFails.Inc()
 			return fmt.Errorf("roll: close: %w", err)
@@ -215,6 +219,7 @@ func (r *rollSink) Close(ctx context.Context) error {
 	if r.cur != nil {
 		err = errors.Join(err, r.cur.Close(ctx))
 		r.cur = nil
+		r.current.Store(nil)
 	}
 	return err
 }
@@ -241,4 +246,15 @@ func appendZeroPad(b []byte, n int64, width int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, s...)
+}
+
+// sinkRef holds a sink for an atomic.Pointer.
+type sinkRef struct{ s plugin.Sink }
+
+// parts returns the current sub-sink, for the flow's condition.
+func (r *rollSink) parts() []plugin.Sink {
+	if ref := r.current.Load(); ref != nil {
+		return []plugin.Sink{ref.s}
+	}
+	return nil
 }
