@@ -11,6 +11,7 @@ import (
 
 	"github.com/flumego/flume/collector/sinks"
 	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
@@ -49,8 +50,8 @@ var errUncommitted = errors.New("file holds batches not yet committed")
 
 // written is a batch in the files, not yet committed.
 type written struct {
-	chunk  *plugin.Chunk                   // nil for a batch without chunk identity
-	settle func(plugin.ChunkResult, error) // acks the batch's agent, or ends the Append waiting for it; nil once called
+	chunk  *commitpoint.Chunk              // nil for a batch without chunk identity
+	settle func(commitpoint.Result, error) // acks the batch's agent, or ends the Append waiting for it; nil once called
 	wait   chan error                      // a batch without chunk: its Append waits here
 	spans  []store.Span                    // in the sink's files
 	dead   []store.Span                    // in its dead-letter files
@@ -61,7 +62,7 @@ type written struct {
 // committer drives one collector sink's Writer through the commit protocol.
 type committer struct {
 	bc        *plugin.BuildContext
-	log       plugin.CommitLog
+	log       commitpoint.Log
 	collector string // the physical node
 	identity  string // what the sink commits as (identity.go)
 	root      string
@@ -180,7 +181,7 @@ func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.
 // appendLocked writes the batch and records it as pending. It returns nil and no error for a
 // chunk the files cannot take (the agent is told to send it again).
 func (c *committer) appendLocked(ctx context.Context, w *store.Writer, batch []*event.Event) (*written, error) {
-	chunk := plugin.ChunkFrom(ctx)
+	chunk := commitpoint.ChunkFrom(ctx)
 	if len(c.pending) >= maxPending {
 		// A ctx that ends wakes the wait.
 		stop := context.AfterFunc(ctx, func() {
@@ -241,7 +242,7 @@ func (c *committer) appendLocked(ctx context.Context, w *store.Writer, batch []*
 			c.lastWriteErr = time.Now()
 			c.bc.Log().Error("COLLECTOR CANNOT WRITE; batches are refused until it can", "err", err)
 		}
-		chunk.Hold()(plugin.ChunkRetry, err)
+		chunk.Hold()(commitpoint.Retry, err)
 		return nil, nil
 	}
 	c.health.Set(nil)
@@ -256,8 +257,8 @@ func (c *committer) appendLocked(ctx context.Context, w *store.Writer, batch []*
 		p.settle = chunk.Hold()
 	} else {
 		p.wait = make(chan error, 1)
-		p.settle = func(r plugin.ChunkResult, err error) {
-			if r == plugin.ChunkOK {
+		p.settle = func(r commitpoint.Result, err error) {
+			if r == commitpoint.OK {
 				err = nil
 			} else if err == nil {
 				err = errors.New("batch not committed")
@@ -306,7 +307,7 @@ func (c *committer) commitPending() {
 	}
 	if err := c.sync(); err != nil {
 		c.mu.Lock()
-		c.abortLocked(0, plugin.ChunkRetry, err)
+		c.abortLocked(0, commitpoint.Retry, err)
 		c.mu.Unlock()
 		return
 	}
@@ -326,7 +327,7 @@ func (c *committer) commitPending() {
 func (c *committer) commitAllLocked(ctx context.Context) error {
 	for len(c.pending) > 0 {
 		if err := c.sync(); err != nil {
-			c.abortLocked(0, plugin.ChunkRetry, err)
+			c.abortLocked(0, commitpoint.Retry, err)
 			return err
 		}
 		out, err := c.commit(ctx, c.pending)
@@ -354,14 +355,14 @@ func (c *committer) sync() error {
 // commit asks the commit point to commit the batches, in order. An attempt whose answer did not
 // come is made again, until ctx ends or the sink stops: the commit point answers a repeated
 // commit as it answered the first.
-func (c *committer) commit(ctx context.Context, group []*written) (plugin.CommitOutcome, error) {
-	reqs := make([]plugin.ChunkCommit, len(group))
+func (c *committer) commit(ctx context.Context, group []*written) (commitpoint.Outcome, error) {
+	reqs := make([]commitpoint.Commit, len(group))
 	for i, p := range group {
-		if p.chunk != nil && p.chunk.Reliability == plugin.EndToEnd {
-			reqs[i] = plugin.ChunkCommit{Agent: p.chunk.Agent, Epoch: p.chunk.Epoch, Seq: p.chunk.Seq}
+		if p.chunk != nil && p.chunk.Reliability == commitpoint.EndToEnd {
+			reqs[i] = commitpoint.Commit{Agent: p.chunk.Agent, Epoch: p.chunk.Epoch, Seq: p.chunk.Seq}
 		}
 		for _, s := range slices.Concat(p.spans, p.dead) {
-			reqs[i].Files = append(reqs[i].Files, plugin.FileLength{File: c.key(s.File), Length: s.To})
+			reqs[i].Files = append(reqs[i].Files, commitpoint.FileLength{File: c.key(s.File), Length: s.To})
 		}
 	}
 	backoff := 100 * time.Millisecond
@@ -376,9 +377,9 @@ func (c *committer) commit(ctx context.Context, group []*written) (plugin.Commit
 		c.bc.Log().Warn("commit failed; trying again", "chunks", len(reqs), "err", err)
 		select {
 		case <-c.quit.Done():
-			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
+			return commitpoint.Outcome{}, fmt.Errorf("commit: %w", err)
 		case <-ctx.Done():
-			return plugin.CommitOutcome{}, fmt.Errorf("commit: %w", err)
+			return commitpoint.Outcome{}, fmt.Errorf("commit: %w", err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
@@ -387,14 +388,14 @@ func (c *committer) commit(ctx context.Context, group []*written) (plugin.Commit
 
 // settleLocked applies a commit's outcome: the first batches are committed; at a duplicate or
 // a stale chunk, that batch and everything written after it are cut from the files.
-func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
+func (c *committer) settleLocked(out commitpoint.Outcome, err error) {
 	if err != nil {
 		// The commit point did not answer in time: the batches stay in the files,
 		// uncommitted and pending, so no file holding them is finalized; their agents send
 		// them again (here, or elsewhere), and a restart cuts them.
 		for _, p := range c.pending {
 			if p.settle != nil {
-				p.settle(plugin.ChunkRetry, err)
+				p.settle(commitpoint.Retry, err)
 				p.settle = nil
 			}
 		}
@@ -404,7 +405,7 @@ func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 	for _, p := range c.pending[:n] {
 		c.dead.Counted(p.deadN, p.why)
 		if p.settle != nil {
-			p.settle(plugin.ChunkOK, nil)
+			p.settle(commitpoint.OK, nil)
 		}
 	}
 	c.chunks.Add(int64(n))
@@ -413,12 +414,12 @@ func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 	case len(c.pending) == 0:
 	case out.Duplicate:
 		c.duplicates.Add(1)
-		c.abortLocked(0, plugin.ChunkDuplicate, nil)
+		c.abortLocked(0, commitpoint.Duplicate, nil)
 	case out.Stale:
 		c.stale.Add(1)
 		ch := c.pending[0].chunk
 		c.bc.Log().Warn("refused a chunk of an old agent epoch", "agent", ch.Agent, "epoch", ch.Epoch, "seq", ch.Seq)
-		c.abortLocked(0, plugin.ChunkRejected, fmt.Errorf("agent %s epoch %d is stale: the agent has a newer epoch", ch.Agent, ch.Epoch))
+		c.abortLocked(0, commitpoint.Rejected, fmt.Errorf("agent %s epoch %d is stale: the agent has a newer epoch", ch.Agent, ch.Epoch))
 	}
 	c.space.Broadcast()
 }
@@ -426,7 +427,7 @@ func (c *committer) settleLocked(out plugin.CommitOutcome, err error) {
 // abortLocked cuts pending batches from index i on out of the files, newest first so that each
 // cut is a tail, and tells their agents: the first one gets first (with why), every other one
 // is to be sent again.
-func (c *committer) abortLocked(i int, first plugin.ChunkResult, why error) {
+func (c *committer) abortLocked(i int, first commitpoint.Result, why error) {
 	for j := len(c.pending) - 1; j >= i; j-- {
 		p := c.pending[j]
 		if err := errors.Join(c.w.Rollback(p.spans), c.dead.Rollback(p.dead)); err != nil && c.failed == nil {
@@ -436,7 +437,7 @@ func (c *committer) abortLocked(i int, first plugin.ChunkResult, why error) {
 		for _, s := range slices.Concat(p.spans, p.dead) {
 			c.rolledBack.Add(s.To - s.From)
 		}
-		res, err := plugin.ChunkRetry, why
+		res, err := commitpoint.Retry, why
 		if j == i {
 			res = first
 		} else {
@@ -504,7 +505,7 @@ func (c *committer) Close(ctx context.Context, w *store.Writer) error {
 	err = errors.Join(err, w.Close(), c.dead.Close())
 	for _, p := range c.pending {
 		if p.settle != nil {
-			p.settle(plugin.ChunkRetry, errors.New("the collector sink closed before the chunk was committed"))
+			p.settle(commitpoint.Retry, errors.New("the collector sink closed before the chunk was committed"))
 		}
 	}
 	c.pending = nil // a reopened sink starts afresh: its Open recovers the files

@@ -13,19 +13,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/localcommit"
-	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // startCollector runs a collector flow on a node of its own, sharing commits.
-func startCollector(t *testing.T, name, out string, commits plugin.CommitLog) int {
+func startCollector(t *testing.T, name, out string, commits commitpoint.Log) int {
 	t.Helper()
 	port := freePort(t)
 	n := node.New(node.Config{Name: name, DataDir: t.TempDir(), Commits: commits}, builtin.Registry())
@@ -185,15 +185,15 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 
 // awayCommits is a commit point that does not answer commits while away is set.
 type awayCommits struct {
-	plugin.CommitLog
+	commitpoint.Log
 	away atomic.Bool
 }
 
-func (a *awayCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+func (a *awayCommits) Commit(ctx context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
 	if a.away.Load() {
-		return plugin.CommitOutcome{}, errors.New("the commit point is away")
+		return commitpoint.Outcome{}, errors.New("the commit point is away")
 	}
-	return a.CommitLog.Commit(ctx, collector, chunks)
+	return a.Log.Commit(ctx, collector, chunks)
 }
 
 // TestCloseWhileTheCommitPointIsAway stops a collector whose commit point does not answer: the
@@ -206,7 +206,7 @@ func TestCloseWhileTheCommitPointIsAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	commits := &awayCommits{CommitLog: local}
+	commits := &awayCommits{Log: local}
 	if _, err := commits.NewEpoch(context.Background(), "agentA"); err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/localcommit"
-	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 )
 
@@ -46,7 +46,7 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cl := &childCommitLog{CommitLog: commits}
+	cl := &childCommitLog{Log: commits}
 	cl.slow, _ = strconv.Atoi(os.Getenv(childSlow))
 	if h := os.Getenv(childHold); h != "" {
 		id, seq, _ := strings.Cut(h, ":")
@@ -81,7 +81,7 @@ func runChild() int {
 // childCommitLog is the child's commit point: its own log, slowed down or holding one commit
 // as the environment says.
 type childCommitLog struct {
-	plugin.CommitLog
+	commitpoint.Log
 	slow      int
 	holdID    string
 	holdSeq   uint64
@@ -89,12 +89,12 @@ type childCommitLog struct {
 	otherDone chan struct{} // closed once a sink other than holdID committed chunk holdSeq
 }
 
-func (c *childCommitLog) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+func (c *childCommitLog) Commit(ctx context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
 	if c.slow > 0 {
 		select {
 		case <-time.After(time.Duration(c.slow) * time.Millisecond):
 		case <-ctx.Done():
-			return plugin.CommitOutcome{}, ctx.Err()
+			return commitpoint.Outcome{}, ctx.Err()
 		}
 	}
 	held := false
@@ -107,9 +107,9 @@ func (c *childCommitLog) Commit(ctx context.Context, collector string, chunks []
 		<-c.otherDone
 		fmt.Println("held")
 		<-ctx.Done()
-		return plugin.CommitOutcome{}, ctx.Err()
+		return commitpoint.Outcome{}, ctx.Err()
 	}
-	out, err := c.CommitLog.Commit(ctx, collector, chunks)
+	out, err := c.Log.Commit(ctx, collector, chunks)
 	if held && err == nil && out.Committed == len(chunks) {
 		c.once.Do(func() { close(c.otherDone) })
 	}

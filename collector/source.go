@@ -16,13 +16,14 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/flumego/flume/collector/wire"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/internal/refusal"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // DefaultPort is the port of a collector source that names none (flume.collector.event.port).
@@ -37,7 +38,7 @@ const stopTimeout = 5 * time.Second
 // delivery is one batch handed from a stream to the flow.
 type delivery struct {
 	events []*event.Event
-	chunk  *plugin.Chunk
+	chunk  *commitpoint.Chunk
 	taken  chan struct{} // closed once the flow is done with events
 }
 
@@ -134,7 +135,7 @@ func (s *Source) Next(ctx context.Context) ([]*event.Event, error) {
 }
 
 // Chunk returns the chunk of the batch the last Next returned.
-func (s *Source) Chunk() *plugin.Chunk {
+func (s *Source) Chunk() *commitpoint.Chunk {
 	if s.cur == nil {
 		return nil
 	}
@@ -173,21 +174,21 @@ func (s *Source) Close(context.Context) error {
 // handler takes batches from the wire server.
 type handler struct{ s *Source }
 
-func reliabilityOf(r flumev1.Reliability) plugin.Reliability {
+func reliabilityOf(r flumev1.Reliability) commitpoint.Reliability {
 	switch r {
 	case flumev1.Reliability_RELIABILITY_END_TO_END:
-		return plugin.EndToEnd
+		return commitpoint.EndToEnd
 	case flumev1.Reliability_RELIABILITY_DISK_FAILOVER:
-		return plugin.DiskFailover
+		return commitpoint.DiskFailover
 	}
-	return plugin.BestEffort
+	return commitpoint.BestEffort
 }
 
-var ackStatus = map[plugin.ChunkResult]flumev1.AckStatus{
-	plugin.ChunkOK:        flumev1.AckStatus_ACK_STATUS_OK,
-	plugin.ChunkDuplicate: flumev1.AckStatus_ACK_STATUS_DUPLICATE,
-	plugin.ChunkRetry:     flumev1.AckStatus_ACK_STATUS_RETRY,
-	plugin.ChunkRejected:  flumev1.AckStatus_ACK_STATUS_REJECTED,
+var ackStatus = map[commitpoint.Result]flumev1.AckStatus{
+	commitpoint.OK:        flumev1.AckStatus_ACK_STATUS_OK,
+	commitpoint.Duplicate: flumev1.AckStatus_ACK_STATUS_DUPLICATE,
+	commitpoint.Retry:     flumev1.AckStatus_ACK_STATUS_RETRY,
+	commitpoint.Rejected:  flumev1.AckStatus_ACK_STATUS_REJECTED,
 }
 
 // Batch hands one batch to the flow and waits until the flow is done with its events, which
@@ -201,8 +202,8 @@ func (h handler) Batch(ctx context.Context, si *wire.StreamInfo, b wire.BatchInf
 		return
 	}
 	d := &delivery{events: events, taken: make(chan struct{}),
-		chunk: plugin.NewChunk(si.Agent, si.Epoch, b.Seq, reliabilityOf(si.Reliability),
-			func(r plugin.ChunkResult, err error) { ack(ackStatus[r], err) })}
+		chunk: commitpoint.NewChunk(si.Agent, si.Epoch, b.Seq, reliabilityOf(si.Reliability),
+			func(r commitpoint.Result, err error) { ack(ackStatus[r], err) })}
 	select {
 	case h.s.in <- d:
 	case <-ctx.Done():

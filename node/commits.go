@@ -7,10 +7,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/master/client"
 
 	"github.com/flumego/flume/node/localcommit"
-	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -22,7 +22,7 @@ type MasterCommits struct {
 	c *client.Client
 }
 
-var _ plugin.CommitLog = (*MasterCommits)(nil)
+var _ commitpoint.Log = (*MasterCommits)(nil)
 
 // NewMasterCommits returns a commit log kept by the masters c dials (their node service). The
 // caller owns c and closes it.
@@ -55,19 +55,19 @@ func call[T any](ctx context.Context, m *MasterCommits, what string, fn func(con
 	return res, err
 }
 
-// Commit implements plugin.CommitLog.
-func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+// Commit implements commitpoint.Log.
+func (m *MasterCommits) Commit(ctx context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
 	req := localcommit.CommitRequest(collector, chunks)
 	resp, err := call(ctx, m, "commit", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.CommitResponse, error) {
 		return cl.Commit(ctx, &flumev1.CommitRequest{Commit: req})
 	})
 	if err != nil {
-		return plugin.CommitOutcome{}, err
+		return commitpoint.Outcome{}, err
 	}
 	return localcommit.Outcome(resp.GetResult()), nil
 }
 
-// FileLengths implements plugin.CommitLog.
+// FileLengths implements commitpoint.Log.
 func (m *MasterCommits) FileLengths(ctx context.Context, collector string) (map[string]int64, error) {
 	resp, err := call(ctx, m, "committed file lengths", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.GetFileLengthsResponse, error) {
 		return cl.GetFileLengths(ctx, &flumev1.GetFileLengthsRequest{Collector: collector})
@@ -82,7 +82,7 @@ func (m *MasterCommits) FileLengths(ctx context.Context, collector string) (map[
 	return out, nil
 }
 
-// FinishFiles implements plugin.CommitLog.
+// FinishFiles implements commitpoint.Log.
 func (m *MasterCommits) FinishFiles(ctx context.Context, collector string, files []string) error {
 	_, err := call(ctx, m, "finish files", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.FinishFilesResponse, error) {
 		return cl.FinishFiles(ctx, &flumev1.FinishFilesRequest{Finish: &flumev1.FinishFiles{Collector: collector, Files: files}})
@@ -90,7 +90,7 @@ func (m *MasterCommits) FinishFiles(ctx context.Context, collector string, files
 	return err
 }
 
-// NewEpoch implements plugin.CommitLog.
+// NewEpoch implements commitpoint.Log.
 func (m *MasterCommits) NewEpoch(ctx context.Context, agent string) (uint64, error) {
 	resp, err := call(ctx, m, "new epoch", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.NewEpochResponse, error) {
 		return cl.NewEpoch(ctx, &flumev1.NewEpochRequest{Agent: agent})
@@ -98,7 +98,7 @@ func (m *MasterCommits) NewEpoch(ctx context.Context, agent string) (uint64, err
 	return resp.GetEpoch(), err
 }
 
-// Committed implements plugin.CommitLog.
+// Committed implements commitpoint.Log.
 func (m *MasterCommits) Committed(ctx context.Context, agent string, epoch uint64, seqs []uint64) ([]uint64, error) {
 	resp, err := call(ctx, m, "committed chunks", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.GetCommittedResponse, error) {
 		return cl.GetCommitted(ctx, &flumev1.GetCommittedRequest{Agent: agent, Epoch: epoch, Seqs: seqs})
@@ -106,7 +106,7 @@ func (m *MasterCommits) Committed(ctx context.Context, agent string, epoch uint6
 	return resp.GetCommitted(), err
 }
 
-// Release implements plugin.CommitLog.
+// Release implements commitpoint.Log.
 func (m *MasterCommits) Release(ctx context.Context, agent string, epoch, through uint64) error {
 	_, err := call(ctx, m, "release chunks", func(ctx context.Context, cl flumev1.NodeServiceClient) (*flumev1.ReleaseResponse, error) {
 		return cl.Release(ctx, &flumev1.ReleaseRequest{Release: &flumev1.ReleaseChunks{Agent: agent, Epoch: epoch, Through: through}})

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
@@ -38,7 +39,7 @@ type Config struct {
 	Stdout io.Writer
 	// Commits is the commit point of end-to-end delivery: the masters (MasterCommits), or the
 	// node's own log (node/localcommit) when it runs without masters.
-	Commits plugin.CommitLog
+	Commits commitpoint.Log
 	// ExecPolicy is which commands of the exec sources the masters push (Apply) the node runs:
 	// flume.node.exec.allow, parsed by ParseExecPolicy. Nil runs none of them. Flows given to
 	// Start are the node owner's own and run whatever command they name.

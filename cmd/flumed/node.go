@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flumego/flume/cmd/internal/cli"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/master/ensemble"
@@ -24,7 +25,6 @@ import (
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/localcommit"
-	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 	"github.com/flumego/flume/node/web"
 )
@@ -291,7 +291,7 @@ func nodeMasters(props *conf.Config) ([]string, error) {
 //
 // commits is the commit point of end-to-end delivery; nil gives the node its own, a log in its
 // data directory, for a node that runs without masters.
-func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer, commits plugin.CommitLog,
+func newPhysicalNode(cfg *nodeConfig, logger *slog.Logger, stdin io.Reader, stdout io.Writer, commits commitpoint.Log,
 	execPolicy *node.ExecPolicy) (*node.Node, func(), error) {
 	for _, w := range cfg.warnings {
 		logger.Warn(w.String())

@@ -22,12 +22,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/internal/pki"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/master/client"
 	"github.com/flumego/flume/node/plugin/plugintest"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // The security scenarios (FAULTS.md rows 24 and 26) against real processes: three masters, a

@@ -16,9 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
-	"github.com/flumego/flume/node/plugin"
 )
 
 // DeadLetterDir is the directory, under a sink's root, of its dead-letter files.
@@ -133,7 +133,7 @@ func (d *DeadLetter) recoverFiles(ctx context.Context, keep func(string) int64) 
 // Write writes one record for each event of batch that skipped names, with why, and returns
 // the spans written, named relative to the sink's root. chunk is the batch's, or nil. On error
 // nothing of it is in the files.
-func (d *DeadLetter) Write(batch []*event.Event, skipped []store.Skipped, chunk *plugin.Chunk) ([]store.Span, error) {
+func (d *DeadLetter) Write(batch []*event.Event, skipped []store.Skipped, chunk *commitpoint.Chunk) ([]store.Span, error) {
 	if len(skipped) == 0 {
 		return nil, nil
 	}
@@ -167,7 +167,7 @@ func (d *DeadLetter) Write(batch []*event.Event, skipped []store.Skipped, chunk 
 }
 
 // encode returns the JSON line of e, without its newline.
-func (d *DeadLetter) encode(at string, e *event.Event, why error, chunk *plugin.Chunk) ([]byte, error) {
+func (d *DeadLetter) encode(at string, e *event.Event, why error, chunk *commitpoint.Chunk) ([]byte, error) {
 	r := deadRecord{At: at, Sink: d.sink, Reason: why.Error(), Timestamp: e.Timestamp,
 		Priority: e.Priority.String(), Host: text(e.Host), Body: text(e.Body)}
 	if chunk != nil {

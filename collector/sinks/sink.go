@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
@@ -170,7 +171,7 @@ func (s *storeSink) write(ctx context.Context, batch []*event.Event) error {
 	spans, skipped, err := s.w.WriteOrSkip(batch)
 	if err == nil && len(skipped) > 0 {
 		var dead []store.Span
-		if dead, err = s.dead.Write(batch, skipped, plugin.ChunkFrom(ctx)); err == nil {
+		if dead, err = s.dead.Write(batch, skipped, commitpoint.ChunkFrom(ctx)); err == nil {
 			err = s.dead.Sync()
 		}
 		if err != nil {

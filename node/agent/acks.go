@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // readAcks takes the acks of one stream until it ends.

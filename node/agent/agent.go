@@ -33,7 +33,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/event"
@@ -41,6 +40,7 @@ import (
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/position"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // Mode is an agent sink's delivery promise.

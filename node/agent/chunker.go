@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // item is one batch on its way: its events (a sealed chunk), the source position they end at,

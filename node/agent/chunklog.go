@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/conf"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/event"
@@ -16,6 +15,7 @@ import (
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/retry"
 	"github.com/flumego/flume/node/spec"
+	"github.com/flumego/flume/wire"
 )
 
 // chunkLog is a decorator's log, built from the engine's parts: the chunker gathers events

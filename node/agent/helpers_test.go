@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/localcommit"
@@ -21,6 +20,7 @@ import (
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // chunkID names a chunk as the commit point does.

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/collector/wire"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/retry"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // errStopped retires the last stream of a stopping sender without waiting for its acks.

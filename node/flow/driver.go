@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/plugin"
 )
@@ -284,10 +285,10 @@ func (d *Driver) deliver(events []*event.Event, acker plugin.Acker) error {
 		return nil // nothing to deliver, or a hard stop: deliver nothing more
 	}
 	ctx := d.allCtx
-	var chunk *plugin.Chunk
+	var chunk *commitpoint.Chunk
 	if cs, ok := d.flow.Source.(plugin.ChunkSource); ok {
 		if chunk = cs.Chunk(); chunk != nil {
-			ctx = plugin.WithChunk(ctx, chunk)
+			ctx = commitpoint.WithChunk(ctx, chunk)
 		}
 	}
 	err := guard("sink append", func() error { return d.flow.Sink.Append(ctx, events) })

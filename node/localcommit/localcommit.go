@@ -25,9 +25,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/internal/atomicfile"
 	"github.com/flumego/flume/master/state"
-	"github.com/flumego/flume/node/plugin"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -51,7 +51,7 @@ type Log struct {
 	cut  int64 // bytes of torn tail cut off when the log was opened
 }
 
-var _ plugin.CommitLog = (*Log)(nil)
+var _ commitpoint.Log = (*Log)(nil)
 
 // Open opens (creating) the commit log in dir and replays it. now stamps commands with the
 // time (unix nanoseconds); nil means the wall clock.
@@ -188,18 +188,18 @@ func (l *Log) Close() error {
 	return err
 }
 
-// Commit implements plugin.CommitLog.
-func (l *Log) Commit(_ context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+// Commit implements commitpoint.Log.
+func (l *Log) Commit(_ context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
 	r, err := l.apply(&flumev1.Command{Origin: "local",
 		Op: &flumev1.Command_CommitChunks{CommitChunks: CommitRequest(collector, chunks)}})
 	if err != nil {
-		return plugin.CommitOutcome{}, err
+		return commitpoint.Outcome{}, err
 	}
 	return Outcome(r.GetCommitResult()), nil
 }
 
 // CommitRequest is the replicated form of a commit, as a commit point applies it.
-func CommitRequest(collector string, chunks []plugin.ChunkCommit) *flumev1.CommitChunks {
+func CommitRequest(collector string, chunks []commitpoint.Commit) *flumev1.CommitChunks {
 	c := &flumev1.CommitChunks{Collector: collector, Chunks: make([]*flumev1.ChunkCommit, 0, len(chunks))}
 	for _, ch := range chunks {
 		pc := &flumev1.ChunkCommit{Agent: ch.Agent, Epoch: ch.Epoch, Seq: ch.Seq}
@@ -211,12 +211,12 @@ func CommitRequest(collector string, chunks []plugin.ChunkCommit) *flumev1.Commi
 	return c
 }
 
-// Outcome is a commit's result as plugin.CommitLog gives it.
-func Outcome(r *flumev1.CommitResult) plugin.CommitOutcome {
-	return plugin.CommitOutcome{Committed: int(r.GetCommitted()), Duplicate: r.GetDuplicate(), Stale: r.GetStale()}
+// Outcome is a commit's result as commitpoint.Log gives it.
+func Outcome(r *flumev1.CommitResult) commitpoint.Outcome {
+	return commitpoint.Outcome{Committed: int(r.GetCommitted()), Duplicate: r.GetDuplicate(), Stale: r.GetStale()}
 }
 
-// FileLengths implements plugin.CommitLog.
+// FileLengths implements commitpoint.Log.
 func (l *Log) FileLengths(_ context.Context, collector string) (map[string]int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -227,28 +227,28 @@ func (l *Log) FileLengths(_ context.Context, collector string) (map[string]int64
 	return out, nil
 }
 
-// FinishFiles implements plugin.CommitLog.
+// FinishFiles implements commitpoint.Log.
 func (l *Log) FinishFiles(_ context.Context, collector string, files []string) error {
 	_, err := l.apply(&flumev1.Command{Origin: "local",
 		Op: &flumev1.Command_FinishFiles{FinishFiles: &flumev1.FinishFiles{Collector: collector, Files: files}}})
 	return err
 }
 
-// NewEpoch implements plugin.CommitLog.
+// NewEpoch implements commitpoint.Log.
 func (l *Log) NewEpoch(_ context.Context, agent string) (uint64, error) {
 	r, err := l.apply(&flumev1.Command{Origin: "local",
 		Op: &flumev1.Command_NewEpoch{NewEpoch: &flumev1.NewEpoch{Agent: agent}}})
 	return r.GetEpoch(), err
 }
 
-// Committed implements plugin.CommitLog.
+// Committed implements commitpoint.Log.
 func (l *Log) Committed(_ context.Context, agent string, epoch uint64, seqs []uint64) ([]uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.st.Committed(agent, epoch, seqs), nil
 }
 
-// Release implements plugin.CommitLog.
+// Release implements commitpoint.Log.
 func (l *Log) Release(_ context.Context, agent string, epoch, through uint64) error {
 	_, err := l.apply(&flumev1.Command{Origin: "local",
 		Op: &flumev1.Command_ReleaseChunks{ReleaseChunks: &flumev1.ReleaseChunks{Agent: agent, Epoch: epoch, Through: through}}})
@@ -265,7 +265,7 @@ type Lazy struct {
 	err error
 }
 
-var _ plugin.CommitLog = (*Lazy)(nil)
+var _ commitpoint.Log = (*Lazy)(nil)
 
 // OpenLazy returns a Log in dir that opens on its first call.
 func OpenLazy(dir string) *Lazy { return &Lazy{dir: dir} }
@@ -291,16 +291,16 @@ func (z *Lazy) Close() error {
 	return err
 }
 
-// Commit implements plugin.CommitLog.
-func (z *Lazy) Commit(ctx context.Context, collector string, chunks []plugin.ChunkCommit) (plugin.CommitOutcome, error) {
+// Commit implements commitpoint.Log.
+func (z *Lazy) Commit(ctx context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
 	l, err := z.get()
 	if err != nil {
-		return plugin.CommitOutcome{}, err
+		return commitpoint.Outcome{}, err
 	}
 	return l.Commit(ctx, collector, chunks)
 }
 
-// FileLengths implements plugin.CommitLog.
+// FileLengths implements commitpoint.Log.
 func (z *Lazy) FileLengths(ctx context.Context, collector string) (map[string]int64, error) {
 	l, err := z.get()
 	if err != nil {
@@ -309,7 +309,7 @@ func (z *Lazy) FileLengths(ctx context.Context, collector string) (map[string]in
 	return l.FileLengths(ctx, collector)
 }
 
-// FinishFiles implements plugin.CommitLog.
+// FinishFiles implements commitpoint.Log.
 func (z *Lazy) FinishFiles(ctx context.Context, collector string, files []string) error {
 	l, err := z.get()
 	if err != nil {
@@ -318,7 +318,7 @@ func (z *Lazy) FinishFiles(ctx context.Context, collector string, files []string
 	return l.FinishFiles(ctx, collector, files)
 }
 
-// NewEpoch implements plugin.CommitLog.
+// NewEpoch implements commitpoint.Log.
 func (z *Lazy) NewEpoch(ctx context.Context, agent string) (uint64, error) {
 	l, err := z.get()
 	if err != nil {
@@ -327,7 +327,7 @@ func (z *Lazy) NewEpoch(ctx context.Context, agent string) (uint64, error) {
 	return l.NewEpoch(ctx, agent)
 }
 
-// Committed implements plugin.CommitLog.
+// Committed implements commitpoint.Log.
 func (z *Lazy) Committed(ctx context.Context, agent string, epoch uint64, seqs []uint64) ([]uint64, error) {
 	l, err := z.get()
 	if err != nil {
@@ -336,7 +336,7 @@ func (z *Lazy) Committed(ctx context.Context, agent string, epoch uint64, seqs [
 	return l.Committed(ctx, agent, epoch, seqs)
 }
 
-// Release implements plugin.CommitLog.
+// Release implements commitpoint.Log.
 func (z *Lazy) Release(ctx context.Context, agent string, epoch, through uint64) error {
 	l, err := z.get()
 	if err != nil {

@@ -7,13 +7,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/flumego/flume/node/plugin"
+	"github.com/flumego/flume/commitpoint"
 )
 
 func commit(t *testing.T, l *Log, seq uint64, length int64) (int, bool) {
 	t.Helper()
-	out, err := l.Commit(context.Background(), "host1", []plugin.ChunkCommit{{Agent: "a", Epoch: 1, Seq: seq,
-		Files: []plugin.FileLength{{File: "/out/f.tmp", Length: length}}}})
+	out, err := l.Commit(context.Background(), "host1", []commitpoint.Commit{{Agent: "a", Epoch: 1, Seq: seq,
+		Files: []commitpoint.FileLength{{File: "/out/f.tmp", Length: length}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

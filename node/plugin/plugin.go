@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
@@ -119,7 +120,7 @@ type BuildContext struct {
 	// Commits is the commit point of end-to-end delivery: the masters through the node's
 	// session, or the node's own log when it runs without masters. Nil in flows built only
 	// to be checked.
-	Commits CommitLog
+	Commits commitpoint.Log
 	// Validating is set when a flow is built only to check it, as the master checks a
 	// configuration before accepting it: what is built will never be opened.
 	Validating bool
@@ -262,6 +263,14 @@ type Forwarder interface {
 	// Forwards returns the sink the decorator feeds; nil if this decorator keeps events
 	// after all (a sampler that sends on Close).
 	Forwards() Sink
+}
+
+// ChunkSource is implemented by sources whose batches are agent chunks (collectorSource): the
+// driver passes the chunk of the batch Next returned to Append through its context, and tells
+// the chunk when Append has returned.
+type ChunkSource interface {
+	// Chunk returns the chunk of the batch the last Next returned, nil if none.
+	Chunk() *commitpoint.Chunk
 }
 
 // Conditioner is a component that can say why its flow is held up: a sink paused at its log's

@@ -1,4 +1,10 @@
-package plugin
+// Package commitpoint holds what the commit point of end-to-end delivery is (DESIGN.md §6.1)
+// and the types its parties share: the delivery promise an agent asked for a chunk, the receipt
+// a chunk carries through a collector's flow (Chunk), and the commit log interface (Log) that
+// the masters (node.MasterCommits) and a node without masters (node/localcommit) implement.
+// It imports nothing of the project's, so that sources, sinks, the node and the masters can
+// all depend on it.
+package commitpoint
 
 import (
 	"context"
@@ -28,26 +34,26 @@ func (r Reliability) String() string {
 	return "unknown"
 }
 
-// ChunkResult is the outcome of a chunk, as its agent learns it.
-type ChunkResult int
+// Result is the outcome of a chunk, as its agent learns it.
+type Result int
 
 // The outcomes, from best to worst: a chunk with several outcomes (a fan-out to two sinks)
 // gets the worst.
 const (
-	// ChunkOK: the chunk is as safe as its reliability asks.
-	ChunkOK ChunkResult = iota
-	// ChunkDuplicate: the chunk was committed before; this copy was dropped.
-	ChunkDuplicate
-	// ChunkRetry: the chunk was not taken; the agent sends it again.
-	ChunkRetry
-	// ChunkRejected: the chunk cannot be taken, however often it is sent.
-	ChunkRejected
+	// OK: the chunk is as safe as its reliability asks.
+	OK Result = iota
+	// Duplicate: the chunk was committed before; this copy was dropped.
+	Duplicate
+	// Retry: the chunk was not taken; the agent sends it again.
+	Retry
+	// Rejected: the chunk cannot be taken, however often it is sent.
+	Rejected
 )
 
 // Chunk is a batch an agent sent, with its identity, passed to the sinks of a collector's flow
 // with the context of Append (ChunkFrom). A sink that makes the chunk safe later than Append
 // returns (an end-to-end sink commits it through the masters) calls Hold during Append and
-// settles the hold once it knows the outcome. A chunk no sink holds is settled as ChunkOK when
+// settles the hold once it knows the outcome. A chunk no sink holds is settled as OK when
 // Append returns, so a flow whose sinks know nothing of chunks still acknowledges its agents.
 type Chunk struct {
 	Agent       string
@@ -57,39 +63,39 @@ type Chunk struct {
 
 	mu      sync.Mutex
 	pending int // the Append in progress plus the holds not yet released
-	result  ChunkResult
+	result  Result
 	err     error
-	done    func(ChunkResult, error)
+	done    func(Result, error)
 }
 
 // NewChunk returns a chunk whose outcome goes to done, called once from any goroutine.
-func NewChunk(agent string, epoch, seq uint64, r Reliability, done func(ChunkResult, error)) *Chunk {
+func NewChunk(agent string, epoch, seq uint64, r Reliability, done func(Result, error)) *Chunk {
 	return &Chunk{Agent: agent, Epoch: epoch, Seq: seq, Reliability: r, done: done, pending: 1}
 }
 
 // Hold makes the caller responsible for part of the chunk's outcome: the chunk is settled only
 // once every hold is released, with the worst result. Call it during Append only; call the
 // returned function exactly once (later calls do nothing).
-func (c *Chunk) Hold() func(ChunkResult, error) {
+func (c *Chunk) Hold() func(Result, error) {
 	c.mu.Lock()
 	c.pending++
 	c.mu.Unlock()
 	var once sync.Once
-	return func(r ChunkResult, err error) {
+	return func(r Result, err error) {
 		once.Do(func() { c.release(r, err) })
 	}
 }
 
 // Appended is called by the source once Append of the chunk's batch returned, with its error.
 func (c *Chunk) Appended(err error) {
-	r := ChunkOK
+	r := OK
 	if err != nil {
-		r = ChunkRetry
+		r = Retry
 	}
 	c.release(r, err)
 }
 
-func (c *Chunk) release(r ChunkResult, err error) {
+func (c *Chunk) release(r Result, err error) {
 	c.mu.Lock()
 	if r > c.result || (r == c.result && c.err == nil) {
 		c.result, c.err = r, err
@@ -99,7 +105,7 @@ func (c *Chunk) release(r ChunkResult, err error) {
 	res, e := c.result, c.err
 	c.mu.Unlock()
 	if fire && c.done != nil {
-		if res != ChunkOK && e == nil {
+		if res != OK && e == nil {
 			e = errors.New("chunk not delivered")
 		}
 		c.done(res, e)
@@ -120,42 +126,34 @@ func ChunkFrom(ctx context.Context) *Chunk {
 	return c
 }
 
-// ChunkSource is implemented by sources whose batches are agent chunks (collectorSource): the
-// driver passes the chunk of the batch Next returned to Append through its context, and tells
-// the chunk when Append has returned.
-type ChunkSource interface {
-	// Chunk returns the chunk of the batch the last Next returned, nil if none.
-	Chunk() *Chunk
-}
-
 // FileLength is the length of a collector file that holds only committed chunks.
 type FileLength struct {
 	File   string
 	Length int64
 }
 
-// ChunkCommit is one chunk a collector asks to commit: its identity (Agent empty for data that
+// Commit is one chunk a collector asks to commit: its identity (Agent empty for data that
 // has none) and the lengths of the files it was written to, once it is in them.
-type ChunkCommit struct {
+type Commit struct {
 	Agent      string
 	Epoch, Seq uint64
 	Files      []FileLength
 }
 
-// CommitOutcome is how far a commit went: Committed chunks from the start were committed; then
+// Outcome is how far a commit went: Committed chunks from the start were committed; then
 // the next one, if any, was a duplicate or stale.
-type CommitOutcome struct {
+type Outcome struct {
 	Committed int
 	Duplicate bool
 	Stale     bool
 }
 
-// CommitLog is the commit point of end-to-end delivery (DESIGN.md §6.1): the masters, or a
+// Log is the commit point of end-to-end delivery (DESIGN.md §6.1): the masters, or a
 // node's own log when it runs without masters.
-type CommitLog interface {
+type Log interface {
 	// Commit commits chunks in order and stops at the first one committed already, or from an
 	// agent epoch older than the agent's current one.
-	Commit(ctx context.Context, collector string, chunks []ChunkCommit) (CommitOutcome, error)
+	Commit(ctx context.Context, collector string, chunks []Commit) (Outcome, error)
 	// FileLengths returns the committed lengths of a collector's unfinished files.
 	FileLengths(ctx context.Context, collector string) (map[string]int64, error)
 	// FinishFiles forgets the lengths of files a collector finished.
