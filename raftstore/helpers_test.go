@@ -21,6 +21,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 var raftLog = flag.Bool("raft.log", false, "write raft logs of the tests to stderr")
@@ -118,23 +120,6 @@ func (s kvSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (kvSnapshot) Release() {}
-
-// waitFor polls cond until it returns nil or the timeout passes, then fails with the last
-// error.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v: %v", what, timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // holds checks that cond stays nil for the whole period.
 func holds(t testing.TB, period time.Duration, what string, cond func() error) {
@@ -269,7 +254,7 @@ func (c *testCluster) running() []*testMember {
 func (c *testCluster) waitLeader(t testing.TB, timeout time.Duration) *testMember {
 	t.Helper()
 	var leader *testMember
-	waitFor(t, timeout, "a leader known to every running member", func() error {
+	testwait.UntilNil(t, timeout, "a leader known to every running member", func() error {
 		leader = nil
 		for _, m := range c.running() {
 			if m.store.IsLeader() {
@@ -305,7 +290,7 @@ func (c *testCluster) followers(leader *testMember) []*testMember {
 // waitConverged waits until every running member's FSM hash is want.
 func (c *testCluster) waitConverged(t testing.TB, want string) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "every member at state "+want, func() error {
+	testwait.UntilNil(t, 5*time.Second, "every member at state "+want, func() error {
 		for _, m := range c.running() {
 			if h := m.fsm.hash(); h != want {
 				return fmt.Errorf("%s is at %s", m.id, h)

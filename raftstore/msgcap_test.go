@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 // Small caps for the tests: a full AppendEntries of 16 entries of 32 KiB is 512 KiB, so
@@ -185,7 +187,7 @@ func TestSnapshotLargerThanTheMessageCapReachesANewMember(t *testing.T) {
 	defer cancel()
 	value := strings.Repeat("v", entry-64)
 	for i := range 24 {
-		waitFor(t, 10*time.Second, "apply", onLeader(func(m *testMember) error {
+		testwait.UntilNil(t, 10*time.Second, "apply", onLeader(func(m *testMember) error {
 			_, err := m.store.Apply(ctx, setCmd(fmt.Sprintf("k%02d", i), value))
 			return err
 		}))
@@ -208,10 +210,10 @@ func TestSnapshotLargerThanTheMessageCapReachesANewMember(t *testing.T) {
 
 	j := c.newJoiner(t, "m3", mod)
 	c.start(t, j)
-	waitFor(t, 15*time.Second, "m3 added by the leader", onLeader(func(m *testMember) error {
+	testwait.UntilNil(t, 15*time.Second, "m3 added by the leader", onLeader(func(m *testMember) error {
 		return m.store.AddVoter(ctx, j.id, j.addr)
 	}))
-	waitFor(t, 30*time.Second, "the new member restores the snapshot and catches up", func() error {
+	testwait.UntilNil(t, 30*time.Second, "the new member restores the snapshot and catches up", func() error {
 		if j.fsm.restores.Load() == 0 {
 			return errors.New("no snapshot restored yet")
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 func TestThreeMembersElectLeaderAndFollowersRedirect(t *testing.T) {
@@ -124,7 +126,7 @@ func TestFiveMembersSurviveTwoDownAndRefuseWritesWithThreeDown(t *testing.T) {
 		t.Errorf("apply took %v, want it bounded by the %v deadline", elapsed, bound)
 	}
 	// The two survivors cannot elect anyone.
-	waitFor(t, 3*time.Second, "the survivors know no leader", func() error {
+	testwait.UntilNil(t, 3*time.Second, "the survivors know no leader", func() error {
 		for _, m := range c.running() {
 			if id, _ := m.store.Leader(); id != "" {
 				return fmt.Errorf("%s still sees leader %s", m.id, id)
@@ -274,7 +276,7 @@ func TestConsistentReadOnlyOnAHealthyLeader(t *testing.T) {
 	// within the leader lease every read must fail, each within its deadline.
 	const bound = time.Second
 	var err error
-	waitFor(t, 2*time.Second, "consistent reads refused on the cut-off leader", func() error {
+	testwait.UntilNil(t, 2*time.Second, "consistent reads refused on the cut-off leader", func() error {
 		rctx, rcancel := context.WithTimeout(context.Background(), bound)
 		defer rcancel()
 		start := time.Now()
@@ -322,7 +324,7 @@ func TestWatchLeaderDeliversEveryChangeToEveryWatcher(t *testing.T) {
 	want := LeaderEvent{LeaderID: l.id, LeaderAddr: l.addr}
 	// raft reports the leader a moment before the store has fanned the change out.
 	for _, m := range []*testMember{f, l} {
-		waitFor(t, time.Second, m.id+" published the leader", func() error {
+		testwait.UntilNil(t, time.Second, m.id+" published the leader", func() error {
 			m.store.mu.Lock()
 			defer m.store.mu.Unlock()
 			if m.store.leader.LeaderID != l.id {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 // testCA is a certificate authority made for one test.
@@ -190,7 +192,7 @@ func TestForgedVoteDeposesALeaderWithoutTLS(t *testing.T) {
 	if _, err := conn.Write(forgedVote(t, c, l)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the leader jumps to the forged term", func() error {
+	testwait.UntilNil(t, 5*time.Second, "the leader jumps to the forged term", func() error {
 		if now := l.store.raft.CurrentTerm(); now < term+100 {
 			return fmt.Errorf("term %d", now)
 		}
@@ -371,7 +373,7 @@ func TestStalledHandshakesAreBoundedAndEndedByClose(t *testing.T) {
 		}
 		stalled = append(stalled, conn)
 	}
-	waitFor(t, 5*time.Second, "every stalled connection in a handshake", func() error {
+	testwait.UntilNil(t, 5*time.Second, "every stalled connection in a handshake", func() error {
 		if n := handshaking(); n != maxHandshakesPerIP {
 			return fmt.Errorf("%d handshakes in progress", n)
 		}
@@ -412,7 +414,7 @@ func TestClientCertificateIsRequiredEvenIfGetConfigForClientForgetsIt(t *testing
 	if got := s.knock([]byte{rpcRequestVote, 0x80}); raftAnswered(got) {
 		t.Fatalf("raft answered %q", got)
 	}
-	waitFor(t, 5*time.Second, "the refusal logged", func() error {
+	testwait.UntilNil(t, 5*time.Second, "the refusal logged", func() error {
 		if !strings.Contains(logs.String(), "no client certificate") {
 			return errors.New("not logged")
 		}

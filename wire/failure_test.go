@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -22,7 +23,7 @@ import (
 func failsWithin(tb testing.TB, s *Stream, d time.Duration) error {
 	tb.Helper()
 	start := time.Now()
-	waitFor(tb, d, "stream failure", func() error {
+	testwait.UntilNil(tb, d, "stream failure", func() error {
 		if s.Err() == nil {
 			return errors.New("stream still up")
 		}
@@ -40,7 +41,7 @@ func TestStopDrainsBatchesInFlightThenEndsStreams(t *testing.T) {
 	if err := s.Send(context.Background(), encode(t, 0, 1, makeEvents(t, 5, 50, 0))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "batch 1 held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "batch 1 held", func() error {
 		if seen, _, _ := h.stats(); seen != 1 {
 			return errors.New("not yet")
 		}
@@ -52,7 +53,7 @@ func TestStopDrainsBatchesInFlightThenEndsStreams(t *testing.T) {
 		defer cancel()
 		stopped <- srv.Stop(ctx)
 	}()
-	waitFor(t, 5*time.Second, "server stopping", func() error {
+	testwait.UntilNil(t, 5*time.Second, "server stopping", func() error {
 		select {
 		case <-srv.stopping:
 			return nil
@@ -243,7 +244,7 @@ func TestServerForgetsAVanishedAgent(t *testing.T) {
 		t.Fatalf("streams_open = %d, want 1", v)
 	}
 	c.Close() // the connection goes without the stream being closed
-	waitFor(t, 3*time.Second, "stream forgotten", func() error {
+	testwait.UntilNil(t, 3*time.Second, "stream forgotten", func() error {
 		if v := counter(t, reg, "streams_open"); v != 0 {
 			return errors.New("still open")
 		}
@@ -263,7 +264,7 @@ func TestFrozenCollectorIsNoticedByTheAckTimeout(t *testing.T) {
 	if err := s.Send(context.Background(), encode(t, 0, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "batch 1", func() error {
+	testwait.UntilNil(t, 5*time.Second, "batch 1", func() error {
 		h.releaseAll()
 		if len(acks.list()) == 0 {
 			return errors.New("no ack")
@@ -301,7 +302,7 @@ func TestServerNoticesAFrozenAgent(t *testing.T) {
 	}
 	p.freeze()
 	start := time.Now()
-	waitFor(t, 4*time.Second, "frozen agent's stream dropped", func() error {
+	testwait.UntilNil(t, 4*time.Second, "frozen agent's stream dropped", func() error {
 		if v := counter(t, reg, "streams_open"); v != 0 {
 			return errors.New("still open")
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -187,7 +188,7 @@ func (l *ackLog) list() []*flumev1.AppendResponse {
 // waitN waits until the log holds n acks.
 func (l *ackLog) waitN(tb testing.TB, n int) []*flumev1.AppendResponse {
 	tb.Helper()
-	waitFor(tb, 5*time.Second, "acks", func() error {
+	testwait.UntilNil(tb, 5*time.Second, "acks", func() error {
 		if got := len(l.list()); got < n {
 			return fmt.Errorf("%d acks of %d", got, n)
 		}

@@ -85,20 +85,3 @@ func encode(tb testing.TB, c flumev1.Compression, seq uint64, events []*event.Ev
 	}
 	return req
 }
-
-// waitFor polls cond until it returns nil or the deadline passes, then fails with cond's
-// last error.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

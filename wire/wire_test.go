@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
@@ -75,7 +76,7 @@ func TestStreamDeliversEveryBatchInEveryCompression(t *testing.T) {
 					t.Errorf("%s = %d, want %d", name, v, want)
 				}
 			}
-			waitFor(t, 5*time.Second, "streams_open back to 0", func() error {
+			testwait.UntilNil(t, 5*time.Second, "streams_open back to 0", func() error {
 				if v := counter(t, reg, "streams_open"); v != 0 {
 					return errors.New("still open")
 				}
@@ -95,7 +96,7 @@ func TestAcksGoOutInTheOrderTheHandlerGivesThem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "8 batches held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "8 batches held", func() error {
 		if seen, _, _ := h.stats(); seen < 8 {
 			return errors.New("fewer")
 		}
@@ -138,7 +139,7 @@ func TestSendBlocksAtTheWindow(t *testing.T) {
 	if s.Err() != nil {
 		t.Fatalf("a send that gave up waiting failed the stream: %v", s.Err())
 	}
-	waitFor(t, 5*time.Second, "4 batches held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "4 batches held", func() error {
 		if seen, _, _ := h.stats(); seen < 4 {
 			return errors.New("fewer")
 		}
@@ -152,7 +153,7 @@ func TestSendBlocksAtTheWindow(t *testing.T) {
 	for _, b := range first[1:] {
 		b.ack(flumev1.AckStatus_ACK_STATUS_OK, nil)
 	}
-	waitFor(t, 5*time.Second, "batch 5 held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "batch 5 held", func() error {
 		if seen, _, _ := h.stats(); seen < 5 {
 			return errors.New("not yet")
 		}
@@ -176,7 +177,7 @@ func TestServerStopsReadingBeyondMaxInFlight(t *testing.T) {
 	}
 	// The agent sent them all; the collector takes them a few at a time as it acks.
 	for acked := 0; acked < batches; {
-		waitFor(t, 5*time.Second, "batches held", func() error {
+		testwait.UntilNil(t, 5*time.Second, "batches held", func() error {
 			if _, holding, _ := h.stats(); holding == 0 {
 				return errors.New("none")
 			}
@@ -300,7 +301,7 @@ func TestSendRefusesBadSequenceNumbers(t *testing.T) {
 	if s.Err() != nil {
 		t.Fatalf("refused sends failed the stream: %v", s.Err())
 	}
-	waitFor(t, 5*time.Second, "batch 5 held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "batch 5 held", func() error {
 		if seen, _, _ := h.stats(); seen != 1 {
 			return fmt.Errorf("handler saw %d batches", seen)
 		}
@@ -315,7 +316,7 @@ func TestOversizeMessages(t *testing.T) {
 		_, addr := startServer(t, ackAll, ServerOptions{MaxMessageSize: 64 << 10})
 		s, _ := open(t, dial(t, addr, ClientOptions{}), "agentA")
 		_ = s.Send(context.Background(), big) // may or may not see the failure yet
-		waitFor(t, 5*time.Second, "stream failure", func() error {
+		testwait.UntilNil(t, 5*time.Second, "stream failure", func() error {
 			if status.Code(s.Err()) != codes.ResourceExhausted {
 				return errors.New("stream error is " + errString(s.Err()))
 			}
@@ -353,7 +354,7 @@ func TestAckTimeoutFailsTheStream(t *testing.T) {
 	if err := s.Send(context.Background(), encode(t, 0, 1, makeEvents(t, 1, 10, 0))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "ack timeout", func() error {
+	testwait.UntilNil(t, 3*time.Second, "ack timeout", func() error {
 		if !errors.Is(s.Err(), ErrAckTimeout) {
 			return errors.New("stream error is " + errString(s.Err()))
 		}
@@ -378,7 +379,7 @@ func TestIdleStreamSendsKeepalives(t *testing.T) {
 	})
 	_, addr := startServer(t, h, ServerOptions{Metrics: reg})
 	s, _ := open(t, dial(t, addr, ClientOptions{KeepaliveInterval: 20 * time.Millisecond}), "agentA")
-	waitFor(t, 5*time.Second, "keepalives", func() error {
+	testwait.UntilNil(t, 5*time.Second, "keepalives", func() error {
 		// The hello rides in a keepalive too.
 		if v := counter(t, reg, "keepalives_in"); v < 4 {
 			return errors.New("fewer than 4")
@@ -405,7 +406,7 @@ func TestCloseWaitsForOutstandingAcks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "5 batches held", func() error {
+	testwait.UntilNil(t, 5*time.Second, "5 batches held", func() error {
 		if seen, _, _ := h.stats(); seen < 5 {
 			return errors.New("fewer")
 		}
@@ -499,7 +500,7 @@ func TestUnexpectedAckFailsTheStream(t *testing.T) {
 	if err := s.Send(context.Background(), encode(t, 0, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "stream failure", func() error {
+	testwait.UntilNil(t, 5*time.Second, "stream failure", func() error {
 		if !errors.Is(s.Err(), ErrUnexpectedAck) {
 			return errors.New("stream error is " + errString(s.Err()))
 		}

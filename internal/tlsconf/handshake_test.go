@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flumego/flume/internal/pki"
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/internal/tlsconf"
 )
 
@@ -81,7 +82,7 @@ func TestServerRefusesBadClientsAndLogsOncePerPeer(t *testing.T) {
 					t.Fatal("the call succeeded")
 				}
 			}
-			eventually(t, func() bool { return refused.log.Suppressed("tls 127.0.0.1") >= 2 },
+			testwait.For(t, 10*time.Second, func() bool { return refused.log.Suppressed("tls 127.0.0.1") >= 2 },
 				func() string { return "fewer than 3 refusals counted; log:\n" + refused.buf.String() })
 			log := refused.buf.String()
 			if n := strings.Count(log, "tls handshake refused"); n != 1 {
@@ -221,7 +222,7 @@ func TestServerHandshakeIsBounded(t *testing.T) {
 	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 		t.Fatalf("read from a silent connection: %v, want the server to hang up", err)
 	}
-	eventually(t, func() bool { return strings.Contains(refused.buf.String(), "did not finish the handshake in time") },
+	testwait.For(t, 10*time.Second, func() bool { return strings.Contains(refused.buf.String(), "did not finish the handshake in time") },
 		func() string { return "no timeout logged:\n" + refused.buf.String() })
 }
 
@@ -250,7 +251,7 @@ func TestLoadClientTrustsWithACAAlone(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "or wanted one that was not sent") {
 		t.Fatalf("a port that verifies clients: %v, want a refusal that hints at the missing certificate", err)
 	}
-	eventually(t, func() bool { return strings.Contains(refused.buf.String(), "the client sent no certificate") },
+	testwait.For(t, 10*time.Second, func() bool { return strings.Contains(refused.buf.String(), "the client sent no certificate") },
 		func() string { return "no refusal logged:\n" + refused.buf.String() })
 
 	if p, err := tlsconf.LoadClient(files(dir, "client")); err != nil || p.Leaf() == nil {

@@ -241,9 +241,3 @@ func serial(c *x509.Certificate) string {
 	}
 	return c.SerialNumber.String()
 }
-
-// eventually is plugintest.Eventually with the deadline of these tests.
-func eventually(t testing.TB, cond func() bool, msg func() string) {
-	t.Helper()
-	plugintest.Eventually(t, 10*time.Second, cond, msg)
-}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flumego/flume/internal/pki"
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/internal/tlsconf"
 	"github.com/flumego/flume/node/plugin/plugintest"
 )
@@ -170,9 +171,9 @@ func TestWatchReloadsWhenTheFilesChange(t *testing.T) {
 			stop := p.Watch(slog.New(slog.NewTextHandler(&log, nil)))
 			defer stop()
 			tt.update(dir, f, renewed)
-			eventually(t, func() bool { return serial(p.Leaf()) == want },
+			testwait.For(t, 10*time.Second, func() bool { return serial(p.Leaf()) == want },
 				func() string { return "the watch did not load the new certificate; log:\n" + log.String() })
-			eventually(t, func() bool { return strings.Contains(log.String(), "tls certificates reloaded") },
+			testwait.For(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "tls certificates reloaded") },
 				func() string { return "no reload logged:\n" + log.String() })
 			if !strings.Contains(log.String(), "not_after=") || !strings.Contains(log.String(), "subject=m2") {
 				t.Fatalf("the reload line lacks the new leaf's subject and NotAfter:\n%s", log.String())
@@ -181,7 +182,7 @@ func TestWatchReloadsWhenTheFilesChange(t *testing.T) {
 			const failed = "keeping the previous certificates"
 			failures := strings.Count(log.String(), failed) // a reload between the key and the cert may have failed
 			replace(t, f.Cert, []byte("garbage"))           // over the symlink, for the secret: a bad update
-			eventually(t, func() bool { return strings.Count(log.String(), failed) > failures },
+			testwait.For(t, 10*time.Second, func() bool { return strings.Count(log.String(), failed) > failures },
 				func() string { return "no failed reload logged:\n" + log.String() })
 			if serial(p.Leaf()) != want {
 				t.Fatal("a bad file replaced the certificate")

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 // fastBackoff makes a failed collector be tried again within tens of milliseconds.
@@ -31,10 +33,10 @@ func TestChainFailsOverAndReturns(t *testing.T) {
 
 	all := bodies("c", 0, 200)
 	appendAll(t, s, all[:100], 10)
-	waitFor(t, 3*time.Second, "the first collector to take chunks", func() bool { return c1.batches.Load() > 0 })
+	testwait.Until(t, 3*time.Second, "the first collector to take chunks", func() bool { return c1.batches.Load() > 0 })
 	c1.stop() // mid-stream: chunks in flight are answered RETRY or not at all
 	appendAll(t, s, all[100:], 10)
-	waitFor(t, 3*time.Second, "every event at the collectors", func() bool { return st.total() >= len(all) })
+	testwait.Until(t, 3*time.Second, "every event at the collectors", func() bool { return st.total() >= len(all) })
 	if c2.batches.Load() == 0 {
 		t.Fatal("the second collector took nothing after the first stopped")
 	}
@@ -52,7 +54,7 @@ func TestChainFailsOverAndReturns(t *testing.T) {
 		b := bodies("d", i*5, 5)
 		appendAll(t, s, b, 5)
 		more = append(more, b...)
-		waitFor(t, 2*time.Second, "the events just appended", func() bool { return st.has(b[len(b)-1]) })
+		testwait.Until(t, 2*time.Second, "the events just appended", func() bool { return st.has(b[len(b)-1]) })
 	}
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
@@ -78,7 +80,7 @@ func TestBestEffortDropsWhileNoCollector(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("appending while no collector listens took %v", d)
 	}
-	waitFor(t, 3*time.Second, "every event counted as dropped", func() bool {
+	testwait.Until(t, 3*time.Second, "every event counted as dropped", func() bool {
 		return metric(bc, "agent.events_dropped") == int64(len(dropped))
 	})
 
@@ -95,7 +97,7 @@ func TestBestEffortDropsWhileNoCollector(t *testing.T) {
 		if err != nil {
 			t.Fatalf("append: %v", err)
 		}
-		eventually(100*time.Millisecond, func() bool { return st.total() > 0 })
+		testwait.Within(100*time.Millisecond, func() bool { return st.total() > 0 })
 	}
 	for _, b := range dropped {
 		if st.has(b) {
@@ -114,13 +116,13 @@ func TestDFOSpoolsAndDrains(t *testing.T) {
 
 	all := bodies("s", 0, 100)
 	appendAll(t, s, all, 10)
-	waitFor(t, 3*time.Second, "chunks spooled", func() bool { return metric(bc, "agent.batches_spooled") > 0 })
+	testwait.Until(t, 3*time.Second, "chunks spooled", func() bool { return metric(bc, "agent.batches_spooled") > 0 })
 	// The spool writes in the background.
-	waitFor(t, 3*time.Second, "a log segment in the spool directory", func() bool { return spoolFiles(t, dfoDir(bc)) > 0 })
+	testwait.Until(t, 3*time.Second, "a log segment in the spool directory", func() bool { return spoolFiles(t, dfoDir(bc)) > 0 })
 
 	st := newStore()
 	startCollector(t, st, addr)
-	waitFor(t, 3*time.Second, "the spool to drain", func() bool { return st.total() >= len(all) })
+	testwait.Until(t, 3*time.Second, "the spool to drain", func() bool { return st.total() >= len(all) })
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -153,7 +155,7 @@ func TestDFOCloseKeepsTheSpool(t *testing.T) {
 			s1 := buildSink(t, bc, text).(*Sink)
 			openSink(t, s1)
 			if !tc.silent {
-				waitFor(t, 3*time.Second, "the sink to find no collector", s1.snd.isDown)
+				testwait.Until(t, 3*time.Second, "the sink to find no collector", s1.snd.isDown)
 			}
 			all := bodies("k", 0, 100)
 			appendAll(t, s1, all, 10)
@@ -169,7 +171,7 @@ func TestDFOCloseKeepsTheSpool(t *testing.T) {
 			startCollector(t, st, addr)
 			s2 := buildSink(t, bc, text)
 			openSink(t, s2)
-			waitFor(t, 3*time.Second, "the spool of the last run to drain", func() bool { return st.total() >= len(all) })
+			testwait.Until(t, 3*time.Second, "the spool of the last run to drain", func() bool { return st.total() >= len(all) })
 			if err := closeSink(s2, 5*time.Second); err != nil {
 				t.Fatalf("close: %v", err)
 			}
@@ -254,7 +256,7 @@ func TestChainSkipsACollectorThatDoesNotResolve(t *testing.T) {
 	openSink(t, s)
 	all := bodies("r", 0, 50)
 	appendAll(t, s, all, 10)
-	waitFor(t, 5*time.Second, "every event at the second collector", func() bool { return st.total() >= len(all) })
+	testwait.Until(t, 5*time.Second, "every event at the second collector", func() bool { return st.total() >= len(all) })
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/plugin"
 )
 
@@ -85,7 +86,7 @@ func TestAckedWriteAheadSealsAfterMaxMillis(t *testing.T) {
 	openSink(t, d)
 	defer func() { _ = closeSink(d, time.Second) }()
 	appendAll(t, d, bodies("m", 0, 5), 5)
-	waitFor(t, 2*time.Second, "the events to reach the next sink", func() bool { return next.count() == 5 })
+	testwait.Until(t, 2*time.Second, "the events to reach the next sink", func() bool { return next.count() == 5 })
 
 	bc2 := newBC(t, decoProps)
 	next2 := &testSink{}
@@ -111,7 +112,7 @@ func TestAckedWriteAheadRestart(t *testing.T) {
 	openSink(t, d1)
 	first := bodies("r", 0, 100)
 	appendAll(t, d1, first, 10)
-	waitFor(t, 2*time.Second, "the flow's condition to name the failing sink", func() bool {
+	testwait.Until(t, 2*time.Second, "the flow's condition to name the failing sink", func() bool {
 		return strings.Contains(d1.Condition(), "chunks wait for the next sink: test sink down")
 	})
 	if err := closeSink(d1, 2*time.Second); err != nil {
@@ -148,7 +149,7 @@ func TestDiskFailoverSpoolsWhatTheSinkRefuses(t *testing.T) {
 	openSink(t, d)
 	all := bodies("f", 0, 200)
 	appendAll(t, d, all[:100], 10)
-	waitFor(t, 3*time.Second, "the spool to drain", func() bool { return next.count() == 100 && !d.down.Load() })
+	testwait.Until(t, 3*time.Second, "the spool to drain", func() bool { return next.count() == 100 && !d.down.Load() })
 	appendAll(t, d, all[100:], 10)
 	if err := closeSink(d, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
@@ -196,7 +197,7 @@ func TestDiskFailoverCloseKeepsTheSpool(t *testing.T) {
 	next := &testSink{}
 	d2 := newDeco(t, bc, "diskFailover(0)", next)
 	openSink(t, d2)
-	waitFor(t, 3*time.Second, "the spool of the last run to drain", func() bool { return next.count() == len(all) })
+	testwait.Until(t, 3*time.Second, "the spool of the last run to drain", func() bool { return next.count() == len(all) })
 	if err := closeSink(d2, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -332,7 +333,7 @@ func TestAckedWriteAheadBackpressureAtTheCap(t *testing.T) {
 		defer cancel()
 		done <- d.Append(ctx, batchOf(last))
 	}()
-	waitFor(t, 2*time.Second, "the flow's condition to say the log is full", func() bool {
+	testwait.Until(t, 2*time.Second, "the flow's condition to say the log is full", func() bool {
 		return strings.Contains(d.Condition(), "paused: log full (cap 1.0 MiB reached)")
 	})
 	next.down.Store(false)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/position"
@@ -125,7 +126,7 @@ func TestE2ERestartSendsWhatTheLogHolds(t *testing.T) {
 	openSink(t, s2)
 	second := bodies("b", 0, 30)
 	appendAll(t, s2, second, 10)
-	waitFor(t, 3*time.Second, "every event at the collector", func() bool { return st.total() >= len(first)+len(second) })
+	testwait.Until(t, 3*time.Second, "every event at the collector", func() bool { return st.total() >= len(first)+len(second) })
 	if err := closeSink(s2, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -237,7 +238,7 @@ func TestPositionSavedAfterTheChunkWasSealed(t *testing.T) {
 			want := ""
 			for i := 1; i <= tc.batches; i++ {
 				appendAll(t, s1, bodies("t", 5*i, 5), 5)
-				waitFor(t, 2*time.Second, "the chunk sealed by its age", func() bool {
+				testwait.Until(t, 2*time.Second, "the chunk sealed by its age", func() bool {
 					return metric(bc, "agent.batches_sealed") == int64(i)
 				})
 				want = fmt.Sprintf("offset=%d", 5*i)
@@ -335,7 +336,7 @@ func TestPositionsMoveOnAcrossRuns(t *testing.T) {
 				// Best effort and disk failover hand to a collector only what they have a
 				// stream for when they close: wait for the acks.
 				all = append(all, events...)
-				waitFor(t, 5*time.Second, "every chunk acked", func() bool { return st.total() == len(all) })
+				testwait.Until(t, 5*time.Second, "every chunk acked", func() bool { return st.total() == len(all) })
 				if err := closeSink(s, 5*time.Second); err != nil {
 					t.Fatalf("run %d: close: %v", run, err)
 				}
@@ -371,7 +372,7 @@ func TestBestEffortWithoutADirectoryKeepsNoPositions(t *testing.T) {
 	if err := s.SavePosition(context.Background(), []byte("offset=10")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the chunk acked", func() bool { return st.total() == 10 })
+	testwait.Until(t, 5*time.Second, "the chunk acked", func() bool { return st.total() == 10 })
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -257,26 +257,6 @@ func appendAll(tb testing.TB, s plugin.Sink, all []string, n int) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	if !eventually(timeout, cond) {
-		tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-	}
-}
-
-// eventually polls cond until it holds or timeout passes, and reports whether it held.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
-
 // openSink opens s within a second.
 func openSink(tb testing.TB, s plugin.Sink) {
 	tb.Helper()

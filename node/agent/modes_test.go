@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/internal/testwait"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
 )
 
@@ -67,7 +68,7 @@ func TestCollectorRetryAnswersBackOff(t *testing.T) {
 	openSink(t, s)
 	all := bodies("full", 0, 100)
 	appendAll(t, s, all, 10)
-	waitFor(t, 5*time.Second, "the condition to say the collector cannot take chunks", func() bool {
+	testwait.Until(t, 5*time.Second, "the condition to say the collector cannot take chunks", func() bool {
 		return strings.Contains(s.Condition(), "collector cannot take chunks now")
 	})
 	// Pauses of 250 ms, 500 ms, 1 s, 2 s (each up to a fifth shorter): at most five rounds of
@@ -82,7 +83,7 @@ func TestCollectorRetryAnswersBackOff(t *testing.T) {
 		t.Errorf("%d chunk arrivals in about four seconds of RETRY answers: the pauses do not grow", arrivals)
 	}
 	st.setScript(nil)
-	waitFor(t, 10*time.Second, "every event once the collector takes chunks", func() bool { return st.total() >= len(all) })
+	testwait.Until(t, 10*time.Second, "every event once the collector takes chunks", func() bool { return st.total() >= len(all) })
 	if err := closeSink(s, 5*time.Second); err != nil {
 		t.Fatalf("close: %v", err)
 	}

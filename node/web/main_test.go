@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node"
 	"github.com/flumego/flume/node/builtin"
 	"github.com/flumego/flume/node/flow"
@@ -54,7 +55,7 @@ func testNode(t *testing.T, hostile bool) *node.Node {
 		assigned = append(assigned, node.Assigned{Name: hostileName, Version: 9, Err: errors.New(hostileErr)})
 	}
 	n.Apply(assigned)
-	waitFor(t, "live ACTIVE with events, done IDLE, bad ERROR", func() bool {
+	testwait.Until(t, 10*time.Second, "live ACTIVE with events, done IDLE, bad ERROR", func() bool {
 		st := n.Statuses()
 		return st["live"].State == flow.StateActive && st["live"].Events > 0 &&
 			st["done"].State == flow.StateIdle && st["bad"].State == flow.StateError
@@ -75,18 +76,6 @@ func startServer(t *testing.T, n *node.Node) *Server {
 		}
 	})
 	return s
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // get fetches path from s and returns the status, content type and body.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 func TestAppendWaitsAtTheCapUntilReleaseFreesSpace(t *testing.T) {
@@ -43,7 +45,7 @@ func TestAppendWaitsAtTheCapUntilReleaseFreesSpace(t *testing.T) {
 		p, err := l.Append(ctx, testChunk(seq, 4000))
 		res <- result{p, err}
 	}()
-	waitFor(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
+	testwait.Until(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
 	st := l.State()
 	if !st.Full || st.Reason != "cap 64 KiB reached" {
 		t.Fatalf("State at the cap = %+v", st)
@@ -107,7 +109,7 @@ func TestAppendWaitsWhileTheFilesystemIsLowOnSpace(t *testing.T) {
 		p, err = l.Append(context.Background(), testChunk(1, 100))
 		errc <- err
 	}()
-	waitFor(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
+	testwait.Until(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
 	mu.Lock()
 	free = 1 << 30 // space freed by someone else: no signal, the log polls
 	mu.Unlock()
@@ -140,7 +142,7 @@ func TestWriteThatFindsNoSpaceIsRetriedAndNothingIsLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "no space reported", func() bool {
+	testwait.Until(t, 2*time.Second, "no space reported", func() bool {
 		st := l.State()
 		return st.Full && strings.HasPrefix(st.Reason, "filesystem full: ")
 	})
@@ -178,7 +180,7 @@ func TestCloseWakesAnAppendWaitingForSpace(t *testing.T) {
 		_, err := l.Append(context.Background(), testChunk(1, 10))
 		errc <- err
 	}()
-	waitFor(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
+	testwait.Until(t, 2*time.Second, "append waiting", func() bool { return l.State().Waiting == 1 })
 	l.Close()
 	if err := <-errc; !errors.Is(err, ErrClosed) {
 		t.Fatalf("waiting Append after Close = %v", err)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 // headChunk is chunk seq of n bytes (chunkData) handed in as a Head of head bytes and the rest
@@ -225,7 +227,7 @@ func TestGroupBeyondTheIovecLimitIsOneWrite(t *testing.T) {
 		}
 		ps = append(ps, p)
 		if i == 0 {
-			waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
+			testwait.Until(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
 		}
 	}
 	syncs := metric(reg, "wal_fsyncs")

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/flumego/flume/internal/testwait"
 )
 
 func TestDurableChunksSurviveReopenInSeqOrder(t *testing.T) {
@@ -81,11 +83,11 @@ func TestChunkReleasedInTheSameGroupAsItsAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
+	testwait.Until(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
 	p2, _ := l.Append(ctx, testChunk(2, 100))
 	errc := make(chan error, 1)
 	go func() { errc <- l.Release(2) }()
-	waitFor(t, 2*time.Second, "release queued", func() bool { return queueLen(l) == 2 })
+	testwait.Until(t, 2*time.Second, "release queued", func() bool { return queueLen(l) == 2 })
 	unstall()
 	<-p.Done()
 	<-p2.Done()
@@ -219,7 +221,7 @@ func TestAppendDoesNotWaitForTheSyncOfEarlierChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
+	testwait.Until(t, 2*time.Second, "writer busy with chunk 1", func() bool { return queueLen(l) == 0 })
 	p2, err := l.Append(ctx, testChunk(2, 100)) // must not block on chunk 1's write
 	if err != nil {
 		t.Fatal(err)

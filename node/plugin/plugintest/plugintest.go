@@ -14,24 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/event"
 )
 
 // Eventually polls cond until it holds, failing the test with msg() if d passes first. msg may
-// be nil.
+// be nil. It is internal/testwait's For, which every package's tests wait with.
 func Eventually(t testing.TB, d time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			m := "condition never held"
-			if msg != nil {
-				m = msg()
-			}
-			t.Fatalf("timed out after %v: %s", d, m)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, d, cond, msg)
 }
 
 // Call is a function running on a goroutine of its own, for tests of what ends a call that
