@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -94,6 +93,20 @@ func (p *proc) peakRSS() int64 {
 	return 0
 }
 
+// appendLine appends line n as fmt's "line %08d %s\n" with pad would. It does without fmt: the
+// scenarios write millions of lines from a test binary built with the race detector, where
+// fmt costs more than the processes under test take to ship them.
+func appendLine(b []byte, n int, pad string) []byte {
+	b = append(b, "line "...)
+	for w := 10_000_000; w > 1 && n < w; w /= 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ' ')
+	b = append(b, pad...)
+	return append(b, '\n')
+}
+
 // writeNumbered writes n lines "line NNNNNNNN xxx..." of about 180 bytes.
 func writeNumbered(t *testing.T, path string, n int) {
 	t.Helper()
@@ -101,13 +114,16 @@ func writeNumbered(t *testing.T, path string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	pad := strings.Repeat("x", 165)
+	buf := make([]byte, 0, 1<<20+256)
 	for i := range n {
-		fmt.Fprintf(w, "line %08d %s\n", i, pad)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
+		buf = appendLine(buf, i, pad)
+		if len(buf) >= 1<<20 || i == n-1 {
+			if _, err := f.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			buf = buf[:0]
+		}
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -172,31 +188,7 @@ func count(t *testing.T, n int, dirs ...string) tally {
 			if err != nil {
 				return err
 			}
-			for len(b) > 0 {
-				i := bytes.IndexByte(b, '\n')
-				if i < 0 {
-					i = len(b)
-				}
-				line := b[:i]
-				b = b[min(i+1, len(b)):]
-				var num int
-				if len(line) < 13 || !bytes.HasPrefix(line, []byte("line ")) {
-					ta.foreign++
-					continue
-				}
-				num, err := strconv.Atoi(string(line[5:13]))
-				if err != nil || num < 0 || num >= n {
-					ta.foreign++
-					continue
-				}
-				ta.lines++
-				if ta.counts[num] > 0 {
-					ta.dups++
-				}
-				if ta.counts[num] < 255 {
-					ta.counts[num]++
-				}
-			}
+			ta.add(b)
 			return nil
 		})
 		if err != nil {
@@ -204,6 +196,54 @@ func count(t *testing.T, n int, dirs ...string) tally {
 		}
 	}
 	return ta
+}
+
+// add counts the lines of a file's content b.
+func (ta *tally) add(b []byte) {
+	counts := ta.counts
+	lines, dups, foreign := 0, 0, 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			i = len(b)
+		}
+		line := b[:i]
+		b = b[min(i+1, len(b)):]
+		if len(line) < 13 || string(line[:5]) != "line " {
+			foreign++
+			continue
+		}
+		num, ok := lineNumber(line[5:13])
+		if !ok || num >= len(counts) {
+			foreign++
+			continue
+		}
+		lines++
+		switch c := counts[num]; {
+		case c == 0:
+			counts[num] = 1
+		case c < 255:
+			dups++
+			counts[num] = c + 1
+		default:
+			dups++
+		}
+	}
+	ta.lines += lines
+	ta.dups += dups
+	ta.foreign += foreign
+}
+
+// lineNumber parses the eight decimal digits of a line's number.
+func lineNumber(digits []byte) (int, bool) {
+	num := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		num = num*10 + int(c-'0')
+	}
+	return num, true
 }
 
 // dataplane is an ensemble with collector and agent node processes.
@@ -270,7 +310,7 @@ func (d *dataplane) startAgent(sink string) {
 func (d *dataplane) startAgentWith(source, sink string) {
 	t := d.e.t
 	t.Helper()
-	plugintest.Eventually(t, 20*time.Second, func() bool {
+	plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool {
 		out, err := d.e.ctl(0, "status")
 		if err != nil {
 			return false
@@ -281,7 +321,7 @@ func (d *dataplane) startAgentWith(source, sink string) {
 			}
 		}
 		return true
-	}, func() string { out, _ := d.e.ctl(0, "status"); return "collectors not active:\n" + out + d.logs() })
+	}), func() string { out, _ := d.e.ctl(0, "status"); return "collectors not active:\n" + out + d.logs() })
 	d.agent = d.e.node("agent1", d.agentArgs...)
 	d.e.mustCtl(0, "config", "agent1", source, sink)
 }
@@ -311,7 +351,7 @@ func (d *dataplane) waitWritten(frac float64, timeout time.Duration) {
 		t.Fatal(err)
 	}
 	want := int64(frac * float64(fi.Size()))
-	plugintest.Eventually(t, timeout, func() bool { return d.written() >= want },
+	plugintest.Eventually(t, timeout, throttle(filePoll, func() bool { return d.written() >= want }),
 		func() string { return fmt.Sprintf("%d of %d bytes written\n%s", d.written(), want, d.logs()) })
 }
 
@@ -323,47 +363,92 @@ func (d *dataplane) chain(kind string) string {
 	return fmt.Sprintf("agent%sChain(%s)", kind, strings.Join(addrs, ", "))
 }
 
+// outputs is what a walk of the collectors' directories sees, without reading the files: any
+// line written or file finished changes it.
+type outputs struct {
+	files, tmp int
+	bytes      int64
+}
+
+func (d *dataplane) outputs() outputs {
+	var o outputs
+	for _, dir := range d.outs {
+		_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return nil
+			}
+			o.files++
+			if strings.HasSuffix(p, ".tmp") {
+				o.tmp++
+			}
+			if fi, err := de.Info(); err == nil {
+				o.bytes += fi.Size()
+			}
+			return nil
+		})
+	}
+	return o
+}
+
+// settle waits until the collectors' files are all finalized, nothing changed in them for quiet,
+// and done holds for what they hold; it fails the test with the figures otherwise. It reads
+// the files only when a walk of the directories saw no change since the last poll, and reads
+// them again at the end of the quiet time: the tally it returns is what they held all along.
+func (d *dataplane) settle(timeout, quiet time.Duration, done func(tally) bool, what func(tally) string) tally {
+	t := d.e.t
+	t.Helper()
+	var last outputs
+	var since time.Time
+	var ta tally
+	counted := false
+	plugintest.Eventually(t, timeout, throttle(filePoll, func() bool {
+		o := d.outputs()
+		if o != last || since.IsZero() {
+			last, since, counted = o, time.Now(), false
+			return false
+		}
+		if o.tmp != 0 {
+			return false
+		}
+		if !counted {
+			ta, counted = count(t, d.lines, d.outs...), true
+		}
+		if ta.tmp != 0 || !done(ta) || time.Since(since) < quiet {
+			return false
+		}
+		again := count(t, d.lines, d.outs...)
+		if again.tmp != 0 || again.lines != ta.lines || again.dups != ta.dups || again.foreign != ta.foreign || d.outputs() != o {
+			since, ta = time.Now(), again
+			return false
+		}
+		ta = again
+		return true
+	}), func() string {
+		ta = count(t, d.lines, d.outs...)
+		return what(ta) + "\n" + d.logs()
+	})
+	return ta
+}
+
 // waitQuiet waits until every line is delivered, the collectors' files are all finalized, and
 // nothing changed for a second; it fails the test with the figures otherwise.
 func (d *dataplane) waitQuiet(timeout time.Duration) tally {
-	t := d.e.t
-	t.Helper()
-	last := -1
-	var since time.Time
-	var ta tally
-	plugintest.Eventually(t, timeout, func() bool {
-		ta = count(t, d.lines, d.outs...)
-		if ta.distinct() != d.lines || ta.tmp != 0 || ta.lines != last {
-			last, since = ta.lines, time.Now()
-			return false
-		}
-		return time.Since(since) >= time.Second
-	}, func() string {
-		return fmt.Sprintf("not settled: %d of %d lines, lost %d, duplicates %d, %d unfinished files\n%s",
-			ta.distinct(), d.lines, ta.lost(), ta.dups, ta.tmp, d.logs())
-	})
-	return ta
+	d.e.t.Helper()
+	return d.settle(timeout, time.Second, func(ta tally) bool { return ta.distinct() == d.lines },
+		func(ta tally) string {
+			return fmt.Sprintf("not settled: %d of %d lines, lost %d, duplicates %d, %d unfinished files",
+				ta.distinct(), d.lines, ta.lost(), ta.dups, ta.tmp)
+		})
 }
 
 // waitTail waits until the collectors' files are all finalized and nothing changed for two
 // seconds (the count of lines is known only once the writer stopped; some may be lost).
 func (d *dataplane) waitTail(timeout time.Duration) tally {
-	t := d.e.t
-	t.Helper()
-	last := -1
-	var since time.Time
-	var ta tally
-	plugintest.Eventually(t, timeout, func() bool {
-		ta = count(t, d.lines, d.outs...)
-		if ta.tmp != 0 || ta.lines != last {
-			last, since = ta.lines, time.Now()
-			return false
-		}
-		return time.Since(since) >= 2*time.Second
-	}, func() string {
-		return fmt.Sprintf("not settled: %d of %d lines, %d unfinished files\n%s", ta.distinct(), d.lines, ta.tmp, d.logs())
-	})
-	return ta
+	d.e.t.Helper()
+	return d.settle(timeout, 2*time.Second, func(tally) bool { return true },
+		func(ta tally) string {
+			return fmt.Sprintf("not settled: %d of %d lines, %d unfinished files", ta.distinct(), d.lines, ta.tmp)
+		})
 }
 
 // agentMetric sums the agent's metrics whose names end with suffix, as the masters show them.
@@ -443,6 +528,7 @@ func collectorKilledInAChain(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplaneOn(t, 1, 2, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	seed := time.Now().UnixNano()
@@ -478,21 +564,22 @@ func masterLeaderKilledWhileShipping(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplaneOn(t, 3, 1, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	d.waitWritten(0.2, 60*time.Second)
 	var leader int
-	plugintest.Eventually(t, 10*time.Second, func() bool { leader, _ = d.e.leader(0); return leader >= 0 },
+	plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool { leader, _ = d.e.leader(0); return leader >= 0 }),
 		func() string { return "no leader" })
 	killed := time.Now()
 	d.e.kill(leader)
 	survivor := (leader + 1) % 3
 	var elected time.Duration
-	plugintest.Eventually(t, 10*time.Second, func() bool {
+	plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool {
 		l, _ := d.e.leader(survivor)
 		elected = time.Since(killed)
 		return l >= 0 && l != leader
-	}, func() string { return "no new leader" })
+	}), func() string { return "no new leader" })
 	start := time.Now()
 	ta := d.waitQuiet(120 * time.Second)
 	d.check(ta, "master leader SIGKILL", fmt.Sprintf("new_leader_after=%v drain=%v agent_peak_rss=%dMiB collector_peak_rss=%dMiB",
@@ -506,6 +593,7 @@ func TestAllCollectorsDownThenBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplane(t, 1, 2)
 	d.startAgent(d.chain("E2E"))
 	d.waitWritten(0.1, 60*time.Second)
@@ -516,10 +604,10 @@ func TestAllCollectorsDownThenBack(t *testing.T) {
 	// The agent keeps reading into its log while no collector answers.
 	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e") // flume.agent.logdir/<logical>/e2e
 	var wal int64
-	plugintest.Eventually(t, 60*time.Second, func() bool {
+	plugintest.Eventually(t, 60*time.Second, throttle(filePoll, func() bool {
 		wal = dirSize(walDir)
 		return wal > 0 && time.Since(down) > 3*time.Second
-	}, func() string { return "the agent logged nothing while the collectors were down\n" + d.logs() })
+	}), func() string { return "the agent logged nothing while the collectors were down\n" + d.logs() })
 	rssDown := d.agent.peakRSS()
 	for _, c := range d.cols {
 		c.start()
@@ -556,6 +644,7 @@ func agentKilledMidStream(t *testing.T, secure bool) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplaneOn(t, 1, 1, faultLines(t), secure)
 	d.startAgent(d.chain("E2E"))
 	seed := time.Now().UnixNano()
@@ -567,7 +656,7 @@ func agentKilledMidStream(t *testing.T, secure bool) {
 		at := time.Now()
 		before := d.written()
 		d.agent.start()
-		plugintest.Eventually(t, 30*time.Second, func() bool { return d.written() > before },
+		plugintest.Eventually(t, 30*time.Second, throttle(filePoll, func() bool { return d.written() > before }),
 			func() string { return "the restarted agent sent nothing\n" + d.logs() })
 		restarts = append(restarts, time.Since(at).Round(time.Millisecond))
 	}
@@ -588,13 +677,14 @@ func TestAgentTornLogTail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplane(t, 1, 1)
 	d.startAgent(d.chain("E2E"))
 	d.cols[0].kill() // the log keeps what the agent reads while the collector is away
 	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e")
 	// What the log gains from now on was never sent: the tail a crash can tear.
 	unsentFrom := dirSize(walDir)
-	plugintest.Eventually(t, 60*time.Second, func() bool { return dirSize(walDir) > unsentFrom+16<<20 },
+	plugintest.Eventually(t, 60*time.Second, throttle(filePoll, func() bool { return dirSize(walDir) > unsentFrom+16<<20 }),
 		func() string { return "the agent logged nothing\n" + d.logs() })
 	d.agent.kill()
 	unsent := dirSize(walDir) - unsentFrom
@@ -631,6 +721,7 @@ func TestAgentLogFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	const cap = 32 << 20
 	d := newDataplane(t, 1, 1)
 	d.agentArgs = []string{"-D", fmt.Sprintf("flume.agent.logdir.maxbytes=%d", cap)}
@@ -638,10 +729,10 @@ func TestAgentLogFull(t *testing.T) {
 	d.cols[0].kill()
 	walDir := filepath.Join(d.agent.args[4], "agent", "agent1", "e2e")
 	var status string
-	plugintest.Eventually(t, 60*time.Second, func() bool {
+	plugintest.Eventually(t, 60*time.Second, throttle(ctlPoll, func() bool {
 		status, _ = d.e.ctl(0, "status")
 		return regexpMatch(`agent1\s+agent1\s+\S+\s+ACTIVE.*paused: agent log full`, status)
-	}, func() string {
+	}), func() string {
 		return fmt.Sprintf("the status never said the log is full:\n%s\nlog %d bytes\n%s", status, dirSize(walDir), d.logs())
 	})
 	full := dirSize(walDir)

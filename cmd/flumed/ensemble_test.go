@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,33 +32,65 @@ type masters struct {
 	logs    []*plugintest.Buffer
 }
 
-// buildBinaries builds flumed and flumectl once per test binary run.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, pkg := range []string{".", "../flumectl"} {
-		out, err := exec.Command("go", "build", "-o", dir, pkg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
-	}
-	return dir
+// binaries are flumed and flumectl, built once per run of the test binary into a directory
+// TestMain removes: every scenario runs the same build, and the link of two binaries is not
+// paid again by each of them.
+var binaries struct {
+	once sync.Once
+	pkg  string // this package's directory, where the builds run
+	dir  string
+	err  error
 }
 
-// freeBlock finds an admin port P such that P-2..P+1 are free on every host.
+// buildBinaries returns the directory holding flumed and flumectl, building them on the first
+// call.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	binaries.once.Do(func() {
+		binaries.dir, binaries.err = os.MkdirTemp("", "flumed-test-bin-")
+		if binaries.err != nil {
+			return
+		}
+		for _, pkg := range []string{".", "../flumectl"} {
+			cmd := exec.Command("go", "build", "-o", binaries.dir, pkg)
+			cmd.Dir = binaries.pkg
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binaries.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binaries.err != nil {
+		t.Fatal(binaries.err)
+	}
+	return binaries.dir
+}
+
+// ports are the ports freeBlock handed out in this process, so that tests running in parallel
+// never get overlapping blocks.
+var ports struct {
+	mu    sync.Mutex
+	taken map[int]bool
+}
+
+// freeBlock finds an admin port P such that P-2..P+1 are free on every host and were handed to
+// no other test of this process. It picks below the kernel's range of ephemeral ports (32768
+// and up on Linux), where no outgoing connection of the processes under test takes a port
+// between the check and the listen.
 func freeBlock(t *testing.T, hosts []string) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p < 1000 || p > 65000 {
-			continue
-		}
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.taken == nil {
+		ports.taken = map[int]bool{}
+	}
+	const low, high = 20000, 32000
+	for try := 0; try < 200; try++ {
+		p := low + 2 + rand.IntN(high-low-4)
 		ok := true
+		for q := p - 2; q <= p+1 && ok; q++ {
+			ok = !ports.taken[q]
+		}
 		for _, h := range hosts {
 			for q := p - 2; q <= p+1 && ok; q++ {
 				if l, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(q))); err != nil {
@@ -67,6 +101,9 @@ func freeBlock(t *testing.T, hosts []string) int {
 			}
 		}
 		if ok {
+			for q := p - 2; q <= p+1; q++ {
+				ports.taken[q] = true
+			}
 			return p
 		}
 	}
@@ -132,6 +169,26 @@ func (e *masters) startNode(name string) *plugintest.Buffer {
 		_ = cmd.Wait()
 	})
 	return log
+}
+
+// Polls that run a process (flumectl), make a TLS connection or read the collectors' files
+// take a share of the cores the processes under test need: they run at most this often.
+const (
+	ctlPoll  = 50 * time.Millisecond // flumectl, a TLS handshake
+	filePoll = 25 * time.Millisecond // a walk or a read of the collectors' or the agent's files
+)
+
+// throttle makes a condition polled by plugintest.Eventually run at most once every interval;
+// in between it reports false without running.
+func throttle(interval time.Duration, cond func() bool) func() bool {
+	var last time.Time
+	return func() bool {
+		if !last.IsZero() && time.Since(last) < interval {
+			return false
+		}
+		last = time.Now()
+		return cond()
+	}
 }
 
 // waitFile waits until path holds want.
@@ -210,9 +267,11 @@ func TestEnsembleKeepsEveryAcknowledgedCommandWhenLeadersAreKilled(t *testing.T)
 	if testing.Short() {
 		t.Skip("runs real master processes")
 	}
+	t.Parallel()
 	bin := buildBinaries(t)
 	for _, tc := range []struct{ masters, killed int }{{3, 1}, {5, 2}} {
 		t.Run(fmt.Sprintf("%d masters, %d killed", tc.masters, tc.killed), func(t *testing.T) {
+			t.Parallel()
 			e := newEnsemble(t, bin, tc.masters)
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in.log")
@@ -233,7 +292,7 @@ func TestEnsembleKeepsEveryAcknowledgedCommandWhenLeadersAreKilled(t *testing.T)
 			}
 
 			var leader int
-			plugintest.Eventually(t, 10*time.Second, func() bool { leader, _ = e.leader(0); return leader >= 0 },
+			plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool { leader, _ = e.leader(0); return leader >= 0 }),
 				func() string { return "no leader" })
 			killed := []int{leader}
 			for i := 0; len(killed) < tc.killed; i++ {
@@ -250,11 +309,11 @@ func TestEnsembleKeepsEveryAcknowledgedCommandWhenLeadersAreKilled(t *testing.T)
 			}
 			start := time.Now()
 			var elected time.Duration
-			plugintest.Eventually(t, 10*time.Second, func() bool {
+			plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool {
 				l, _ := e.leader(survivor)
 				elected = time.Since(start)
 				return l >= 0 && !slices.Contains(killed, l)
-			}, func() string { return "no new leader" })
+			}), func() string { return "no new leader" })
 			if elected > 3*time.Second {
 				t.Errorf("a new leader was known %v after the kill, want within 3 s", elected)
 			}
@@ -266,10 +325,10 @@ func TestEnsembleKeepsEveryAcknowledgedCommandWhenLeadersAreKilled(t *testing.T)
 			e.mustCtl(survivor, "map", "node2", "copy2")
 			e.mustCtl(survivor, "config", "copy2", fmt.Sprintf("text(%q)", in), fmt.Sprintf("text(%q)", filepath.Join(dir, "out2.log")))
 			waitFile(t, filepath.Join(dir, "out2.log"), content, log2)
-			plugintest.Eventually(t, 20*time.Second, func() bool {
+			plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool {
 				out, err := e.ctl(survivor, "status")
 				return err == nil && regexpMatch(`copy1\s+node1\s+\S+\s+IDLE`, out) && regexpMatch(`copy2\s+node2\s+\S+\s+IDLE`, out)
-			}, func() string { out, _ := e.ctl(survivor, "status"); return "status:\n" + out })
+			}), func() string { out, _ := e.ctl(survivor, "status"); return "status:\n" + out })
 
 			hist := e.mustCtl(survivor, "history")
 			for _, want := range []string{"config agentA", "map host1 agentA", "multiconfig", "map host2 col1", "map host3 agentB"} {
@@ -287,11 +346,11 @@ func TestEnsembleKeepsEveryAcknowledgedCommandWhenLeadersAreKilled(t *testing.T)
 			}
 
 			e.start(killed[0])
-			plugintest.Eventually(t, 20*time.Second, func() bool {
+			plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool {
 				l, idx := e.leader(killed[0])
 				_, lidx := e.leader(survivor)
 				return l >= 0 && idx != "" && idx == lidx
-			}, func() string { return "restarted master did not catch up:\n" + e.logs[killed[0]].String() })
+			}), func() string { return "restarted master did not catch up:\n" + e.logs[killed[0]].String() })
 			e.mustCtl(killed[0], "noop")
 		})
 	}

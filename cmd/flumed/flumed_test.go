@@ -16,6 +16,15 @@ import (
 	"github.com/flumego/flume/node/plugin/plugintest"
 )
 
+func TestMain(m *testing.M) {
+	binaries.pkg, _ = os.Getwd()
+	code := m.Run()
+	if binaries.dir != "" {
+		_ = os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
+}
+
 func flumed(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -114,12 +123,9 @@ func TestNodeProcessStopsGracefullyOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the flumed binary")
 	}
+	t.Parallel()
+	bin := filepath.Join(buildBinaries(t), "flumed")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "flumed")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
 	var want strings.Builder
 	for i := range 1000 {

@@ -152,6 +152,7 @@ func TestSecureClusterRefusesEveryStranger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplaneOn(t, 3, 1, 100_000, true)
 	e, sec := d.e, d.e.sec
 	d.startAgent(d.chain("E2E"))
@@ -215,10 +216,10 @@ func TestSecureClusterRefusesEveryStranger(t *testing.T) {
 	}
 	ctlOp("config", "x", fmt.Sprintf(`exec("id > %s", shell=true)`, pwned), "null")
 	ctlOp("map", "col1", "x")
-	plugintest.Eventually(t, 20*time.Second, func() bool {
+	plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool {
 		out, _ := e.ctl(0, "status")
 		return regexp.MustCompile(`x\s+col1\s+\S+\s+ERROR .*flume.node.exec.allow`).MatchString(out)
-	}, func() string { out, _ := e.ctl(0, "status"); return "the node did not refuse the exec source:\n" + out })
+	}), func() string { out, _ := e.ctl(0, "status"); return "the node did not refuse the exec source:\n" + out })
 	if _, err := os.Stat(pwned); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the pushed command ran: %v", err)
 	}
@@ -444,9 +445,10 @@ func TestOversizedRaftFrameIsCutOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	e := newEnsemble(t, buildBinaries(t), 3)
 	var leader string
-	plugintest.Eventually(t, 20*time.Second, func() bool { leader, _ = e.termAndLeader(0); return leader != "" },
+	plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool { leader, _ = e.termAndLeader(0); return leader != "" }),
 		func() string { return "no leader" })
 	lid, _, _ := strings.Cut(leader, "@")
 	follower := 1
@@ -499,6 +501,7 @@ func TestDaemonsRefusePlaintextOffLoopback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	bin := buildBinaries(t)
 	port := freeBlock(t, []string{"127.0.0.1"})
 	servers := fmt.Sprintf("127.0.0.1:%d", port)
@@ -531,6 +534,7 @@ func TestCertificatesReloadWithoutDroppingSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	bin := buildBinaries(t)
 	sec := newSecureSetup(t, bin, "n1")
 	e := newSecureEnsemble(t, bin, 1, sec)
@@ -580,7 +584,7 @@ func TestCertificatesReloadWithoutDroppingSessions(t *testing.T) {
 				func() string { return "no reload on SIGHUP:\n" + e.logs[0].String() })
 		}
 		var now string
-		plugintest.Eventually(t, 10*time.Second, func() bool { now = serial(); return now != first },
+		plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool { now = serial(); return now != first }),
 			func() string { return how + ": the master still serves the old certificate\n" + e.logs[0].String() })
 		t.Logf("%s: the master serves certificate %s instead of %s", how, now, first)
 		first = now

@@ -104,9 +104,7 @@ func (lw *logWriter) write(n int) {
 
 var linePad = strings.Repeat("y", 120)
 
-func numberedLine(b []byte, n int) []byte {
-	return fmt.Appendf(b, "line %08d %s\n", n, linePad)
-}
+func numberedLine(b []byte, n int) []byte { return appendLine(b, n, linePad) }
 
 // finish stops writing and closes the file.
 func (lw *logWriter) finish() {
@@ -231,11 +229,12 @@ func checkLosses(t *testing.T, ta tally, mayLose []span) int {
 }
 
 // newTailPlane starts a master and a collector, and makes the directory of the logs. It skips
-// the test in short mode.
+// the test in short mode, and runs it in parallel with the other tests.
 func newTailPlane(t *testing.T) (*dataplane, string) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	t.Parallel()
 	d := newDataplaneWith(t, 1, 1, 0)
 	// A directory of its own: a new directory goes to a quiet part of an ext4 file system,
 	// where a deleted file's inode is the next one given out.
@@ -254,7 +253,7 @@ func tailScenario(t *testing.T, how string, rotations int, down string) {
 	logPath := filepath.Join(logDir, "app.log")
 	d.startAgentWith(fmt.Sprintf("tail(%q)", logPath), d.chain("E2E"))
 	lw := newLogWriter(t, logPath)
-	plugintest.Eventually(t, 20*time.Second, func() bool { return d.written() > 0 },
+	plugintest.Eventually(t, 20*time.Second, throttle(filePoll, func() bool { return d.written() > 0 }),
 		func() string { return "nothing reached the collector\n" + d.logs() })
 	downs := 0
 	for i := range rotations {
@@ -427,14 +426,14 @@ func TestTailDirManyFiles(t *testing.T) {
 	d, logDir := newTailPlane(t)
 	w := newDirWriter(t, logDir, 1000, 1500)
 	d.startAgentWith(fmt.Sprintf(`tailDir(%q, "^f.*\\.log$")`, logDir), d.chain("E2E"))
-	plugintest.Eventually(t, 20*time.Second, func() bool { return d.written() > 0 },
+	plugintest.Eventually(t, 20*time.Second, throttle(filePoll, func() bool { return d.written() > 0 }),
 		func() string { return "nothing reached the collector\n" + d.logs() })
 	maxOpen := int64(0)
 	for range 2 {
 		at := w.written()
 		plugintest.Eventually(t, 10*time.Second, func() bool { return w.written() >= at+tailEvery }, nil)
 		// The metrics come with the heartbeats: wait for a report of this run.
-		plugintest.Eventually(t, 10*time.Second, func() bool { return d.agentMetric("files_followed") >= 1000 }, nil)
+		plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool { return d.agentMetric("files_followed") >= 1000 }), nil)
 		maxOpen = max(maxOpen, d.agentMetric("files_open"))
 		d.agent.kill()
 		at = w.written()
@@ -449,10 +448,10 @@ func TestTailDirManyFiles(t *testing.T) {
 	ta := d.waitTail(120 * time.Second)
 	files := len(mustGlob(t, filepath.Join(logDir, "f*.log")))
 	var followed int64
-	plugintest.Eventually(t, 10*time.Second, func() bool {
+	plugintest.Eventually(t, 10*time.Second, throttle(ctlPoll, func() bool {
 		followed = d.agentMetric("files_followed")
 		return followed >= int64(files)
-	}, func() string { return fmt.Sprintf("the agent follows %d files, want %d", followed, files) })
+	}), func() string { return fmt.Sprintf("the agent follows %d files, want %d", followed, files) })
 	t.Logf("tailDir: files=%d written=%d delivered=%d lost=%d duplicates=%d foreign=%d files_open=%d (sampled) files_followed=%d gaps=[%s]",
 		files, d.lines, ta.distinct(), ta.lost(), ta.dups, ta.foreign, maxOpen, followed, ta.gaps())
 	if ta.lost() != 0 || ta.dups != 0 || ta.foreign != 0 {
