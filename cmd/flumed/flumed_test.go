@@ -36,6 +36,7 @@ func flumed(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestNodeOneshot(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(dir) // the cases without --data-dir keep their state in ./data
 	in := filepath.Join(dir, "in.log")
 	if err := os.WriteFile(in, []byte("alpha\nbeta\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -86,10 +86,10 @@ func (d *dataplane) reconfigure(node, source, sink string) {
 		before = versionOf(out, node)
 	}
 	d.e.mustCtl(0, "config", node, source, sink)
-	plugintest.Eventually(t, 20*time.Second, func() bool {
+	plugintest.Eventually(t, 20*time.Second, throttle(ctlPoll, func() bool {
 		out, err := d.e.ctl(0, "status")
 		return err == nil && versionOf(out, node) > before
-	}, func() string {
+	}), func() string {
 		out, _ := d.e.ctl(0, "status")
 		return node + " does not run its new config:\n" + out + d.logs()
 	})
