@@ -40,7 +40,7 @@ type dataplaneBench struct {
 var dataplaneBenches = []dataplaneBench{
 	{"text -> agentBESink -> collectorSink", `agentBESink("127.0.0.1", %d)`, ">= 1.2M lines/s", false},
 	{"text -> agentDFOSink -> collectorSink", `agentDFOSink("127.0.0.1", %d)`, "", false},
-	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 40 MB", false},
+	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 20 MB", false},
 	{"text -> agentE2ESink(compression=zstd) -> collectorSink", `agentE2ESink("127.0.0.1", %d, compression="zstd")`, "", false},
 	{"text -> agentE2ESink -> collectorSink, mutual TLS", `agentE2ESink("127.0.0.1", %d)`, "within 15% of agentE2ESink without TLS", true},
 }
