@@ -95,68 +95,57 @@ func (d *dataplane) reconfigure(node, source, sink string) {
 	})
 }
 
-// TestAgentConfigChangesWhileTailing changes the decorators in front of an end-to-end agent
-// sink ten times (a value decorator added, changed and removed) while a file it tails grows
-// at 20,000 lines a second: no line is lost or repeated.
-func TestAgentConfigChangesWhileTailing(t *testing.T) {
-	t.Parallel()
+// reloadWhileTailing runs an agent that tails a file growing at reconfigRate end to end to one
+// collector, calls change(i) ten times spread over the writing (waiting for each new config to
+// run is part of the pace), and checks that every line arrived once.
+func reloadWhileTailing(t *testing.T, what string, change func(d *dataplane, source, chain string, i int)) {
 	d := newDataplaneWith(t, 1, 1, 0)
 	d.lines = reconfigLines(t)
 	d.input = d.dir + "/grow.log"
 	if err := os.WriteFile(d.input, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	source := fmt.Sprintf("tail(%q)", d.input)
-	chain := d.chain("E2E")
+	source, chain := fmt.Sprintf("tail(%q)", d.input), d.chain("E2E")
 	d.startAgentWith(source, chain)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		writeSteadily(t, d.input, d.lines, reconfigRate)
 	}()
-	sinks := []string{
-		`value("stage", "one") ` + chain,
-		chain,
-		`value("stage", "two") ` + chain,
-		`value("stage", "two") value("more", "yes") ` + chain,
-		chain,
-	}
 	start := time.Now()
 	every := time.Duration(d.lines) * time.Second / reconfigRate / 11
 	for i := range 10 {
-		// Spread the changes over the writing; waiting for each to run is part of the pace.
 		pace(start.Add(time.Duration(i+1) * every))
-		d.reconfigure("agent1", source, sinks[i%len(sinks)])
+		change(d, source, chain, i)
 	}
 	<-done
 	ta := d.waitQuiet(2 * time.Minute)
-	d.check(ta, "ten agent config changes while tailing", fmt.Sprintf("rate=%d/s", reconfigRate))
+	d.check(ta, what, fmt.Sprintf("rate=%d/s", reconfigRate))
+}
+
+// TestAgentConfigChangesWhileTailing changes the decorators in front of an end-to-end agent
+// sink ten times (a value decorator added, changed and removed) while a file it tails grows
+// at 20,000 lines a second: no line is lost or repeated.
+func TestAgentConfigChangesWhileTailing(t *testing.T) {
+	t.Parallel()
+	reloadWhileTailing(t, "ten agent config changes while tailing", func(d *dataplane, source, chain string, i int) {
+		sinks := []string{
+			`value("stage", "one") ` + chain,
+			chain,
+			`value("stage", "two") ` + chain,
+			`value("stage", "two") value("more", "yes") ` + chain,
+			chain,
+		}
+		d.reconfigure("agent1", source, sinks[i%len(sinks)])
+	})
 }
 
 // TestCollectorConfigChangesWhileTailing changes a collector's config (its output prefix) ten
 // times while an agent tails a growing file to it end to end: no line is lost or repeated.
 func TestCollectorConfigChangesWhileTailing(t *testing.T) {
 	t.Parallel()
-	d := newDataplaneWith(t, 1, 1, 0)
-	d.lines = reconfigLines(t)
-	d.input = d.dir + "/grow.log"
-	if err := os.WriteFile(d.input, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.startAgentWith(fmt.Sprintf("tail(%q)", d.input), d.chain("E2E"))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		writeSteadily(t, d.input, d.lines, reconfigRate)
-	}()
-	start := time.Now()
-	every := time.Duration(d.lines) * time.Second / reconfigRate / 11
-	for i := range 10 {
-		pace(start.Add(time.Duration(i+1) * every))
+	reloadWhileTailing(t, "ten collector config changes while tailing", func(d *dataplane, _, _ string, i int) {
 		d.reconfigure("col1", fmt.Sprintf("collectorSource(%d)", d.ports[0]),
 			fmt.Sprintf("collectorSink(%q, \"data%d-\", 500, raw)", d.outs[0], i))
-	}
-	<-done
-	ta := d.waitQuiet(2 * time.Minute)
-	d.check(ta, "ten collector config changes while tailing", fmt.Sprintf("rate=%d/s", reconfigRate))
+	})
 }
