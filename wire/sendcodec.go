@@ -20,6 +20,9 @@ type sendCodec struct {
 	proto encoding.CodecV2
 }
 
+// payloadField is the field number of AppendRequest.payload.
+const payloadField = 6
+
 // minZeroCopy is the payload size below which the plain proto codec is cheaper.
 const minZeroCopy = 4 << 10
 
@@ -36,16 +39,17 @@ func (c sendCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok || len(req.GetPayload()) < minZeroCopy {
 		return c.proto.Marshal(v)
 	}
-	head, err := appendRequestHead(make([]byte, 0, 64), req)
+	head, err := AppendRequestHead(make([]byte, 0, 64), req)
 	if err != nil {
 		return nil, err
 	}
 	return mem.BufferSlice{mem.SliceBuffer(head), mem.SliceBuffer(req.Payload)}, nil
 }
 
-// appendRequestHead appends every field of req but the payload's bytes: the payload's tag and
-// length come last, so that the payload follows.
-func appendRequestHead(b []byte, req *flumev1.AppendRequest) ([]byte, error) {
+// AppendRequestHead appends every field of req but the payload's bytes: the payload's tag and
+// length come last, so that the payload, written after the head, makes the bytes the whole
+// request. The send codec and the agent's log records are written so.
+func AppendRequestHead(b []byte, req *flumev1.AppendRequest) ([]byte, error) {
 	if h := req.GetHello(); h != nil {
 		hb, err := proto.Marshal(h)
 		if err != nil {
@@ -78,6 +82,55 @@ func appendRequestHead(b []byte, req *flumev1.AppendRequest) ([]byte, error) {
 		b = protowire.AppendTag(b, 8, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(req.Created))
 	}
-	b = protowire.AppendTag(b, 6, protowire.BytesType)
+	b = protowire.AppendTag(b, payloadField, protowire.BytesType)
 	return protowire.AppendVarint(b, uint64(len(req.Payload))), nil
+}
+
+// DecodeRequest decodes an AppendRequest whose payload aliases b, which the caller hands over:
+// a batch read back from a log is not copied again. Fields it does not know are skipped.
+func DecodeRequest(b []byte) (*flumev1.AppendRequest, error) {
+	req := &flumev1.AppendRequest{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		var v uint64
+		switch typ {
+		case protowire.VarintType:
+			v, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed32Type:
+			var x uint32
+			x, n = protowire.ConsumeFixed32(b)
+			v = uint64(x)
+		case protowire.BytesType:
+			var p []byte
+			p, n = protowire.ConsumeBytes(b)
+			if num == payloadField {
+				req.Payload = p[:len(p):len(p)]
+			}
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch num {
+		case 2:
+			req.Seq = v
+		case 3:
+			req.Count = uint32(v)
+		case 4:
+			req.Compression = flumev1.Compression(v)
+		case 5:
+			req.RawSize = uint32(v)
+		case 7:
+			req.Crc32C = uint32(v)
+		case 8:
+			req.Created = int64(v)
+		}
+	}
+	return req, nil
 }

@@ -48,10 +48,38 @@ func TestSendCodecKnowsEveryField(t *testing.T) {
 	for i := range fields.Len() {
 		f := fields.Get(i)
 		if known[f.Number()] != string(f.Name()) {
-			t.Errorf("AppendRequest field %d %q is not encoded by appendRequestHead", f.Number(), f.Name())
+			t.Errorf("AppendRequest field %d %q is not encoded by AppendRequestHead", f.Number(), f.Name())
 		}
 	}
 	if fields.Len() != len(known) {
 		t.Errorf("AppendRequest has %d fields, the codec knows %d", fields.Len(), len(known))
+	}
+}
+
+// TestDecodeRequestAliasesThePayload: a head and its payload decode as the request, the payload
+// in the given memory; a request marshalled whole decodes the same.
+func TestDecodeRequestAliasesThePayload(t *testing.T) {
+	req := &flumev1.AppendRequest{Seq: 9, Count: 2, Compression: flumev1.Compression_COMPRESSION_GZIP,
+		RawSize: 77, Payload: []byte("two events"), Crc32C: 5, Created: 1765000000000000001}
+	head, err := AppendRequestHead(nil, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{append(head, req.Payload...), whole} {
+		got, err := DecodeRequest(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := bytes.Index(b, req.Payload)
+		if !proto.Equal(got, req) || at < 0 || &got.Payload[0] != &b[at] {
+			t.Fatalf("decoded %v, want %v with its payload in place", got, req)
+		}
+	}
+	if _, err := DecodeRequest([]byte{0x32, 0x10, 'x'}); err == nil {
+		t.Fatal("a payload shorter than its length decoded")
 	}
 }

@@ -198,7 +198,7 @@ func (c *chunkLog) deliver(it *item, slab *eventSlab) error {
 		data, err = c.log.events(it.logSeq)
 		switch {
 		case errors.Is(err, wal.ErrReleased), errors.Is(err, wal.ErrNotFound):
-			c.delivered(it, 0)
+			c.progressed()
 			return nil
 		case err != nil:
 			c.lose(it, err)
@@ -223,15 +223,15 @@ func (c *chunkLog) deliver(it *item, slab *eventSlab) error {
 	}
 	c.m.chunksDelivered.Inc()
 	c.m.eventsDelivered.Add(int64(len(events)))
-	c.delivered(it, len(events))
+	c.progressed()
 	if c.onDelivered != nil {
 		c.onDelivered()
 	}
 	return nil
 }
 
-// delivered notes the progress of a chunk that left the queue.
-func (c *chunkLog) delivered(*item, int) {
+// progressed notes that a chunk left the queue, delivered.
+func (c *chunkLog) progressed() {
 	c.mu.Lock()
 	c.progress, c.lastErr = time.Now(), nil
 	c.mu.Unlock()
@@ -331,7 +331,7 @@ func (l *walLog) events(seq uint64) ([]byte, error) {
 	if len(ch.Data) > 0 && ch.Data[0] != 0 {
 		return ch.Data, nil
 	}
-	req, err := decodeRequest(ch.Data[1:])
+	req, err := wire.DecodeRequest(ch.Data[1:])
 	if err != nil {
 		return nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)
 	}

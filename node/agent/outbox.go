@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,12 +10,10 @@ import (
 	"slices"
 	"sync"
 
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/flumego/flume/node/agent/wal"
 	"github.com/flumego/flume/node/metrics"
 	flumev1 "github.com/flumego/flume/proto/flume/v1"
+	"github.com/flumego/flume/wire"
 )
 
 // outbox is the ordered queue of sealed chunks between the chunker and the sender. A chunk
@@ -136,6 +135,14 @@ func (o *outbox) take() *item {
 	return it
 }
 
+// hold counts a chunk that waits outside the queue (a RETRY's pause) as busy, so that a
+// closing sink waits for it; done ends the hold.
+func (o *outbox) hold() {
+	o.mu.Lock()
+	o.busy++
+	o.mu.Unlock()
+}
+
 // done says a chunk taken is in flight, requeued or dropped.
 func (o *outbox) done() {
 	o.mu.Lock()
@@ -176,20 +183,10 @@ func (o *outbox) requeue(items ...*item) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	slices.SortFunc(items, func(a, b *item) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(items, func(a, b *item) int { return cmp.Compare(a.seq, b.seq) })
 	o.queue = append(items, o.queue...)
 	o.m.backlog.Set(int64(len(o.queue)))
 	notify(o.wake)
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // lost hands the strategy what a failed stream had in flight.
@@ -359,24 +356,14 @@ func (o *outbox) condition() (down bool, queued int) {
 // events. The record is an AppendRequest preceded by the position; the payload is not copied:
 // the log writes it from the request's own memory.
 func (o *outbox) logChunk(ctx context.Context, seq uint64, req *flumev1.AppendRequest, pos []byte) (wal.Pending, error) {
-	payload := req.Payload
-	req.Payload = nil
 	head := binary.AppendUvarint(make([]byte, 0, 64+len(pos)), uint64(len(pos)))
 	head = append(head, pos...)
-	head, err := proto.MarshalOptions{}.MarshalAppend(head, req)
-	req.Payload = payload
+	head, err := wire.AppendRequestHead(head, req)
 	if err != nil {
 		return nil, err
 	}
-	// The payload field last, its bytes written by the log after the head: the record
-	// decodes as the whole request.
-	head = protowire.AppendTag(head, payloadField, protowire.BytesType)
-	head = protowire.AppendVarint(head, uint64(len(payload)))
-	return o.log.Append(ctx, wal.Chunk{Seq: seq, Count: req.Count, Created: req.Created, Head: head, Data: payload})
+	return o.log.Append(ctx, wal.Chunk{Seq: seq, Count: req.Count, Created: req.Created, Head: head, Data: req.Payload})
 }
-
-// payloadField is the field number of AppendRequest.payload.
-const payloadField = 6
 
 // load returns a chunk's request, reading it back from the log if it is not in memory.
 func (o *outbox) load(it *item) (*flumev1.AppendRequest, error) {
@@ -410,58 +397,9 @@ func (l *walLog) request(seq uint64) (*flumev1.AppendRequest, []byte, error) {
 	if n > 0 {
 		pos = slices.Clone(c.Data[k : k+int(n)]) // not a slice of the chunk: it outlives the payload
 	}
-	req, err := decodeRequest(c.Data[k+int(n):])
+	req, err := wire.DecodeRequest(c.Data[k+int(n):])
 	if err != nil {
 		return nil, nil, fmt.Errorf("chunk %d of the log does not decode: %w", seq, err)
 	}
 	return req, pos, nil
-}
-
-// decodeRequest decodes a logged AppendRequest whose payload (and the position before it)
-// alias b, which the caller hands over: a chunk read back is not copied again.
-func decodeRequest(b []byte) (*flumev1.AppendRequest, error) {
-	req := &flumev1.AppendRequest{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		b = b[n:]
-		var v uint64
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.Fixed32Type:
-			var x uint32
-			x, n = protowire.ConsumeFixed32(b)
-			v = uint64(x)
-		case protowire.BytesType:
-			var p []byte
-			p, n = protowire.ConsumeBytes(b)
-			if num == payloadField {
-				req.Payload = p[:len(p):len(p)]
-			}
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		b = b[n:]
-		switch num {
-		case 2:
-			req.Seq = v
-		case 3:
-			req.Count = uint32(v)
-		case 4:
-			req.Compression = flumev1.Compression(v)
-		case 5:
-			req.RawSize = uint32(v)
-		case 7:
-			req.Crc32C = uint32(v)
-		case 8:
-			req.Created = int64(v)
-		}
-	}
-	return req, nil
 }

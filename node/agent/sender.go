@@ -299,9 +299,7 @@ func (d *sender) retryLater(it *item) {
 	d.mu.Lock()
 	wait := max(time.Until(d.pauseUntil), 0)
 	d.mu.Unlock()
-	d.out.mu.Lock()
-	d.out.busy++
-	d.out.mu.Unlock()
+	d.out.hold()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
