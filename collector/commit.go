@@ -100,7 +100,7 @@ func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
 		duplicates: r.Counter("duplicates_dropped"), stale: r.Counter("stale_chunks_refused"),
 		retried: r.Counter("chunks_retried"), rolledBack: r.Counter("bytes_rolled_back"),
 		writeErrors: r.Counter("write_errors")}
-	c.identity = identity(bc, r, "commits")
+	c.identity = identity(bc)
 	c.space = sync.NewCond(&c.mu)
 	return c
 }

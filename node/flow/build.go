@@ -93,6 +93,7 @@ func (b *builder) scoped(path string) *plugin.BuildContext {
 	c := *b.bc
 	c.Logger = b.bc.Log().With(slog.String("component", path))
 	c.Metrics = b.bc.Counters().Sub(path)
+	c.Place = path
 	return &c
 }
 

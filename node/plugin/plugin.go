@@ -103,6 +103,9 @@ type BuildContext struct {
 	// LogicalNode and PhysicalNode name where the flow runs.
 	LogicalNode  string
 	PhysicalNode string
+	// Place is where the component sits in its flow ("sink", "sink.fanout1.value"), as its
+	// metrics are named; a rebuilt component (a roll's next sub-sink) gets the same place.
+	Place string
 	// DataDir is the node's data directory (positions, logs).
 	DataDir string
 	// Metrics is the metrics view of where the component sits in its flow ("agentA.sink");
