@@ -253,8 +253,16 @@ func ParseSpecFile(text, label string, reg *plugin.Registry) ([]*flumev1.NodeCon
 
 // checkName refuses logical node names that could not be written in a spec file.
 func checkName(name string) error {
-	if _, err := spec.ParseNodes(name + " : null | null ;"); err != nil || strings.TrimSpace(name) != name || name == "" {
-		return fmt.Errorf("%w: %q is not a valid logical node name: it must start with a letter and hold only letters, digits, '.', '-' and '_'", ErrUsage, name)
+	const rule = "it must start with a letter and hold only letters, digits, '.', '-' and '_'"
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty logical node name: %s", ErrUsage, rule)
+	case strings.TrimSpace(name) != name:
+		return fmt.Errorf("%w: %q is not a valid logical node name: it has leading or trailing space", ErrUsage, name)
+	}
+	nodes, err := spec.ParseNodes(name + " : null | null ;")
+	if err != nil || len(nodes) != 1 || nodes[0].Name != name {
+		return fmt.Errorf("%w: %q is not a valid logical node name: %s", ErrUsage, name, rule)
 	}
 	return nil
 }

@@ -181,7 +181,7 @@ func TestLexerResumes(t *testing.T) {
 
 func TestReservedWords(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"roll : null | null ;", "1:1: expected node name, found reserved word 'roll'"},
+		{": null | null ;", "1:1: expected node name, found ':'"},
 		{"a : true | null ;", "1:5: expected source name, found reserved word 'true'"},
 		{"a : null | false ;", "1:12: expected sink, found reserved word 'false'"},
 		{"a : null | { collector => null } ;", "1:14: expected decorator name, found reserved word 'collector'"},
@@ -196,6 +196,14 @@ func TestReservedWords(t *testing.T) {
 				t.Errorf("ParseNodes(%q) error %v, want %q", tc.in, err, tc.want)
 			}
 		})
+	}
+	// Before the colon a reserved word is a node name: the classic walkthrough names its
+	// collector "collector".
+	for _, name := range []string{"collector", "roll", "true", "false"} {
+		nodes, err := ParseNodes(name + " : collectorSource(35853) | null ;")
+		if err != nil || len(nodes) != 1 || nodes[0].Name != name {
+			t.Errorf("ParseNodes with node name %q: %v, %v", name, nodes, err)
+		}
 	}
 	// Reserved words are whole words and case-sensitive: these are identifiers.
 	for _, in := range []string{"Roll", "rolling", "roll.x", "collector-1", "TRUE", "falsey"} {

@@ -182,7 +182,12 @@ func (p *parser) leave() { p.depth-- }
 
 func (p *parser) node() (*NodeDef, *Error) {
 	n := &NodeDef{Pos: p.tok.pos}
-	if p.tok.kind != tIdent && p.tok.kind != tIP {
+	switch p.tok.kind {
+	case tIdent, tIP:
+	case tTrue, tFalse, tRoll, tCollector:
+		// A reserved word before the colon can only be a node name: the classic
+		// walkthrough names its collector "collector".
+	default:
 		return nil, p.expected("node name")
 	}
 	n.Name = p.tok.text
