@@ -123,7 +123,10 @@ func (c *committer) Open(ctx context.Context, root string) (func(string) int64, 
 		return nil, fmt.Errorf("committed file lengths: %w", err)
 	}
 	return func(file string) int64 {
-		return lengths[c.key(file)] // 0 when nothing of it was committed
+		if n, ok := lengths[c.key(file)]; ok {
+			return n
+		}
+		return store.KeepUnknown // nothing of it was committed
 	}, nil
 }
 

@@ -272,6 +272,22 @@ var catalog = []Property{
 		Choices: []string{"None", "GzipCodec", "ZStandardCodec"}, Group: "collector",
 		Doc: "compression of collector output files"},
 
+	// HDFS, for collector sinks writing to hdfs:// paths.
+	{Name: "flume.hdfs.conf.dir", Kind: KindString, Default: "", Group: "collector", New: true,
+		Doc: "directory of the Hadoop configuration (core-site.xml, hdfs-site.xml); empty: HADOOP_CONF_DIR, else HADOOP_HOME/conf"},
+	{Name: "flume.hdfs.user", Kind: KindString, Default: "", Group: "collector", New: true,
+		Doc: "user HDFS files are written as, unless the path names one; empty: HADOOP_USER_NAME, else the OS user"},
+	{Name: "flume.hdfs.replication", Kind: KindInt, Default: "0", Min: 0, Max: 512, Group: "collector", New: true,
+		Doc: "replication of new HDFS files; 0: dfs.replication of the Hadoop configuration, else the NameNode's default"},
+	{Name: "flume.hdfs.blocksize", Kind: KindInt, Default: "0", Min: 0, Max: 1 << 40, Unit: "bytes", Group: "collector", New: true,
+		Doc: "block size of new HDFS files; 0: dfs.blocksize of the Hadoop configuration, else the NameNode's default"},
+	{Name: "flume.hdfs.close.per.commit", Kind: KindBool, Default: "false", Group: "collector", New: true,
+		Doc: "close and reopen every HDFS file a commit group wrote before its chunks are acked (data in completed blocks), instead of hflush (data on every DataNode of the pipeline)"},
+	{Name: "flume.security.kerberos.principal", Kind: KindString, Default: "", Group: "security",
+		Doc: "Kerberos principal (user@REALM) collectors log in to a kerberized HDFS as, with flume.security.kerberos.keytab; empty: the credential cache of KRB5CCNAME"},
+	{Name: "flume.security.kerberos.keytab", Kind: KindString, Default: "/etc/flume/conf/krb5.keytab", Group: "security",
+		Doc: "keytab of flume.security.kerberos.principal"},
+
 	// Security.
 	{Name: TLSCA, Kind: KindString, Default: "", Group: "security", New: true,
 		Doc: "PEM file of the certificate authorities that sign the ensemble's certificates; set with flume.tls.cert and flume.tls.key to turn TLS on for every listener and client"},
@@ -323,8 +339,6 @@ var catalog = []Property{
 	ignored("flume.collector.dfs.compress.gzip", "set flume.collector.dfs.compress.codec to GzipCodec instead"),
 	ignored("flume.plugin.classes", "components are compiled in; there are no Java plugin classes to load"),
 	ignored("flume.plugin.outputformat.classes", "output formats are compiled in; there are no Java plugin classes to load"),
-	ignored("flume.security.kerberos.principal", "Kerberos is not supported"),
-	ignored("flume.security.kerberos.keytab", "Kerberos is not supported"),
 	ignored("watchdog.restarts.max", "there is no watchdog process; use the service manager's restart policy"),
 	ignored("flume.webapps.path", noteWebapp),
 	ignored("flume.node.webapp.root", noteWebapp),

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flumego/flume/collector/hdfs"
 	"github.com/flumego/flume/collector/store"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
@@ -119,6 +120,13 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 	}
 	reg := bc.Counters().Sub(args.Name())
 	o.Format, o.Compress, o.Logger, o.Metrics = f, comp, bc.Log(), reg
+	if isHDFS(o.Path) {
+		fsys, err := hdfsFS(bc, o.Path)
+		if err != nil {
+			return nil, args.Errorf(pathParam, "%v", err)
+		}
+		o.FS = fsys
+	}
 	if err := o.Validate(); err != nil {
 		return nil, args.Errorf(pathParam, "%v", err)
 	}
@@ -138,6 +146,25 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 	}
 	return s, nil
 }
+
+// hdfsFS returns the backend of an hdfs:// path. A flow built to be checked (on a master,
+// whose Hadoop configuration is not the collector's) has the path's form checked only.
+func hdfsFS(bc *plugin.BuildContext, p string) (store.FS, error) {
+	if bc.Validating {
+		if err := hdfs.CheckURL(p); err != nil {
+			return nil, err
+		}
+		return hdfs.Unconnected(), nil
+	}
+	settings, err := hdfs.LoadSettings(bc.Prop)
+	if err != nil {
+		return nil, err
+	}
+	return hdfs.New(p, settings, bc.Log())
+}
+
+// isHDFS reports whether p is an hdfs:// path.
+func isHDFS(p string) bool { return len(p) >= 7 && strings.EqualFold(p[:7], "hdfs://") }
 
 // buildFormat builds the format argument, or the collector's default format.
 func buildFormat(bc *plugin.BuildContext, args *spec.Args) (plugin.Format, error) {

@@ -65,7 +65,7 @@ type Committer interface {
 	// it. It does no I/O.
 	Identity() string
 	// Open returns how much of each file a crash left under root (file as in store.Span.File)
-	// is committed: a length, store.KeepAll, or store.KeepSkip.
+	// is committed: a length, store.KeepAll, store.KeepSkip or store.KeepUnknown.
 	Open(ctx context.Context, root string) (keep func(file string) int64, err error)
 	// Start is called once the Writer is open, with the sink's dead letters.
 	Start(w *store.Writer, dead *DeadLetter)

@@ -30,9 +30,10 @@ type storeSink struct {
 
 	events, bytes *metrics.Counter
 
-	w    *store.Writer
-	stop chan struct{} // closed to stop the timer
-	done chan struct{} // closed by the timer when it exits
+	w       *store.Writer
+	release func()        // lets go of a shared backend client (HDFS) held while open
+	stop    chan struct{} // closed to stop the timer
+	done    chan struct{} // closed by the timer when it exits
 
 	mu      sync.Mutex
 	pending error // a failed timed roll, for the next Append or Close
@@ -55,6 +56,14 @@ func (s *storeSink) Open(ctx context.Context) error {
 	}
 	var keep func(string) int64
 	o := s.opts
+	if h, ok := o.FS.(interface{ Hold() func() }); ok {
+		s.release = h.Hold()
+		defer func() {
+			if s.w == nil {
+				s.letGo()
+			}
+		}()
+	}
 	if s.committer != nil {
 		root, err := o.Root()
 		if err != nil {
@@ -119,6 +128,14 @@ func (s *storeSink) timer(w *store.Writer, stop <-chan struct{}, done chan<- str
 				s.setPending(err)
 			}
 		}
+	}
+}
+
+// letGo releases the backend client held since Open.
+func (s *storeSink) letGo() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
 	}
 }
 
@@ -223,6 +240,7 @@ func (s *storeSink) Close(ctx context.Context) error {
 	}
 	err := errors.Join(s.takePending(), closeW())
 	s.w = nil
+	s.letGo()
 	if err != nil {
 		return fmt.Errorf("%s: close: %w", s.name, err)
 	}

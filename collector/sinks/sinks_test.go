@@ -101,7 +101,9 @@ func TestBuildErrors(t *testing.T) {
 		{`collectorSink("/x")`, nil, 1, `missing argument "fileprefix"; usage: collectorSink("fsdir", "fileprefix"[, rollmillis=`},
 		{`collectorSink("/x", "p", "-5")`, nil, 26, `argument rollmillis: want a duration (milliseconds or "10s"), got string "-5"`},
 		{`collectorSink("/x", "p", 0)`, nil, 26, "collectorSink: argument rollmillis: must be more than 0"},
-		{`collectorSink("hdfs://nn:8020/flume/%Y/", "p")`, nil, 15, "argument fsdir: \"hdfs://nn:8020/flume/%Y/p\": hdfs:// is not supported by this build"},
+		{`collectorSink("hdfs://nn:http/flume/%Y/", "p")`, nil, 15, `argument fsdir: hdfs: "hdfs://nn:http/flume/%Y/p": port "http" of "nn:http" is not a TCP port`},
+		{`collectorSink("hdfs:///flume/", "p")`, map[string]string{"flume.hdfs.conf.dir": "/nonexistent"}, 15,
+			`argument fsdir: hdfs: "hdfs:///flume/p" names no NameNode, and fs.defaultFS is unset: no core-site.xml or hdfs-site.xml was found in /nonexistent`},
 		{`collectorSink("/x", "p", 1000, nosuch)`, nil, 32, `unknown output format "nosuch"`},
 		{`collectorSink("/x", "p", 1000, raw, 5)`, nil, 0, "too many arguments"},
 		{`collectorSink("", "p")`, nil, 15, "argument fsdir: empty directory"},
@@ -112,7 +114,7 @@ func TestBuildErrors(t *testing.T) {
 		{`customdfs("")`, nil, 11, "argument path: empty path"},
 		{`formatDfs("/x", avrodata("lz4"))`, nil, 0, `unknown codec "lz4"`},
 		{`escapedCustomDfs("/x/%Y", "../%{host}")`, nil, 18, `".." component`},
-		{`escapedFormatDfs("hdfs://nn/x", "f")`, nil, 18, "hdfs:// is not supported by this build"},
+		{`escapedFormatDfs("hdfs://@nn/x", "f")`, nil, 18, "empty user before '@'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {

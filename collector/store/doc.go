@@ -32,8 +32,9 @@
 // begin alike still name two files. An event whose name the storage refuses all the same
 // (ErrNameRefused) is left out by WriteOrSkip, for its owner to set aside.
 //
-// A Writer is safe for concurrent use; its methods take a lock. The local file system is the
-// only backend of this build; FS is the seam for another (HDFS).
+// A Writer is safe for concurrent use; its methods take a lock. FS is the seam between the
+// Writer and its storage: LocalFS here, and HDFS in package collector/hdfs, which has no
+// truncation of its own and cuts a file by copying what it keeps (see there).
 package store
 
 import "errors"
@@ -41,8 +42,9 @@ import "errors"
 var (
 	// ErrClosed is returned by a Writer used after Close.
 	ErrClosed = errors.New("store writer closed")
-	// ErrHDFS is returned for an hdfs:// path: the backend is not in this build.
-	ErrHDFS = errors.New("hdfs:// is not supported by this build")
+	// ErrHDFS is returned for an hdfs:// path given without Options.FS (package
+	// collector/hdfs makes one).
+	ErrHDFS = errors.New("an hdfs:// path needs an HDFS backend (Options.FS)")
 	// ErrScheme is returned for a path whose scheme has no backend.
 	ErrScheme = errors.New("unsupported scheme")
 	// ErrBadPath is returned for a path template that cannot name files under its root.

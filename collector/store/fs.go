@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,15 @@ type FS interface {
 	List(dir string) ([]fs.DirEntry, error)
 	// SyncDir makes the entries of dir (files created, renamed, removed) durable.
 	SyncDir(dir string) error
+}
+
+// Settler is implemented by a backend where a file left open by a writer that is gone (a
+// crash) cannot be read at its full length, nor cut, until the backend has closed it: HDFS,
+// until the NameNode has recovered the writer's lease. Recover calls Settle before it looks
+// at such a file.
+type Settler interface {
+	// Settle returns once name is closed, or when ctx ends.
+	Settle(ctx context.Context, name string) error
 }
 
 // File is an open file written at its end.

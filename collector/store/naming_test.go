@@ -144,7 +144,7 @@ func TestValidate(t *testing.T) {
 		{"plain", Options{Path: "/data/%{host}/log-"}, nil, ""},
 		{"file url", Options{Path: "file:///data/%Y-%m-%d/%H00/web-"}, nil, ""},
 		{"relative", Options{Path: "out/x-"}, nil, ""},
-		{"hdfs", Options{Path: "hdfs://nn:8020/flume/%Y/"}, ErrHDFS, "hdfs:// is not supported by this build"},
+		{"hdfs", Options{Path: "hdfs://nn:8020/flume/%Y/"}, ErrHDFS, "an hdfs:// path needs an HDFS backend"},
 		{"other scheme", Options{Path: "s3n://bucket/x/"}, ErrScheme, `unsupported scheme "s3n://"`},
 		{"empty", Options{Path: ""}, ErrBadPath, "empty path"},
 		{"dotdot", Options{Path: "/data/%Y/../../etc/x"}, ErrBadPath, `".." component`},

@@ -90,6 +90,12 @@ func (o *Options) parse() (*layout, error) {
 	scheme, p := splitScheme(o.Path)
 	fsys := o.FS
 	switch {
+	case scheme == "hdfs" && fsys != nil:
+		// The authority names the cluster, which FS reaches: the rest is the path.
+		p = p[strings.IndexByte(p+"/", '/'):]
+		if p == "" {
+			p = "/"
+		}
 	case fsys != nil:
 	case scheme == "" || scheme == "file":
 		fsys = LocalFS{}

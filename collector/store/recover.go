@@ -21,6 +21,11 @@ const (
 	KeepAll int64 = -1
 	// KeepSkip leaves the file alone: it is not the caller's (another writer's, still open).
 	KeepSkip int64 = -2
+	// KeepUnknown says the owner has no record of the file: nothing of it was committed. On a
+	// backend that the owner has to itself (the local disk) the file is removed; on one that
+	// other collectors write to beside it (a Settler: HDFS) it is left alone, since it may be
+	// another's.
+	KeepUnknown int64 = -3
 )
 
 // RecoverStats counts what Recover did.
@@ -60,7 +65,7 @@ func Recover(ctx context.Context, o Options, keep func(file string) int64) (Reco
 		return st, err
 	}
 	slices.Sort(found)
-	r := recoverer{l: l, o: &o, hasHeader: hasHeader, headerLen: headerLen, dirs: map[string]struct{}{}}
+	r := recoverer{ctx: ctx, l: l, o: &o, hasHeader: hasHeader, headerLen: headerLen, dirs: map[string]struct{}{}}
 	var errs []error
 	for _, rel := range found {
 		if err := ctx.Err(); err != nil {
@@ -72,6 +77,12 @@ func Recover(ctx context.Context, o Options, keep func(file string) int64) (Reco
 		final := strings.TrimSuffix(rel, tmpExt)
 		if keep != nil {
 			n = keep(final)
+		}
+		if n == KeepUnknown {
+			n = 0
+			if _, shared := l.fs.(Settler); shared {
+				n = KeepSkip
+			}
 		}
 		if n == KeepSkip || isLive(liveKey(l.fs, path.Join(l.root, rel))) {
 			st.Skipped++
@@ -119,6 +130,7 @@ func walk(ctx context.Context, fsys FS, root, rel string, depth int, re *regexp.
 }
 
 type recoverer struct {
+	ctx       context.Context
 	l         *layout
 	o         *Options
 	hasHeader bool
@@ -130,6 +142,12 @@ type recoverer struct {
 func (r *recoverer) one(final string, n int64, st *RecoverStats) error {
 	full := path.Join(r.l.root, final)
 	tmp := full + tmpExt
+	if s, ok := r.l.fs.(Settler); ok {
+		// The file's writer died with it open: its full length is known once it is closed.
+		if err := s.Settle(r.ctx, tmp); err != nil {
+			return fmt.Errorf("recover %q: %w", tmp, err)
+		}
+	}
 	size, err := r.l.fs.Stat(tmp)
 	if err != nil {
 		return fmt.Errorf("recover %q: %w", tmp, err)

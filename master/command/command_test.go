@@ -27,8 +27,8 @@ func TestParse(t *testing.T) {
 			`set_configs:{configs:{node:"a" flow:"default-flow" source:"null" sink:"null"} configs:{node:"b" flow:"default-flow" source:"stdin" sink:"console"}}`, false},
 		{[]string{"map", "host1", "agentA"}, `map_node:{physical:"host1" logical:"agentA"}`, false},
 		// The classic walkthrough names its collector "collector", a reserved word of specs.
-		{[]string{"config", "collector", "collectorSource(35853)", `collectorSink("/var/flume/", "syslog")`},
-			`set_configs:{configs:{node:"collector" flow:"default-flow" source:"collectorSource(35853)" sink:"collectorSink(\"/var/flume/\", \"syslog\")"}}`, false},
+		{[]string{"config", "collector", "collectorSource(35853)", `collectorSink("hdfs://namenode/flume/", "syslog")`},
+			`set_configs:{configs:{node:"collector" flow:"default-flow" source:"collectorSource(35853)" sink:"collectorSink(\"hdfs://namenode/flume/\", \"syslog\")"}}`, false},
 		{[]string{"map", "host1", "collector"}, `map_node:{physical:"host1" logical:"collector"}`, false},
 		{[]string{"multiconfig", "collector : collectorSource(35853) | null ;"},
 			`set_configs:{configs:{node:"collector" flow:"default-flow" source:"collectorSource(35853)" sink:"null"}}`, false},
