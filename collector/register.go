@@ -9,7 +9,7 @@ import (
 // Register adds the collector tier's components to r: the collector sources, and the
 // collector sinks with the commit protocol.
 func Register(r *plugin.Registry) {
-	sinks.RegisterWith(r, newCommitter)
+	sinks.Register(r)
 	r.RegisterSource(spec.Signature{Name: "collectorSource", Params: []spec.Param{portParam()}},
 		"receives agents' batches on a port (flume.collector.event.port, 35853)", buildSource)
 	p := portParam()

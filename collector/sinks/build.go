@@ -53,8 +53,8 @@ var escapedSigs = []spec.Signature{
 	{Name: "escapedFormatDfs", Params: escapedParams},
 }
 
-// builders build the sinks; nc, if set, gives each its Committer.
-type builders struct{ nc NewCommitter }
+// builders build the sinks.
+type builders struct{}
 
 // collector builds collectorSink: buckets under fsdir named fileprefix + a roll tag, all
 // finalized every rollmillis.
@@ -131,16 +131,16 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 		return nil, args.Errorf(pathParam, "%v", err)
 	}
 	s := &storeSink{
-		name: args.Name(), opts: o, log: bc.Log(),
+		name: args.Name(), log: bc.Log(),
 		events: reg.Counter("events_out"), bytes: reg.Counter("bytes_out"),
 	}
-	if b.nc != nil {
-		s.committer = b.nc(bc, args.Name())
-	}
 	deadName := cmp.Or(bc.PhysicalNode, "collector")
-	if s.committer != nil {
-		deadName = s.committer.Identity()
+	s.delivery = &plain{}
+	if c := newCommitter(bc); c != nil {
+		s.delivery, deadName = c, c.identity
+		o.ManualSettle = true // a file is finished once all it holds is committed
 	}
+	s.opts = o
 	if s.dead, err = newDeadLetter(o, deadName, reg, bc.Log()); err != nil {
 		return nil, args.Errorf(pathParam, "dead letters: %v", err)
 	}

@@ -43,7 +43,7 @@ const DeadLetterDir = "dead-letter"
 // string; any other is {"base64": ...}, its bytes in standard base64.
 //
 // The owner writes a batch's dead letters with the batch and makes them durable with it, before
-// the batch is acknowledged: a sink with a Committer commits their file lengths with the batch,
+// the batch is acknowledged: a sink with a commit point commits their file lengths with the batch,
 // and cuts them with it when it is refused. It is safe for concurrent use.
 type DeadLetter struct {
 	opts  store.Options
@@ -74,7 +74,7 @@ func newDeadLetter(o store.Options, sink string, reg *metrics.Registry, log *slo
 	d.opts = store.Options{
 		Path:     strings.ReplaceAll(dir, "%", "%%") + "/" + fileSafe(sink) + "-",
 		Suffix:   ".jsonl",
-		Location: o.Location, Now: o.Now, FS: o.FS, Logger: log,
+		Location: o.Location, Now: o.Now, FS: o.FS, Logger: log, ManualSettle: o.ManualSettle,
 		Metrics: reg.Sub("dead_letter"),
 	}
 	return d, d.opts.Validate()
@@ -98,24 +98,21 @@ func fileSafe(name string) string {
 	return "sink"
 }
 
-// hooks sets the finalize hooks of the dead-letter files, which are given and take the files'
-// names relative to the sink's root ("dead-letter/<name>").
-func (d *DeadLetter) hooks(before func([]string) error, after func([]string)) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	d.opts.BeforeFinalize, d.opts.AfterFinalize = nil, nil
-	if before != nil {
-		d.opts.BeforeFinalize = func(files []string) error { return before(prefixed(files)) }
-	}
-	if after != nil {
-		d.opts.AfterFinalize = func(files []string) { after(prefixed(files)) }
-	}
-}
-
+// prefixed names files of the dead-letter Writer relative to the sink's root.
 func prefixed(files []string) []string {
 	out := make([]string, len(files))
 	for i, f := range files {
 		out[i] = DeadLetterDir + "/" + f
+	}
+	return out
+}
+
+// own names spans relative to the sink's root as the dead-letter Writer does.
+func own(spans []store.Span) []store.Span {
+	out := make([]store.Span, len(spans))
+	for i, s := range spans {
+		s.File = strings.TrimPrefix(s.File, DeadLetterDir+"/")
+		out[i] = s
 	}
 	return out
 }
@@ -213,7 +210,7 @@ func (t text) MarshalJSON() ([]byte, error) {
 }
 
 // Counted records that n events are set aside for good, the last of them because of why: their
-// batch is committed (or, without a Committer, durable).
+// batch is committed (or, without a commit point, durable).
 func (d *DeadLetter) Counted(n int, why error) {
 	if n == 0 {
 		return
@@ -274,34 +271,45 @@ func (d *DeadLetter) Rollback(spans []store.Span) error {
 	if d.w == nil {
 		return fmt.Errorf("roll back dead letters: %w", store.ErrNotOpen)
 	}
-	own := make([]store.Span, len(spans))
-	for i, s := range spans {
-		s.File = strings.TrimPrefix(s.File, DeadLetterDir+"/")
-		own[i] = s
-	}
-	return d.w.Rollback(own)
+	return d.w.Rollback(own(spans))
 }
 
-// Roll finalizes the dead-letter file, if one is open.
-func (d *DeadLetter) Roll() error {
+// Settle settles dead letters written (spans as Write returned them), as store.Writer.Settle
+// does.
+func (d *DeadLetter) Settle(spans []store.Span) {
+	if len(spans) == 0 {
+		return
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.w != nil {
+		d.w.Settle(own(spans))
+	}
+}
+
+// Roll finalizes the dead-letter file, if one is open, and returns the files finished, named
+// relative to the sink's root.
+func (d *DeadLetter) Roll() ([]string, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if d.w == nil {
-		return nil
+		return nil, nil
 	}
-	return d.w.Roll()
+	done, err := d.w.Roll()
+	return prefixed(done), err
 }
 
-// Close finalizes the dead-letter file and releases it; a later Write opens a new one.
-func (d *DeadLetter) Close() error {
+// Close finalizes the dead-letter file and releases it, and returns the files finished; a
+// later Write opens a new one.
+func (d *DeadLetter) Close() ([]string, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	if d.w == nil {
-		return nil
+		return nil, nil
 	}
-	err := d.w.Close()
+	done, err := d.w.Close()
 	d.w = nil
-	return err
+	return prefixed(done), err
 }
 
 // clip shortens s to at most n bytes, at a rune boundary, marking the cut.

@@ -9,28 +9,28 @@ import (
 	"time"
 
 	"github.com/flumego/flume/collector/store"
-	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
 )
 
-// storeSink is every sink of this package: a store.Writer opened in Open, written in Append,
-// and closed (every file finalized) in Close. With every set, a timer goroutine finalizes
-// all open files every period; what it fails at is returned by the next Append or by Close,
-// since the timer has nobody else to tell.
+// storeSink is every sink of this package: a store.Writer opened in Open, written in Append
+// through its files (plain, or committed when the node has a commit point), and closed (every
+// file finalized) in Close. With every set, a timer goroutine finalizes all open files every
+// period; what it fails at is returned by the next Append or by Close, since the timer has
+// nobody else to tell.
 type storeSink struct {
-	name      string
-	opts      store.Options
-	every     time.Duration // roll period; 0: files are finalized at Close (and by eviction)
-	committer Committer
-	dead      *DeadLetter // where events the storage refuses are set aside
-	health    Health      // whether the storage takes writes, without a Committer
-	log       *slog.Logger
+	name     string
+	opts     store.Options
+	every    time.Duration // roll period; 0: files are finalized at Close (and by eviction)
+	delivery delivery      // plain, or the commit protocol on a node with a commit point
+	dead     *DeadLetter   // where events the storage refuses are set aside
+	log      *slog.Logger
 
 	events, bytes *metrics.Counter
 
 	w       *store.Writer
+	files   files         // between Open and Close
 	release func()        // lets go of a shared backend client (HDFS) held while open
 	stop    chan struct{} // closed to stop the timer
 	done    chan struct{} // closed by the timer when it exits
@@ -47,8 +47,8 @@ var (
 // Writer returns the sink's Writer between Open and Close.
 func (s *storeSink) Writer() *store.Writer { return s.w }
 
-// Open recovers the files an earlier run left under the sink's root (kept whole, or as the
-// Committer says), opens the Writer and starts the roll timer. A closed sink can be opened
+// Open recovers the files an earlier run left under the sink's root (kept whole, or cut to
+// what is committed), opens the Writer and starts the roll timer. A closed sink can be opened
 // again.
 func (s *storeSink) Open(ctx context.Context) error {
 	if s.w != nil {
@@ -64,28 +64,23 @@ func (s *storeSink) Open(ctx context.Context) error {
 			}
 		}()
 	}
-	if s.committer != nil {
-		root, err := o.Root()
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		if keep, err = s.committer.Open(ctx, root); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		o.BeforeFinalize = s.committer.BeforeFinalize
-		o.AfterFinalize = s.committer.AfterFinalize
-		s.dead.hooks(s.committer.BeforeFinalize, s.committer.AfterFinalize)
+	root, err := o.Root()
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
 	}
-	st, err := s.dead.recoverFiles(ctx, keep)
+	if keep, err = s.delivery.open(ctx, root); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	deadSt, err := s.dead.recoverFiles(ctx, keep)
 	if err != nil {
 		return fmt.Errorf("%s: recover dead letters: %w", s.name, err)
 	}
-	if st.Files > 0 {
-		s.log.Info("recovered dead-letter files left by an earlier run", "files", st.Files,
-			"finalized", st.Finalized, "truncated", st.Truncated, "removed", st.Removed,
-			"bytes_dropped", st.BytesDropped)
+	if deadSt.Files > 0 {
+		s.log.Info("recovered dead-letter files left by an earlier run", "files", deadSt.Files,
+			"finalized", deadSt.Finalized, "truncated", deadSt.Truncated, "removed", deadSt.Removed,
+			"bytes_dropped", deadSt.BytesDropped)
 	}
-	st, err = store.Recover(ctx, o, keep)
+	st, err := store.Recover(ctx, o, keep)
 	if err != nil {
 		return fmt.Errorf("%s: recover: %w", s.name, err)
 	}
@@ -94,24 +89,23 @@ func (s *storeSink) Open(ctx context.Context) error {
 			"finalized", st.Finalized, "truncated", st.Truncated, "removed", st.Removed,
 			"skipped", st.Skipped, "bytes_dropped", st.BytesDropped)
 	}
+	recovered := append(prefixed(deadSt.Done), st.Done...)
 	w, err := store.Open(ctx, o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	s.w = w
-	if s.committer != nil {
-		s.committer.Start(w, s.dead)
-	}
+	s.files = s.delivery.start(w, s.dead, recovered)
 	s.setPending(nil)
 	if s.every > 0 {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
-		go s.timer(w, s.stop, s.done)
+		go s.timer(s.files, s.stop, s.done)
 	}
 	return nil
 }
 
 // timer finalizes every open file each period until stop is closed.
-func (s *storeSink) timer(w *store.Writer, stop <-chan struct{}, done chan<- struct{}) {
+func (s *storeSink) timer(f files, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(s.every)
 	defer t.Stop()
@@ -120,11 +114,7 @@ func (s *storeSink) timer(w *store.Writer, stop <-chan struct{}, done chan<- str
 		case <-stop:
 			return
 		case <-t.C:
-			roll := func() error { return errors.Join(w.Roll(), s.dead.Roll()) }
-			if s.committer != nil {
-				roll = func() error { return s.committer.Roll(w) }
-			}
-			if err := roll(); err != nil {
+			if err := f.Roll(); err != nil {
 				s.setPending(err)
 			}
 		}
@@ -155,8 +145,8 @@ func (s *storeSink) takePending() error {
 	return err
 }
 
-// Append writes the batch to the bucket files: through the Committer if there is one,
-// straight to the Writer otherwise. A failed Append leaves nothing of the batch in the files.
+// Append writes the batch to the bucket files. A failed Append leaves nothing of the batch in
+// the files.
 func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	if s.w == nil {
 		return fmt.Errorf("%s: %w", s.name, ErrNotOpen)
@@ -164,13 +154,7 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	if err := s.takePending(); err != nil {
 		return fmt.Errorf("%s: a timed roll failed: %w", s.name, err)
 	}
-	var err error
-	if s.committer != nil {
-		err = s.committer.Append(ctx, s.w, batch)
-	} else {
-		err = s.write(ctx, batch)
-	}
-	if err != nil {
+	if err := s.files.Append(ctx, batch); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	var n int64
@@ -182,34 +166,9 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	return nil
 }
 
-// write writes batch straight to the Writer, setting aside in the dead letters, durably, the
-// events the storage refuses by their names.
-func (s *storeSink) write(ctx context.Context, batch []*event.Event) error {
-	spans, skipped, err := s.w.WriteOrSkip(batch)
-	if err == nil && len(skipped) > 0 {
-		var dead []store.Span
-		if dead, err = s.dead.Write(batch, skipped, commitpoint.ChunkFrom(ctx)); err == nil {
-			err = s.dead.Sync()
-		}
-		if err != nil {
-			// Nothing of the batch stays: it is sent again, whole.
-			err = errors.Join(err, s.dead.Rollback(dead), s.w.Rollback(spans))
-		} else {
-			s.dead.Counted(len(skipped), skipped[len(skipped)-1].Err)
-		}
-	}
-	if !errors.Is(err, store.ErrClosed) {
-		s.health.Set(err)
-	}
-	return err
-}
-
 // Condition says why the sink's writes fail, if they do, and how many events it set aside.
 func (s *storeSink) Condition() string {
-	note := s.health.Note()
-	if s.committer != nil {
-		note = s.committer.Condition()
-	}
+	note := s.delivery.Condition()
 	if dead := s.dead.Note(); dead != "" {
 		if note != "" {
 			return note + "; " + dead
@@ -226,20 +185,14 @@ func (s *storeSink) Close(ctx context.Context) error {
 	if s.w == nil {
 		return nil
 	}
-	if s.committer != nil {
-		s.committer.Halt() // a roll in progress does not wait for the commit point
-	}
+	s.files.Halt() // a roll in progress does not wait for the commit point
 	if s.done != nil {
 		close(s.stop)
 		<-s.done
 		s.stop, s.done = nil, nil
 	}
-	closeW := func() error { return errors.Join(s.w.Close(), s.dead.Close()) }
-	if s.committer != nil {
-		closeW = func() error { return s.committer.Close(ctx, s.w) }
-	}
-	err := errors.Join(s.takePending(), closeW())
-	s.w = nil
+	err := errors.Join(s.takePending(), s.files.Close(ctx))
+	s.w, s.files = nil, nil
 	s.letGo()
 	if err != nil {
 		return fmt.Errorf("%s: close: %w", s.name, err)

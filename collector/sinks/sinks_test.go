@@ -21,9 +21,10 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"go.uber.org/goleak"
 
-	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/format"
+	"github.com/flumego/flume/node/localcommit"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/plugin/plugintest"
 	"github.com/flumego/flume/node/spec"
@@ -36,8 +37,15 @@ func TestMain(m *testing.M) {
 
 var t0 = time.Date(2026, 11, 26, 10, 39, 15, 0, time.UTC)
 
-func newEnv(props map[string]string, nc NewCommitter) *plugintest.Env {
-	return plugintest.NewEnv(props, format.Register, func(r *plugin.Registry) { RegisterWith(r, nc) })
+// newEnv returns a build environment for the sinks; with log set, the node has that commit
+// point and the sinks commit what they write.
+func newEnv(props map[string]string, log commitpoint.Log) *plugintest.Env {
+	env := plugintest.NewEnv(props, format.Register, Register)
+	if log != nil {
+		env.BuildContext.Commits = log
+		env.BuildContext.PhysicalNode = "c1"
+	}
+	return env
 }
 
 func ev(body string, ts time.Time, host string) *event.Event {
@@ -314,133 +322,104 @@ func TestAppendBeforeOpen(t *testing.T) {
 	}
 }
 
-// fakeCommitter drives the Writer as an end-to-end layer would: write, sync, commit, and
-// roll back a batch the "master" refuses as a duplicate (a body of "dup").
-type fakeCommitter struct {
-	mu        sync.Mutex
-	committed map[string]int64 // file -> committed length
-	asked     []string
-	finalized []string
-	refuse    error
-}
-
-func (c *fakeCommitter) Open(context.Context, string) (func(string) int64, error) {
-	return func(file string) int64 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.asked = append(c.asked, file)
-		if n, ok := c.committed[file]; ok {
-			return n
-		}
-		return 0
-	}, nil
-}
-
-func (c *fakeCommitter) Start(*store.Writer, *DeadLetter) {}
-
-func (c *fakeCommitter) Identity() string { return "fake" }
-
-func (c *fakeCommitter) Condition() string { return "" }
-
-func (c *fakeCommitter) Roll(w *store.Writer) error { return w.Roll() }
-
-func (c *fakeCommitter) Close(_ context.Context, w *store.Writer) error { return w.Close() }
-
-func (c *fakeCommitter) BeforeFinalize(files []string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.refuse != nil {
-		return c.refuse
-	}
-	c.finalized = append(c.finalized, files...)
-	return nil
-}
-
-func (c *fakeCommitter) AfterFinalize([]string) {}
-
-func (c *fakeCommitter) Halt() {}
-
-func (c *fakeCommitter) Append(_ context.Context, w *store.Writer, batch []*event.Event) error {
-	spans, err := w.Write(batch)
+// openCommitLog opens a node's own commit point in a temporary directory.
+func openCommitLog(t *testing.T) *localcommit.Log {
+	t.Helper()
+	log, err := localcommit.Open(t.TempDir(), nil)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	if err := w.Sync(); err != nil {
-		return err
-	}
-	if string(batch[0].Body) == "dup" {
-		return w.Rollback(spans)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, s := range spans {
-		c.committed[s.File] = s.To
-	}
-	return nil
+	t.Cleanup(func() { _ = log.Close() })
+	return log
 }
 
-func TestCommitterSeam(t *testing.T) {
+// On a node with a commit point, a sink commits what it writes: a leftover file is cut to its
+// committed length at Open; a batch returns once it is committed; a file is finished once all
+// it holds is committed, and the commit point then forgets its length.
+func TestCommittedSink(t *testing.T) {
 	dir := t.TempDir()
-	c := &fakeCommitter{committed: map[string]int64{}}
-	var sinkNames []string
-	env := newEnv(nil, func(_ *plugin.BuildContext, name string) Committer {
-		sinkNames = append(sinkNames, name)
-		return c
-	})
-	// A leftover with one committed record and a torn, uncommitted tail.
+	log := openCommitLog(t)
+	ctx := context.Background()
 	left := "web-20261126-103915123+0000.1234567890123.00000001"
 	if err := os.WriteFile(filepath.Join(dir, left+".tmp"), []byte("committed\nuncommit"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.committed[left] = int64(len("committed\n"))
-	s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 60000, raw)`, dir))
-	appendAll(t, s, []*event.Event{ev("one", t0, "h")}, []*event.Event{ev("dup", t0, "h")}, []*event.Event{ev("two", t0, "h")})
-	closeSink(t, s)
-
-	if !slices.Equal(sinkNames, []string{"collectorSink"}) || !slices.Equal(c.asked, []string{left}) {
-		t.Errorf("committer for %q, asked about %q", sinkNames, c.asked)
+	key := filepath.Join(dir, left)
+	if _, err := log.Commit(ctx, "c1", []commitpoint.Commit{{Files: []commitpoint.FileLength{{File: key, Length: int64(len("committed\n"))}}}}); err != nil {
+		t.Fatal(err)
 	}
+	s := newEnv(nil, log).OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 60000, raw)`, dir))
+	appendAll(t, s, []*event.Event{ev("one", t0, "h")}, []*event.Event{ev("two", t0, "h")})
+	lengths, err := log.FileLengths(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written string
+	for f, n := range lengths {
+		if f != key && n == int64(len("one\ntwo\n")) {
+			written = f
+		}
+	}
+	if written == "" {
+		t.Fatalf("committed lengths %v: want the new file at %d bytes", lengths, len("one\ntwo\n"))
+	}
+	closeSink(t, s)
 	got := tree(t, dir)
-	if got[left] != "committed\n" || len(got) != 2 {
-		t.Fatalf("files %q", keys(got))
+	if got[left] != "committed\n" || got[strings.TrimPrefix(written, dir+"/")] != "one\ntwo\n" || len(got) != 2 {
+		t.Fatalf("files %q", got)
 	}
-	for name, content := range got {
-		if name != left && content != "one\ntwo\n" {
-			t.Errorf("%s holds %q, want the committed batches only", name, content)
-		}
-		if name != left && !slices.Equal(c.finalized, []string{name}) {
-			t.Errorf("BeforeFinalize got %q, want [%s]", c.finalized, name)
-		}
+	if lengths, err = log.FileLengths(ctx, "c1"); err != nil || len(lengths) != 0 {
+		t.Errorf("committed lengths after Close %v, %v: want the finished files forgotten", lengths, err)
 	}
 }
 
-// A timed roll that fails (the owner cannot commit) is reported by the next Append.
-func TestFailedTimedRollIsReported(t *testing.T) {
+// failingLog is a commit point that fails every commit while refuse is set.
+type failingLog struct {
+	commitpoint.Log
+	mu     sync.Mutex
+	refuse error
+}
+
+func (l *failingLog) Commit(ctx context.Context, collector string, chunks []commitpoint.Commit) (commitpoint.Outcome, error) {
+	l.mu.Lock()
+	err := l.refuse
+	l.mu.Unlock()
+	if err != nil {
+		return commitpoint.Outcome{}, err
+	}
+	return l.Log.Commit(ctx, collector, chunks)
+}
+
+// A batch waits for its commit; a commit point that does not answer keeps the files open,
+// and once it answers again everything is committed and finished.
+func TestUncommittedFilesStayOpen(t *testing.T) {
 	dir := t.TempDir()
-	c := &fakeCommitter{committed: map[string]int64{}, refuse: errors.New("master unreachable")}
-	env := newEnv(nil, func(*plugin.BuildContext, string) Committer { return c })
-	s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 20, raw)`, dir))
-	appendAll(t, s, []*event.Event{ev("one", t0, "h")})
-	var err error
-	plugintest.Eventually(t, 5*time.Second, func() bool {
-		err = s.Append(context.Background(), []*event.Event{ev("more", t0, "h")})
-		return err != nil
-	}, func() string { return "Append never reported the failed roll" })
-	if !strings.Contains(err.Error(), "timed roll failed") || !strings.Contains(err.Error(), "master unreachable") {
-		t.Errorf("Append = %v", err)
+	log := &failingLog{Log: openCommitLog(t), refuse: errors.New("master unreachable")}
+	s := newEnv(nil, log).OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 20, raw)`, dir))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err := s.Append(ctx, []*event.Event{ev("one", t0, "h")})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Append while the commit point fails = %v, want it to wait until its context ends", err)
 	}
-	c.mu.Lock()
-	c.refuse = nil
-	c.mu.Unlock()
+	w := s.(StoreSink).Writer()
+	if open := w.Open(); len(open) != 1 {
+		t.Fatalf("open files %q, want the uncommitted one", open)
+	}
+	log.mu.Lock()
+	log.refuse = nil
+	log.mu.Unlock()
+	plugintest.Eventually(t, 10*time.Second, func() bool { return len(w.Open()) == 0 },
+		func() string { return fmt.Sprintf("files still open: %q", w.Open()) })
 	closeSink(t, s)
-	for name := range tree(t, dir) {
-		if strings.HasSuffix(name, ".tmp") {
-			t.Errorf("%s left unfinalized", name)
+	for name, content := range tree(t, dir) {
+		if strings.HasSuffix(name, ".tmp") || content != "one\n" {
+			t.Errorf("%s holds %q", name, content)
 		}
 	}
 }
 
-// A sink without a Committer sets aside, durably, the events whose names the storage refuses,
+// A sink without a commit point sets aside, durably, the events whose names the storage refuses,
 // writes the others, and says so in its condition; a dead letter keeps the event whole, bytes
 // that are not UTF-8 in base64.
 func TestDeadLettersWithoutCommitter(t *testing.T) {

@@ -33,7 +33,7 @@ func benchWrite(b *testing.B, tpl, compress string) {
 		}
 		if i%64 == 63 {
 			b.StopTimer()
-			if err := w.Roll(); err != nil { // keep the files, and the disk use, small
+			if _, err := w.Roll(); err != nil { // keep the files, and the disk use, small
 				b.Fatal(err)
 			}
 			b.StartTimer()

@@ -28,6 +28,7 @@ type bucket struct {
 	raw    []byte // encoded bytes of the current Write not yet in the file
 
 	size      int64     // bytes in the file
+	settled   int64     // bytes its owner has made safe (Settle): the file may be finalized once all are
 	from      int64     // size when the current Write first touched it
 	call      uint64    // the last Write that touched it
 	created   uint64    // the Write that created it
@@ -231,14 +232,24 @@ func within(root, full string) bool {
 	return strings.HasPrefix(full, root+"/")
 }
 
-// evict finalizes the least recently written file that the current Write has not touched.
-// If the current Write touched them all, nothing is evicted and the bound is exceeded until a
-// later Write: finalizing a file holding data of a Write in progress would commit it too early.
+// evict finalizes the least recently written file that the current Write has not touched and
+// whose data is all settled. If the current Write touched them all, nothing is evicted and the
+// bound is exceeded until a later Write: finalizing a file holding data of a Write in progress
+// would finish it too early. If every other file holds data not settled, evict fails with
+// ErrUnsettled: the owner settles what it wrote and writes again.
 func (w *Writer) evict() error {
+	unsettled := false
 	for b := w.lruTail; b != nil; b = b.prev {
-		if b.call != w.call || b.closing {
+		switch {
+		case b.call == w.call && !b.closing:
+		case b.settled < b.size:
+			unsettled = true
+		default:
 			return w.finalize([]*bucket{b})
 		}
+	}
+	if unsettled {
+		return ErrUnsettled
 	}
 	return nil
 }

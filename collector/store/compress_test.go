@@ -63,7 +63,7 @@ func TestCompressedFilesCutAtSpans(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustWrite(t, w, b3)
-			if err := w.Close(); err != nil {
+			if _, err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 			final, err := os.ReadFile(path.Join(dir, s2[0].File))

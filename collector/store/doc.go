@@ -16,12 +16,15 @@
 //   - Undo. A failed Write takes back what it wrote. Rollback cuts files back to the start of
 //     spans the owner gives back (a duplicate chunk the master refused). Recover cuts files a
 //     crash left to the length the owner vouches for.
-//   - No finalizing behind the owner's back. Before any file is renamed, BeforeFinalize gets
-//     its name, once its data is fsynced, so the owner can commit what is in it first. A
-//     Write never evicts a file it has itself written to.
+//   - No finishing behind the owner's back. A file is finalized only once everything written
+//     to it is settled: with Options.ManualSettle the owner calls Settle with the spans it has
+//     made safe (committed); without it every Write settles what it wrote. Roll, CloseIdle and Close finalize the settled files
+//     and say which they finished; opening one file too many evicts the least recently written
+//     settled file, and fails with ErrUnsettled when there is none.
 //
 // A typical end-to-end owner calls, per chunk: Write, Sync, commit the chunk's spans through
-// the master, and Rollback the spans if the master says the chunk was committed elsewhere.
+// the master, then Settle them, or Rollback them if the master says the chunk was committed
+// elsewhere.
 //
 // Names built from event data are sanitized: an expansion of event data may not hold '/',
 // '\\', "..", NUL or control characters (each becomes '_'), bytes that are not valid UTF-8
@@ -55,6 +58,11 @@ var (
 	ErrBadOption = errors.New("bad option")
 	// ErrNotTail is returned by Rollback for a span that does not end where its file ends.
 	ErrNotTail = errors.New("span is not the tail of its file")
+	// ErrUnsettled is returned when a file cannot be finalized because data written to it is
+	// not settled yet (Settle).
+	ErrUnsettled = errors.New("file holds data not settled yet")
+	// ErrSettled is returned by Rollback for a span whose data is settled.
+	ErrSettled = errors.New("span is settled")
 	// ErrNotOpen is returned by Rollback for a span of a file that is no longer open.
 	ErrNotOpen = errors.New("file is not open")
 	// ErrOutsideRoot is returned if a name would leave the root; sanitizing prevents it, so

@@ -134,7 +134,7 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 			if s2[0].File != s1[0].File || s2[0].From != s1[0].To {
 				t.Errorf("span %+v, want %s from %d", s2[0], s1[0].File, s1[0].To)
 			}
-			if err := w.Close(); err != nil {
+			if _, err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 			got = tree(t, dir)
@@ -168,7 +168,7 @@ func TestFailedCutSealsTheFile(t *testing.T) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := tree(t, dir)
@@ -221,7 +221,7 @@ func TestDiskFullOnTmpfs(t *testing.T) {
 	}
 	more := batch("after", 100, t0)
 	mustWrite(t, w, more)
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	data, rerr = os.ReadFile(path.Join(mnt, "data", spans[0].File))

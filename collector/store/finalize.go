@@ -4,30 +4,35 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 )
 
-// Roll finalizes every open file: fsync, BeforeFinalize, encoder Close (a trailer), fsync,
-// rename from .tmp, fsync of the directory. A file with nothing in it is removed instead.
-func (w *Writer) Roll() error {
+// Roll finalizes every open file whose data is settled: fsync, encoder Close (a trailer),
+// fsync, rename from .tmp, fsync of the directory. A file with nothing in it is removed
+// instead. It returns the files finished (Span.File names), those an eviction finished since
+// the last report included. A file holding data not settled stays open, and the error wraps
+// ErrUnsettled.
+func (w *Writer) Roll() ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	return w.finalize(w.all())
+	err := w.finalize(w.all())
+	return w.takeFinished(), err
 }
 
-// CloseIdle finalizes the files not written for Options.IdleAfter before now. It does nothing
-// when IdleAfter is 0.
-func (w *Writer) CloseIdle(now time.Time) error {
+// CloseIdle finalizes, as Roll does, the files not written for Options.IdleAfter before now.
+// It does nothing when IdleAfter is 0.
+func (w *Writer) CloseIdle(now time.Time) ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if w.o.IdleAfter <= 0 {
-		return nil
+		return w.takeFinished(), nil
 	}
 	var idle []*bucket
 	for b := w.lruTail; b != nil; b = b.prev {
@@ -35,54 +40,45 @@ func (w *Writer) CloseIdle(now time.Time) error {
 			idle = append(idle, b)
 		}
 	}
-	return w.finalize(idle)
+	err := w.finalize(idle)
+	return w.takeFinished(), err
 }
 
-// finalize finalizes bs. What is written to them is made durable first, so the owner's
-// BeforeFinalize can commit it; if BeforeFinalize fails, none is finalized. A file that fails
-// a later step stays open (as .tmp) and is tried again by the next finalize.
+// takeFinished returns the files finished since the last call.
+func (w *Writer) takeFinished() []string {
+	out := w.finished
+	w.finished = nil
+	return out
+}
+
+// finalize finalizes those of bs whose data is settled; the others stay open, and the error
+// names them. A file that fails a step stays open (as .tmp) and is tried again by the next
+// finalize.
 func (w *Writer) finalize(bs []*bucket) error {
 	if len(bs) == 0 {
 		return nil
 	}
 	var errs []error
-	ready := make([]*bucket, 0, len(bs))
+	var unsettled []string
 	for _, b := range bs {
+		if b.settled < b.size && !b.closing {
+			unsettled = append(unsettled, b.name)
+			continue
+		}
 		if err := w.syncBucket(b); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ready = append(ready, b)
-	}
-	if err := w.syncDirs(); err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	if hook := w.o.BeforeFinalize; hook != nil {
-		names := make([]string, 0, len(ready))
-		for _, b := range ready {
-			if b.size > 0 {
-				names = append(names, b.name)
-			}
-		}
-		if len(names) > 0 {
-			if err := hook(names); err != nil {
-				return errors.Join(append(errs, fmt.Errorf("before finalize: %w", err))...)
-			}
-		}
-	}
-	var done []string
-	for _, b := range ready {
 		name, size := b.name, b.size
-		err := w.finish(b)
-		if err == nil && size > 0 {
-			done = append(done, name)
+		if err := w.finish(b); err != nil {
+			errs = append(errs, err)
+		} else if size > 0 {
+			w.finished = append(w.finished, name)
 		}
-		errs = append(errs, err)
 	}
-	if err := w.syncDirs(); err != nil {
-		errs = append(errs, err)
-	} else if hook := w.o.AfterFinalize; hook != nil && len(done) > 0 {
-		hook(done)
+	errs = append(errs, w.syncDirs())
+	if len(unsettled) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrUnsettled, strings.Join(unsettled, ", ")))
 	}
 	return errors.Join(errs...)
 }

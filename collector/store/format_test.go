@@ -157,7 +157,7 @@ func TestEveryFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustWrite(t, w, b3)
-			if err := w.Close(); err != nil {
+			if _, err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(path.Join(dir, s2[0].File))
@@ -207,7 +207,7 @@ func TestContainerRestarts(t *testing.T) {
 	if s4[0].File == s2[0].File {
 		t.Fatalf("a container that failed mid-file took more events: %+v", s4)
 	}
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for file, want := range map[string][]string{s2[0].File: bodies(b2), s4[0].File: bodies(b4)} {

@@ -72,7 +72,7 @@ func openWriter(t testing.TB, o Options) *Writer {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() { _ = w.Close() })
+	t.Cleanup(func() { _, _ = w.Close() })
 	return w
 }
 

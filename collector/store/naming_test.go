@@ -72,7 +72,7 @@ func TestFileNames(t *testing.T) {
 			if got := w.Open(); len(got) != 1 || got[0] != spans[0].File+".tmp" {
 				t.Errorf("Open() = %q, want [%s.tmp]", got, spans[0].File)
 			}
-			if err := w.Roll(); err != nil {
+			if _, err := w.Roll(); err != nil {
 				t.Fatal(err)
 			}
 			if got := names(tree(t, dir)); len(got) != 1 || got[0] != spans[0].File {
@@ -92,7 +92,9 @@ func TestTwoWritersPickDifferentNames(t *testing.T) {
 	if sa[0].File == sb[0].File {
 		t.Fatalf("both writers named their file %q", sa[0].File)
 	}
-	if err := errors.Join(a.Close(), b.Close()); err != nil {
+	_, errA := a.Close()
+	_, errB := b.Close()
+	if err := errors.Join(errA, errB); err != nil {
 		t.Fatal(err)
 	}
 	got := tree(t, dir)
@@ -109,11 +111,11 @@ func TestExactNameCollision(t *testing.T) {
 	o.Exact = true
 	w := openWriter(t, o)
 	mustWrite(t, w, batch("first", 1, t0))
-	if err := w.Roll(); err != nil {
+	if _, err := w.Roll(); err != nil {
 		t.Fatal(err)
 	}
 	mustWrite(t, w, batch("second", 1, t0))
-	if err := w.Roll(); err != nil {
+	if _, err := w.Roll(); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"out.txt": "first-0\n", "out.txt.1": "second-0\n"}

@@ -51,15 +51,10 @@ type Options struct {
 	MaxOpen int
 	// IdleAfter is how long a bucket may go unwritten before CloseIdle finalizes it; 0 never.
 	IdleAfter time.Duration
-	// BeforeFinalize is called with the names (Span.File) of files about to be finalized,
-	// after they are fsynced and before any is renamed: the owner makes everything written to
-	// them committed first. An error aborts the finalize; the files stay open as .tmp. It is
-	// called with the Writer's lock held and must not call the Writer.
-	BeforeFinalize func(files []string) error
-	// AfterFinalize is called, as BeforeFinalize is, with the names of the files that were
-	// finalized (renamed to their final names, durably): the owner may forget what it kept
-	// to recover them. A file that failed a step is not among them.
-	AfterFinalize func(files []string)
+	// ManualSettle leaves what a Write writes unsettled until the owner calls Settle with its
+	// spans (it has committed them): until then the file is not finalized. Without it, every
+	// Write settles what it wrote.
+	ManualSettle bool
 	// Location is the zone of date escapes and of the roll tag; nil is time.Local.
 	Location *time.Location
 	// Now is the clock for roll tags and idle times; nil is time.Now.

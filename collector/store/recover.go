@@ -37,6 +37,9 @@ type RecoverStats struct {
 	Finalized    int   // renamed to their final names
 	Short        int   // the owner vouched for more than the file holds: kept whole
 	BytesDropped int64 // bytes cut off
+	// Done names the files finalized or removed (as Span.File names them): an owner that kept
+	// their committed lengths may forget them.
+	Done []string
 }
 
 // Recover handles the .tmp files a crash left under the root of o: only names that a Writer
@@ -88,7 +91,11 @@ func Recover(ctx context.Context, o Options, keep func(file string) int64) (Reco
 			st.Skipped++
 			continue
 		}
-		errs = append(errs, r.one(final, n, &st))
+		err := r.one(final, n, &st)
+		if err == nil {
+			st.Done = append(st.Done, final)
+		}
+		errs = append(errs, err)
 	}
 	for d := range r.dirs {
 		if err := l.fs.SyncDir(d); err != nil {

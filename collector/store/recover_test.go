@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -63,8 +64,13 @@ func TestRecover(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Recover: %v", err)
 			}
-			if st != tc.want {
+			done := st.Done
+			st.Done = nil
+			if !reflect.DeepEqual(st, tc.want) {
 				t.Errorf("stats %+v, want %+v", st, tc.want)
+			}
+			if len(done) != st.Finalized+st.Removed {
+				t.Errorf("done %q, want the %d files finalized or removed", done, st.Finalized+st.Removed)
 			}
 			got := tree(t, dir)
 			switch tc.wantA {
@@ -98,7 +104,7 @@ func TestRecover(t *testing.T) {
 
 func TestRecoverNoRootAndNilKeep(t *testing.T) {
 	o := testOptions(path.Join(t.TempDir(), "missing"), "%Y/web-")
-	if st, err := Recover(context.Background(), o, nil); err != nil || st != (RecoverStats{}) {
+	if st, err := Recover(context.Background(), o, nil); err != nil || !reflect.DeepEqual(st, RecoverStats{}) {
 		t.Errorf("Recover of a missing root = %+v, %v", st, err)
 	}
 	dir := t.TempDir()
@@ -158,7 +164,7 @@ func TestRecoverLeavesLiveFilesAlone(t *testing.T) {
 		t.Fatalf("Recover = %+v, %v; want the live file skipped", st, err)
 	}
 	mustWrite(t, w, batch("b", 1, t0))
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, dir)[s[0].File]; got != "a-0\nb-0\n" {

@@ -104,7 +104,7 @@ func TestLongExpansionsAreShortened(t *testing.T) {
 			if re := l.tpl.recoverPattern(l.ext); !re.MatchString(spans[0].File + ".tmp") {
 				t.Errorf("pattern %s does not match written %q", re, spans[0].File)
 			}
-			if err := w.Close(); err != nil {
+			if _, err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -140,7 +140,7 @@ func TestWriteOrSkipLeavesRefusedNamesOut(t *testing.T) {
 	if len(spans) != 1 || !strings.HasPrefix(spans[0].File, "x/") {
 		t.Fatalf("spans %+v", spans)
 	}
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, dir)[spans[0].File]; got != "a\nc\n" {
@@ -228,7 +228,7 @@ func TestEventDataNeverLeavesRoot(t *testing.T) {
 		o.Exact = exact
 		w := openWriter(t, o)
 		spans := mustWrite(t, w, evil)
-		if err := w.Close(); err != nil {
+		if _, err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range spans {

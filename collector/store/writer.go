@@ -56,6 +56,8 @@ type Writer struct {
 	gz   *gzip.Writer
 	zstd *zstd.Encoder
 
+	finished []string // files finalized since the last report (Roll, CloseIdle, Close)
+
 	knownDirs map[string]bool     // directories known to exist
 	dirtyDirs map[string]struct{} // directories whose entries changed since their last fsync
 	closed    bool
@@ -210,6 +212,9 @@ func (w *Writer) write(events []*event.Event, skip bool) ([]Span, []Skipped, err
 	var n int64
 	for i, b := range touched {
 		spans[i] = Span{File: b.name, From: b.from, To: b.size}
+		if !w.o.ManualSettle {
+			b.settled = b.size
+		}
 		n += b.size - b.from
 		b.dirty, b.lastWrite = true, now
 		w.releaseBuf(b)
@@ -286,6 +291,7 @@ func (w *Writer) rollbackCall(touched []*bucket) error {
 // fails, the file is sealed and cut again before it is synced or finalized.
 func (w *Writer) cut(b *bucket, size int64) error {
 	b.size, b.dirty = size, true
+	b.settled = min(b.settled, size)
 	w.m.truncated.Inc()
 	if err := b.f.Truncate(size); err != nil {
 		b.needTrunc, b.broken = true, true
@@ -329,11 +335,27 @@ func (w *Writer) Rollback(spans []Span) error {
 		case s.From < 0 || s.From > s.To || b.size != s.To:
 			errs = append(errs, fmt.Errorf("roll back %q [%d, %d) (file ends at %d): %w",
 				s.File, s.From, s.To, b.size, ErrNotTail))
+		case w.o.ManualSettle && s.From < b.settled:
+			errs = append(errs, fmt.Errorf("roll back %q [%d, %d) (settled up to %d): %w",
+				s.File, s.From, s.To, b.settled, ErrSettled))
 		default:
 			errs = append(errs, w.cut(b, s.From))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Settle records that the owner has made the spans safe (committed them): a file may be
+// finalized once all that was written to it is settled. Spans of files no longer open are
+// ignored.
+func (w *Writer) Settle(spans []Span) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range spans {
+		if b := w.byName[s.File]; b != nil && s.To > b.settled {
+			b.settled = min(s.To, b.size)
+		}
+	}
 }
 
 // Sync fsyncs every file written or cut since the last Sync, and the directories where files
@@ -396,13 +418,14 @@ func (w *Writer) Open() []string {
 	return out
 }
 
-// Close finalizes every open file (Roll) and releases the Writer. Files that could not be
-// finalized stay as .tmp, for Recover. Close is safe to call twice.
-func (w *Writer) Close() error {
+// Close finalizes every open file whose data is settled (Roll), returns the files finished,
+// and releases the Writer. Files that could not be finalized stay as .tmp, for Recover (the
+// error says why: ErrUnsettled for data not settled). Close is safe to call twice.
+func (w *Writer) Close() ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return nil
+		return nil, nil
 	}
 	err := w.finalize(w.all())
 	for b := w.lruHead; b != nil; b = b.next {
@@ -416,7 +439,7 @@ func (w *Writer) Close() error {
 	if w.zstd != nil {
 		err = errors.Join(err, w.zstd.Close())
 	}
-	return err
+	return w.takeFinished(), err
 }
 
 // releaseBuf gives b's buffer back once b has nothing pending, so only buckets being written

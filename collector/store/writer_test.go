@@ -25,7 +25,7 @@ func TestBucketsByEventTime(t *testing.T) {
 	if len(spans) != 2 {
 		t.Fatalf("spans %+v, want 2 (one per hour)", spans)
 	}
-	if err := w.Roll(); err != nil {
+	if _, err := w.Roll(); err != nil {
 		t.Fatal(err)
 	}
 	got := tree(t, dir)
@@ -70,27 +70,17 @@ func TestRollFinalizes(t *testing.T) {
 	reg := metrics.NewRegistry()
 	o := testOptions(dir, "%{tag}/f-")
 	o.Metrics = reg
-	var hooked []string
-	o.BeforeFinalize = func(files []string) error {
-		for _, f := range files {
-			// The owner sees the data in place before the rename.
-			if data, err := os.ReadFile(path.Join(dir, f+".tmp")); err != nil || len(data) == 0 {
-				t.Errorf("BeforeFinalize(%s): file holds %q, %v", f, data, err)
-			}
-		}
-		hooked = append(hooked, files...)
-		return nil
-	}
 	w := openWriter(t, o)
 	spans := mustWrite(t, w, []*event.Event{ev("x", t0, "tag", "a"), ev("y", t0, "tag", "b")})
-	if err := w.Roll(); err != nil {
+	finished, err := w.Roll()
+	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(hooked)
+	slices.Sort(finished)
 	want := []string{spans[0].File, spans[1].File}
 	slices.Sort(want)
-	if !slices.Equal(hooked, want) {
-		t.Errorf("BeforeFinalize got %q, want %q", hooked, want)
+	if !slices.Equal(finished, want) {
+		t.Errorf("Roll finished %q, want %q", finished, want)
 	}
 	if got := names(tree(t, dir)); !slices.Equal(got, want) {
 		t.Errorf("files %q, want %q (no .tmp)", got, want)
@@ -110,29 +100,45 @@ func TestRollFinalizes(t *testing.T) {
 	}
 }
 
-func TestBeforeFinalizeErrorKeepsFilesOpen(t *testing.T) {
+// With ManualSettle, a file is finalized only once everything written to it is settled; until
+// then it stays open and takes more events, and Rollback may not cut what is settled.
+func TestUnsettledFilesStayOpen(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(dir, "f-")
-	refuse := errors.New("master unreachable")
-	o.BeforeFinalize = func([]string) error { return refuse }
+	o.ManualSettle = true
 	w := openWriter(t, o)
 	spans := mustWrite(t, w, batch("a", 2, t0))
-	if err := w.Roll(); !errors.Is(err, refuse) {
-		t.Fatalf("Roll = %v, want %v", err, refuse)
+	finished, err := w.Roll()
+	if !errors.Is(err, ErrUnsettled) || len(finished) != 0 || !strings.Contains(err.Error(), spans[0].File) {
+		t.Fatalf("Roll = %q, %v, want nothing finished and ErrUnsettled naming %s", finished, err, spans[0].File)
 	}
 	if got := w.Open(); len(got) != 1 || got[0] != spans[0].File+".tmp" {
 		t.Fatalf("Open() = %q, want the file still open", got)
 	}
-	// The file takes more events, and finalizes once the owner agrees.
 	more := mustWrite(t, w, batch("b", 1, t0))
 	if more[0].File != spans[0].File || more[0].From != spans[0].To {
 		t.Errorf("span %+v, want %s from %d", more[0], spans[0].File, spans[0].To)
 	}
-	w.o.BeforeFinalize = nil
-	if err := w.Roll(); err != nil {
-		t.Fatal(err)
+	w.Settle(spans)
+	if err := w.Rollback(spans); !errors.Is(err, ErrNotTail) {
+		t.Errorf("Rollback of a span that is not the tail = %v", err)
 	}
-	if got := tree(t, dir)[spans[0].File]; got != "a-0\na-1\nb-0\n" {
+	if err := w.Rollback(more); err != nil {
+		t.Fatalf("Rollback of the unsettled tail: %v", err)
+	}
+	if err := w.Rollback(spans); !errors.Is(err, ErrSettled) {
+		t.Errorf("Rollback of a settled span = %v, want ErrSettled", err)
+	}
+	more = mustWrite(t, w, batch("c", 1, t0))
+	if _, err := w.Roll(); !errors.Is(err, ErrUnsettled) {
+		t.Fatalf("Roll with c unsettled = %v", err)
+	}
+	w.Settle(more)
+	finished, err = w.Roll()
+	if err != nil || !slices.Equal(finished, []string{spans[0].File}) {
+		t.Fatalf("Roll = %q, %v", finished, err)
+	}
+	if got := tree(t, dir)[spans[0].File]; got != "a-0\na-1\nc-0\n" {
 		t.Errorf("file holds %q", got)
 	}
 }
@@ -154,7 +160,7 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("Rollback: %v", err)
 	}
 	mustWrite(t, w, []*event.Event{ev("c", t0, "tag", "x")})
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := tree(t, dir)
@@ -179,7 +185,7 @@ func TestRollbackSeveralAndEmpty(t *testing.T) {
 	if err := w.Rollback(append(s1, s2...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Roll(); err != nil {
+	if _, err := w.Roll(); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, dir); len(got) != 0 {
@@ -190,19 +196,18 @@ func TestRollbackSeveralAndEmpty(t *testing.T) {
 	}
 }
 
-// At most MaxOpen files are open: opening one more finalizes the least recently written,
-// through BeforeFinalize; a Write never evicts a file it has itself written to.
+// At most MaxOpen files are open: opening one more finalizes the least recently written; a
+// Write never evicts a file it has itself written to, nor a file holding unsettled data.
 func TestMaxOpenEvictsLeastRecentlyWritten(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(dir, "%{tag}-")
 	o.MaxOpen = 2
-	var finalized []string
-	o.BeforeFinalize = func(f []string) error { finalized = append(finalized, f...); return nil }
 	w := openWriter(t, o)
 	sa := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "a")})
 	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "b")})
 	mustWrite(t, w, []*event.Event{ev("2", t0, "tag", "a")}) // a is now more recent than b
 	sc := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "c")})
+	finalized := finals(t, dir)
 	if len(finalized) != 1 || !strings.HasPrefix(finalized[0], "b-") {
 		t.Fatalf("finalized %q, want b's file", finalized)
 	}
@@ -211,15 +216,45 @@ func TestMaxOpenEvictsLeastRecentlyWritten(t *testing.T) {
 	}
 
 	// One Write touching more files than the bound opens them all and evicts none of them.
-	finalized = nil
 	spans := mustWrite(t, w, []*event.Event{ev("3", t0, "tag", "a"), ev("2", t0, "tag", "c"), ev("1", t0, "tag", "d")})
-	if len(spans) != 3 || len(finalized) != 0 || len(w.Open()) != 3 {
-		t.Fatalf("spans %d, finalized %q, open %q", len(spans), finalized, w.Open())
+	if len(spans) != 3 || len(finals(t, dir)) != 1 || len(w.Open()) != 3 {
+		t.Fatalf("spans %d, finalized %q, open %q", len(spans), finals(t, dir), w.Open())
 	}
 	// The next Write that opens a file brings the count back down.
 	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "e")})
-	if len(finalized) != 1 || len(w.Open()) != 3 {
-		t.Errorf("finalized %q, open %q", finalized, w.Open())
+	if got := finals(t, dir); len(got) != 2 || len(w.Open()) != 3 {
+		t.Errorf("finalized %q, open %q", got, w.Open())
+	}
+	// Roll reports the files evictions finished since the last report too.
+	finished, err := w.Roll()
+	if err != nil || len(finished) != 5 {
+		t.Errorf("Roll finished %q, %v, want all 5 files", finished, err)
+	}
+}
+
+// A Writer whose owner settles by hand evicts only settled files; with none, opening one more
+// fails with ErrUnsettled and nothing of the Write stays.
+func TestEvictionWaitsForSettle(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(dir, "%{tag}-")
+	o.MaxOpen, o.ManualSettle = 1, true
+	w := openWriter(t, o)
+	sa := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "a")})
+	if _, err := w.Write([]*event.Event{ev("1", t0, "tag", "b")}); !errors.Is(err, ErrUnsettled) {
+		t.Fatalf("Write opening a second file = %v, want ErrUnsettled", err)
+	}
+	if got := w.Open(); len(got) != 1 || got[0] != sa[0].File+".tmp" {
+		t.Fatalf("Open() = %q, want a's file alone", got)
+	}
+	w.Settle(sa)
+	sb := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "b")})
+	if got := finals(t, dir); !slices.Equal(got, []string{sa[0].File}) {
+		t.Errorf("finalized %q, want a's file", got)
+	}
+	w.Settle(sb)
+	finished, err := w.Close()
+	if err != nil || !slices.Equal(finished, []string{sa[0].File, sb[0].File}) {
+		t.Errorf("Close finished %q, %v", finished, err)
 	}
 }
 
@@ -233,7 +268,7 @@ func TestCloseIdle(t *testing.T) {
 	mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "a")})
 	now = t0.Add(2 * time.Minute)
 	sb := mustWrite(t, w, []*event.Event{ev("1", t0, "tag", "b")})
-	if err := w.CloseIdle(now.Add(30 * time.Second)); err != nil {
+	if _, err := w.CloseIdle(now.Add(30 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.Open(); len(got) != 1 || got[0] != sb[0].File+".tmp" {
@@ -246,16 +281,17 @@ func TestCloseIdle(t *testing.T) {
 
 func TestClosedWriter(t *testing.T) {
 	w := openWriter(t, testOptions(t.TempDir(), "f-"))
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
 	if _, err := w.Write(batch("a", 1, t0)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close = %v", err)
 	}
-	for name, f := range map[string]func() error{"Sync": w.Sync, "Roll": w.Roll} {
+	roll := func() error { _, err := w.Roll(); return err }
+	for name, f := range map[string]func() error{"Sync": w.Sync, "Roll": roll} {
 		if err := f(); !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close = %v", name, err)
 		}
@@ -287,4 +323,16 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 	if _, err := Open(ctx, testOptions(t.TempDir(), "f-")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Open with a done ctx = %v", err)
 	}
+}
+
+// finals returns the finalized files under dir (no .tmp), sorted.
+func finals(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names(tree(t, dir)) {
+		if !strings.HasSuffix(n, tmpExt) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

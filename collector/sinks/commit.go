@@ -1,4 +1,4 @@
-package collector
+package sinks
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flumego/flume/collector/sinks"
 	"github.com/flumego/flume/collector/store"
 	"github.com/flumego/flume/commitpoint"
 	"github.com/flumego/flume/node/event"
@@ -45,9 +44,6 @@ const (
 	commitTimeout = 30 * time.Second
 )
 
-// errUncommitted refuses to finalize a file that holds batches not committed yet.
-var errUncommitted = errors.New("file holds batches not yet committed")
-
 // written is a batch in the files, not yet committed.
 type written struct {
 	chunk  *commitpoint.Chunk              // nil for a batch without chunk identity
@@ -66,8 +62,8 @@ type committer struct {
 	collector string // the physical node
 	identity  string // what the sink commits as (identity.go)
 	root      string
-	dead      *sinks.DeadLetter
-	health    sinks.Health
+	dead      *DeadLetter
+	health    Health
 
 	commitMu sync.Mutex // one commit at a time; taken before mu
 	mu       sync.Mutex // pending, and Writer calls that must not interleave with a rollback
@@ -86,11 +82,9 @@ type committer struct {
 	lastWriteErr                                                         time.Time // when a failed write was last logged
 }
 
-var _ sinks.Committer = (*committer)(nil)
-
 // newCommitter gives a collector sink the commit protocol when the node has a commit point;
 // flows built only to be checked, and nodes without one, keep the plain sinks.
-func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
+func newCommitter(bc *plugin.BuildContext) *committer {
 	if bc.Validating || bc.Commits == nil {
 		return nil
 	}
@@ -105,18 +99,15 @@ func newCommitter(bc *plugin.BuildContext, _ string) sinks.Committer {
 	return c
 }
 
-// Identity returns what the sink commits as.
-func (c *committer) Identity() string { return c.identity }
-
 // Condition says why batches are refused: the storage fails.
 func (c *committer) Condition() string { return c.health.Note() }
 
 // key is how the commit point names a file: its path on this host.
 func (c *committer) key(file string) string { return filepath.Join(c.root, file) }
 
-// Open fetches the committed lengths of the collector's unfinished files (the commit point
+// open fetches the committed lengths of the collector's unfinished files (the commit point
 // keeps them by physical node, whichever of its sinks asks).
-func (c *committer) Open(ctx context.Context, root string) (func(string) int64, error) {
+func (c *committer) open(ctx context.Context, root string) (func(string) int64, error) {
 	c.root = root
 	lengths, err := c.log.FileLengths(ctx, c.identity)
 	if err != nil {
@@ -130,44 +121,25 @@ func (c *committer) Open(ctx context.Context, root string) (func(string) int64, 
 	}, nil
 }
 
-// Start starts the commit loop.
-func (c *committer) Start(w *store.Writer, dead *sinks.DeadLetter) {
+// start starts the commit loop over an open Writer (ManualSettle) and the dead letters, and
+// returns the committer as the sink's files. recovered names the files Open recovered: their
+// lengths are forgotten.
+func (c *committer) start(w *store.Writer, dead *DeadLetter, recovered []string) files {
 	c.w, c.dead = w, dead
+	c.finished = nil
+	c.finishedLocked(recovered)
 	c.kick, c.done = make(chan struct{}, 1), make(chan struct{})
 	c.quit, c.halt = context.WithCancel(context.Background())
 	c.failed = nil
 	go c.loop()
-}
-
-// BeforeFinalize runs with the caller holding c.mu (Roll, Close, or an eviction inside the
-// Write of an Append): it may read pending without locking.
-func (c *committer) BeforeFinalize(files []string) error {
-	for _, p := range c.pending {
-		for _, spans := range [][]store.Span{p.spans, p.dead} {
-			for _, s := range spans {
-				if slices.Contains(files, s.File) {
-					return fmt.Errorf("%s: %w", s.File, errUncommitted)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// AfterFinalize runs as BeforeFinalize does, with the files that were finalized: their
-// committed lengths may be forgotten. A file whose rename failed stays unfinished, and its
-// length stays with the commit point, so a restart recovers it whole.
-func (c *committer) AfterFinalize(files []string) {
-	for _, f := range files {
-		c.finished = append(c.finished, c.key(f))
-	}
+	return c
 }
 
 // Append writes the batch and records it as pending; its agent is acked once it is committed.
 // A batch without chunk waits here until it is committed.
-func (c *committer) Append(ctx context.Context, w *store.Writer, batch []*event.Event) error {
+func (c *committer) Append(ctx context.Context, batch []*event.Event) error {
 	c.mu.Lock()
-	p, err := c.appendLocked(ctx, w, batch)
+	p, err := c.appendLocked(ctx, c.w, batch)
 	c.mu.Unlock()
 	if err != nil || p == nil || p.wait == nil {
 		return err
@@ -204,11 +176,11 @@ func (c *committer) appendLocked(ctx context.Context, w *store.Writer, batch []*
 		return nil, err
 	}
 	spans, skipped, err := w.WriteOrSkip(batch)
-	for try := 0; errors.Is(err, errUncommitted) && try < 3; try++ {
-		// Opening a file would finalize one with pending batches (too many open): commit
-		// them first, as the one commit in progress (commitMu, taken before mu): a commit
-		// of the loop settles the batches it sent, which must still be pending. A failed
-		// Write leaves nothing behind, so it can be done again.
+	for try := 0; errors.Is(err, store.ErrUnsettled) && try < 3; try++ {
+		// Opening a file needs one finalized, and every other holds batches not committed
+		// (too many open): commit them first, as the one commit in progress (commitMu,
+		// taken before mu): a commit of the loop settles the batches it sent, which must
+		// still be pending. A failed Write leaves nothing behind, so it can be done again.
 		c.mu.Unlock()
 		c.commitMu.Lock()
 		c.mu.Lock()
@@ -406,6 +378,8 @@ func (c *committer) settleLocked(out commitpoint.Outcome, err error) {
 	}
 	n := out.Committed
 	for _, p := range c.pending[:n] {
+		c.w.Settle(p.spans)
+		c.dead.Settle(p.dead)
 		c.dead.Counted(p.deadN, p.why)
 		if p.settle != nil {
 			p.settle(commitpoint.OK, nil)
@@ -474,7 +448,7 @@ func (c *committer) finish() {
 // Roll commits everything written, then finalizes every open file, the dead letters' too. When
 // the commit point does not answer within commitTimeout the roll waits for the next period: the
 // files stay open.
-func (c *committer) Roll(w *store.Writer) error {
+func (c *committer) Roll() error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
 	c.mu.Lock()
@@ -488,7 +462,21 @@ func (c *committer) Roll(w *store.Writer) error {
 		c.bc.Log().Warn("roll postponed: the commit point does not answer", "err", err)
 		return nil
 	}
-	return errors.Join(w.Roll(), c.dead.Roll())
+	done, err := c.w.Roll()
+	dead, derr := c.dead.Roll()
+	c.finishedLocked(done, dead)
+	return errors.Join(err, derr)
+}
+
+// finishedLocked records files finalized: their committed lengths may be forgotten. A file
+// whose rename failed is not among them: its length stays with the commit point, so a restart
+// recovers it whole.
+func (c *committer) finishedLocked(lists ...[]string) {
+	for _, files := range lists {
+		for _, f := range files {
+			c.finished = append(c.finished, c.key(f))
+		}
+	}
 }
 
 // Halt makes the commits in progress, and those of a roll, give up: the sink is closing.
@@ -498,14 +486,20 @@ func (c *committer) Halt() { c.halt() }
 // does not answer does not hold the close up) and closes the Writer. Batches left uncommitted are
 // handed back to their agents to send again, and their files stay unfinished: a restart cuts
 // them to their committed lengths.
-func (c *committer) Close(ctx context.Context, w *store.Writer) error {
+func (c *committer) Close(ctx context.Context) error {
 	c.halt()
 	<-c.done
 	c.commitMu.Lock()
 	c.mu.Lock()
 	err := c.commitAllLocked(ctx)
-	// The files of uncommitted batches stay unfinished (BeforeFinalize refuses them).
-	err = errors.Join(err, w.Close(), c.dead.Close())
+	// The files of uncommitted batches stay unfinished (they are not settled).
+	done, werr := c.w.Close()
+	dead, derr := c.dead.Close()
+	if len(c.pending) > 0 {
+		werr, derr = ignoreUnsettled(werr), ignoreUnsettled(derr)
+	}
+	err = errors.Join(err, werr, derr)
+	c.finishedLocked(done, dead)
 	for _, p := range c.pending {
 		if p.settle != nil {
 			p.settle(commitpoint.Retry, errors.New("the collector sink closed before the chunk was committed"))
@@ -517,4 +511,27 @@ func (c *committer) Close(ctx context.Context, w *store.Writer) error {
 	c.commitMu.Unlock()
 	c.finish()
 	return err
+}
+
+// ignoreUnsettled drops store.ErrUnsettled from err: files left open for what was not
+// committed are expected when the commit did not go through.
+func ignoreUnsettled(err error) error {
+	if errors.Is(err, store.ErrUnsettled) && !hasOther(err) {
+		return nil
+	}
+	return err
+}
+
+// hasOther reports whether err, a join, holds an error other than ErrUnsettled.
+func hasOther(err error) bool {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return !errors.Is(err, store.ErrUnsettled)
+	}
+	for _, e := range j.Unwrap() {
+		if e != nil && hasOther(e) {
+			return true
+		}
+	}
+	return false
 }
