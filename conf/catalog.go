@@ -272,6 +272,13 @@ var catalog = []Property{
 		Choices: []string{"None", "GzipCodec", "ZStandardCodec"}, Group: "collector",
 		Doc: "compression of collector output files"},
 
+	{Name: "flume.collector.roll.bytes", Kind: KindInt, Default: "0", Min: 0, Max: 1 << 50, Unit: "bytes", Group: "collector", New: true,
+		Doc: "size at which a collector sink ends a file and starts the next (finalized within a second); 0: by time only"},
+	{Name: "flume.collector.max.open", Kind: KindInt, Default: "256", Min: 1, Max: 1 << 20, Group: "collector", New: true,
+		Doc: "most files a collector sink keeps open; opening one more finalizes the least recently written"},
+	{Name: "flume.collector.idle.millis", Kind: KindDuration, Default: "0", Min: 0, Max: longMillis, Group: "collector", New: true,
+		Doc: "milliseconds a collector sink's file may go unwritten before it is finalized; 0: never (only at the roll)"},
+
 	// HDFS, for collector sinks writing to hdfs:// paths.
 	{Name: "flume.hdfs.conf.dir", Kind: KindString, Default: "", Group: "collector", New: true,
 		Doc: "directory of the Hadoop configuration (core-site.xml, hdfs-site.xml); empty: HADOOP_CONF_DIR, else HADOOP_HOME/conf"},

@@ -17,6 +17,9 @@ const (
 	propRollMillis = "flume.collector.roll.millis"
 	propFormat     = "flume.collector.output.format"
 	propCodec      = "flume.collector.dfs.compress.codec"
+	propRollBytes  = "flume.collector.roll.bytes"
+	propMaxOpen    = "flume.collector.max.open"
+	propIdle       = "flume.collector.idle.millis"
 )
 
 // Defaults of those properties, as classic.
@@ -120,6 +123,9 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 	}
 	reg := bc.Counters().Sub(args.Name())
 	o.Format, o.Compress, o.Logger, o.Metrics = f, comp, bc.Log(), reg
+	o.RollBytes = bc.PropInt(propRollBytes, 0)
+	o.MaxOpen = int(bc.PropInt(propMaxOpen, store.DefaultMaxOpen))
+	o.IdleAfter = bc.PropMillis(propIdle, 0)
 	if isHDFS(o.Path) {
 		fsys, err := hdfsFS(bc, o.Path)
 		if err != nil {
@@ -131,7 +137,7 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 		return nil, args.Errorf(pathParam, "%v", err)
 	}
 	s := &storeSink{
-		name: args.Name(), log: bc.Log(),
+		name: args.Name(), log: bc.Log(), tidy: o.RollBytes > 0 || o.IdleAfter > 0,
 		events: reg.Counter("events_out"), bytes: reg.Counter("bytes_out"),
 	}
 	deadName := cmp.Or(bc.PhysicalNode, "collector")

@@ -468,6 +468,15 @@ func (c *committer) Roll() error {
 	return errors.Join(err, derr)
 }
 
+// Tidy finalizes the files that are full or idle and hold only committed data.
+func (c *committer) Tidy() error {
+	done, err := c.w.Tidy(time.Now())
+	c.mu.Lock()
+	c.finishedLocked(done)
+	c.mu.Unlock()
+	return err
+}
+
 // finishedLocked records files finalized: their committed lengths may be forgotten. A file
 // whose rename failed is not among them: its length stays with the commit point, so a restart
 // recovers it whole.

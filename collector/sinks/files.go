@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/flumego/flume/collector/store"
 	"github.com/flumego/flume/commitpoint"
@@ -18,6 +19,8 @@ type files interface {
 	Append(ctx context.Context, batch []*event.Event) error
 	// Roll finalizes every open file, the dead letters' too.
 	Roll() error
+	// Tidy finalizes the files done taking events (full or idle) whose data is safe.
+	Tidy() error
 	// Halt makes work in progress that waits on others (a commit) give up: the sink closes.
 	Halt()
 	// Close finalizes what it can and closes the Writer and the dead letters.
@@ -92,6 +95,12 @@ func (p *plainFiles) Roll() error {
 	_, err := p.w.Roll()
 	_, derr := p.dead.Roll()
 	return errors.Join(err, derr)
+}
+
+// Tidy finalizes full and idle files.
+func (p *plainFiles) Tidy() error {
+	_, err := p.w.Tidy(time.Now())
+	return err
 }
 
 // Halt does nothing: nothing waits on others.

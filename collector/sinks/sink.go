@@ -23,6 +23,7 @@ type storeSink struct {
 	name     string
 	opts     store.Options
 	every    time.Duration // roll period; 0: files are finalized at Close (and by eviction)
+	tidy     bool          // files fill up (roll bytes) or go idle: finalize them as they do
 	delivery delivery      // plain, or the commit protocol on a node with a commit point
 	dead     *DeadLetter   // where events the storage refuses are set aside
 	log      *slog.Logger
@@ -97,24 +98,40 @@ func (s *storeSink) Open(ctx context.Context) error {
 	s.w = w
 	s.files = s.delivery.start(w, s.dead, recovered)
 	s.setPending(nil)
-	if s.every > 0 {
+	if s.every > 0 || s.tidy {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.timer(s.files, s.stop, s.done)
 	}
 	return nil
 }
 
-// timer finalizes every open file each period until stop is closed.
+// tidyEvery is how often a sink finalizes its full and idle files.
+const tidyEvery = time.Second
+
+// timer finalizes every open file each period (every), and full and idle files each second,
+// until stop is closed.
 func (s *storeSink) timer(f files, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(s.every)
+	tick := tidyEvery
+	if s.every > 0 {
+		tick = min(tick, s.every)
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
+	lastRoll := time.Now()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
-			if err := f.Roll(); err != nil {
+		case now := <-t.C:
+			var err error
+			if s.every > 0 && now.Sub(lastRoll) >= s.every {
+				lastRoll = now
+				err = f.Roll()
+			} else if s.tidy {
+				err = f.Tidy()
+			}
+			if err != nil {
 				s.setPending(err)
 			}
 		}

@@ -474,3 +474,41 @@ func TestDeadLettersWithoutCommitter(t *testing.T) {
 		t.Errorf("events_dead_lettered = %d, want 1", n)
 	}
 }
+
+// flume.collector.roll.bytes ends a file at a size, and the sink finalizes it within a second,
+// long before its roll period; committed sinks do it once the file's data is committed.
+func TestRollBytesFinalizesFullFiles(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			dir := t.TempDir()
+			var log commitpoint.Log
+			if committed {
+				log = openCommitLog(t)
+			}
+			env := newEnv(map[string]string{propRollBytes: "20"}, log)
+			s := env.OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 3600000, raw)`, dir))
+			for i := range 10 {
+				appendAll(t, s, []*event.Event{ev(fmt.Sprintf("line %d", i), t0, "h")}) // 7 bytes each
+			}
+			var finals []string
+			plugintest.Eventually(t, 10*time.Second, func() bool {
+				finals = finals[:0]
+				for name := range tree(t, dir) {
+					if !strings.HasSuffix(name, ".tmp") {
+						finals = append(finals, name)
+					}
+				}
+				return len(finals) == 3
+			}, func() string { return fmt.Sprintf("finalized files %q, want 3 full ones", finals) })
+			closeSink(t, s)
+			var all []string
+			for _, content := range tree(t, dir) {
+				all = append(all, strings.Split(strings.TrimSuffix(content, "\n"), "\n")...)
+			}
+			slices.Sort(all)
+			if len(all) != 10 {
+				t.Errorf("lines %q, want 10", all)
+			}
+		})
+	}
+}

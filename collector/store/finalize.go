@@ -44,6 +44,26 @@ func (w *Writer) CloseIdle(now time.Time) ([]string, error) {
 	return w.takeFinished(), err
 }
 
+// Tidy finalizes, as Roll does, the files that are done taking events: those sealed (full, by
+// Options.RollBytes) and those idle for Options.IdleAfter before now, when their data is
+// settled. Others are left alone, without error. It returns the files finished.
+func (w *Writer) Tidy(now time.Time) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	var done []*bucket
+	for b := w.lruTail; b != nil; b = b.prev {
+		idle := w.o.IdleAfter > 0 && now.Sub(b.lastWrite) >= w.o.IdleAfter
+		if (!b.live || idle) && b.settled >= b.size {
+			done = append(done, b)
+		}
+	}
+	err := w.finalize(done)
+	return w.takeFinished(), err
+}
+
 // takeFinished returns the files finished since the last call.
 func (w *Writer) takeFinished() []string {
 	out := w.finished

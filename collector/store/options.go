@@ -49,8 +49,13 @@ type Options struct {
 	// MaxOpen bounds the open bucket files (DefaultMaxOpen when 0). Opening one more
 	// finalizes the least recently written bucket that the current Write has not touched.
 	MaxOpen int
-	// IdleAfter is how long a bucket may go unwritten before CloseIdle finalizes it; 0 never.
+	// IdleAfter is how long a bucket may go unwritten before CloseIdle or Tidy finalizes it;
+	// 0 never.
 	IdleAfter time.Duration
+	// RollBytes, when positive, ends a file once it holds that many bytes: the Write that
+	// reaches it seals the file (the bucket's next event opens a new one), and Tidy or Roll
+	// finalizes it.
+	RollBytes int64
 	// ManualSettle leaves what a Write writes unsettled until the owner calls Settle with its
 	// spans (it has committed them): until then the file is not finalized. Without it, every
 	// Write settles what it wrote.
@@ -63,7 +68,7 @@ type Options struct {
 	FS FS
 	// Logger and Metrics receive what the Writer does; either may be nil. Counters:
 	// events_written, bytes_written, files_opened, files_finalized, files_truncated,
-	// write_errors; gauge buckets_open.
+	// files_rolled_by_size, write_errors; gauge buckets_open.
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 }
@@ -141,6 +146,9 @@ func (o *Options) parse() (*layout, error) {
 	}
 	if o.IdleAfter < 0 {
 		return nil, fmt.Errorf("%w: idle after %v", ErrBadOption, o.IdleAfter)
+	}
+	if o.RollBytes < 0 {
+		return nil, fmt.Errorf("%w: roll bytes %d", ErrBadOption, o.RollBytes)
 	}
 	return l, nil
 }

@@ -64,7 +64,7 @@ type Writer struct {
 }
 
 type writerMetrics struct {
-	events, bytes, opened, finalized, truncated, writeErrors *metrics.Counter
+	events, bytes, opened, finalized, truncated, writeErrors, sizeRolls *metrics.Counter
 	open                                                     *metrics.Gauge
 }
 
@@ -107,6 +107,7 @@ func Open(ctx context.Context, o Options) (*Writer, error) {
 		events: reg.Counter("events_written"), bytes: reg.Counter("bytes_written"),
 		opened: reg.Counter("files_opened"), finalized: reg.Counter("files_finalized"),
 		truncated: reg.Counter("files_truncated"), writeErrors: reg.Counter("write_errors"),
+		sizeRolls: reg.Counter("files_rolled_by_size"),
 		open: reg.Gauge("buckets_open"),
 	}
 	switch o.Compress {
@@ -214,6 +215,10 @@ func (w *Writer) write(events []*event.Event, skip bool) ([]Span, []Skipped, err
 		spans[i] = Span{File: b.name, From: b.from, To: b.size}
 		if !w.o.ManualSettle {
 			b.settled = b.size
+		}
+		if w.o.RollBytes > 0 && b.size >= w.o.RollBytes {
+			w.seal(b) // full: the bucket's next event opens a new file
+			w.m.sizeRolls.Inc()
 		}
 		n += b.size - b.from
 		b.dirty, b.lastWrite = true, now

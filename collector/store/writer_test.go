@@ -336,3 +336,46 @@ func finals(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// With RollBytes, the Write that fills a file seals it: the bucket's next event opens a new
+// file, and Tidy finalizes the full one once it is settled, as it does idle files.
+func TestRollBySizeAndTidy(t *testing.T) {
+	dir := t.TempDir()
+	reg := metrics.NewRegistry()
+	o := testOptions(dir, "%{tag}-")
+	o.RollBytes, o.ManualSettle, o.IdleAfter, o.Metrics = 8, true, time.Minute, reg
+	now := t0
+	o.Now = func() time.Time { return now }
+	w := openWriter(t, o)
+	first := mustWrite(t, w, []*event.Event{ev("aaaa", t0, "tag", "a"), ev("bbbb", t0, "tag", "a")}) // 10 bytes: full
+	second := mustWrite(t, w, []*event.Event{ev("cc", t0, "tag", "a"), ev("x", t0, "tag", "b")})
+	if second[0].File == first[0].File || second[0].From != 0 {
+		t.Fatalf("span after a full file %+v, want a new file", second[0])
+	}
+	if n, _ := reg.Get("files_rolled_by_size"); n != 1 {
+		t.Errorf("files_rolled_by_size = %d, want 1", n)
+	}
+	// Nothing is settled yet: Tidy leaves every file open.
+	if done, err := w.Tidy(now); err != nil || len(done) != 0 {
+		t.Fatalf("Tidy before Settle = %q, %v", done, err)
+	}
+	w.Settle(first)
+	w.Settle(second)
+	done, err := w.Tidy(now)
+	if err != nil || !slices.Equal(done, []string{first[0].File}) {
+		t.Fatalf("Tidy = %q, %v, want the full file alone", done, err)
+	}
+	// An hour later both others are idle.
+	now = now.Add(time.Hour)
+	done, err = w.Tidy(now)
+	slices.Sort(done)
+	want := []string{second[0].File, second[1].File}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(done, want) {
+		t.Fatalf("Tidy of idle files = %q, %v, want %q", done, err, want)
+	}
+	got := tree(t, dir)
+	if got[first[0].File] != "aaaa\nbbbb\n" || got[second[0].File] != "cc\n" || len(w.Open()) != 0 {
+		t.Errorf("files %q, open %q", got, w.Open())
+	}
+}
