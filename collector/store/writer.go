@@ -65,7 +65,7 @@ type Writer struct {
 
 type writerMetrics struct {
 	events, bytes, opened, finalized, truncated, writeErrors, sizeRolls *metrics.Counter
-	open                                                     *metrics.Gauge
+	open                                                                *metrics.Gauge
 }
 
 // spillSize is how much a bucket buffers before writing to its file within one Write.
@@ -108,7 +108,7 @@ func Open(ctx context.Context, o Options) (*Writer, error) {
 		opened: reg.Counter("files_opened"), finalized: reg.Counter("files_finalized"),
 		truncated: reg.Counter("files_truncated"), writeErrors: reg.Counter("write_errors"),
 		sizeRolls: reg.Counter("files_rolled_by_size"),
-		open: reg.Gauge("buckets_open"),
+		open:      reg.Gauge("buckets_open"),
 	}
 	switch o.Compress {
 	case CompressGzip:
