@@ -1,7 +1,6 @@
 package hdfs
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,12 @@ import (
 	"github.com/flumego/flume/collector/store"
 )
 
-// cutSettle bounds how long a cut waits, inside a Writer call, for the lease of a file whose
-// writer failed: the Writer asks again at its next sync.
-const cutSettle = 2 * time.Second
+// Retries of a cut of a file whose writer failed: the Writer asks at every sync, and the file
+// is tried at most this often, the wait doubling up to its maximum, while its lease is held.
+const (
+	cutRetryFirst = 250 * time.Millisecond
+	cutRetryMax   = 10 * time.Second
+)
 
 // file is an HDFS file open for writing at its end.
 type file struct {
@@ -24,6 +26,9 @@ type file struct {
 	name string
 	w    *hdfs.FileWriter // nil once it failed or closed
 	err  error            // why w failed
+
+	nextTry time.Time     // a cut after a failure is not tried again before
+	wait    time.Duration // and then waits this long more
 }
 
 var _ store.File = (*file)(nil)
@@ -68,12 +73,17 @@ func (f *file) Truncate(size int64) error {
 			return err
 		}
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), cutSettle)
-		err := f.fs.Settle(ctx, f.name)
-		cancel()
-		if err != nil {
+		// The file's writer failed: it can be cut once the lease of the closed client has
+		// expired. One quick try, then wait.
+		if time.Now().Before(f.nextTry) {
+			return fmt.Errorf("cut %s%s: waiting for the lease its failed writer held (%v)", f.fs, f.name, f.err)
+		}
+		if err := f.fs.settleOnce(f.name); err != nil {
+			f.wait = min(max(2*f.wait, cutRetryFirst), cutRetryMax)
+			f.nextTry = time.Now().Add(f.wait)
 			return fmt.Errorf("cut %s%s after its writer failed (%v): %w", f.fs, f.name, f.err, err)
 		}
+		f.wait = 0
 	}
 	if err := cut(f.fs, f.name, size); err != nil {
 		return err

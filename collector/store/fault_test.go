@@ -145,26 +145,40 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 	}
 }
 
-// If the cut after a failed Write fails too, the file is sealed: the next events go to a new
-// file, and the cut is made again before the file is synced or finalized.
+// If the cut after a failed Write fails too, the cut is deferred and the file sealed: the
+// next events go to a new file; a Sync does not fail for the deferred cut, and the file is not
+// finalized before the cut is made.
 func TestFailedCutSealsTheFile(t *testing.T) {
 	dir := t.TempDir()
 	fsys := &faultFS{}
+	reg := metrics.NewRegistry()
 	o := testOptions(dir, "f-")
-	o.FS = fsys
+	o.FS, o.Metrics = fsys, reg
 	w := openWriter(t, o)
 	s1 := mustWrite(t, w, batch("a", 1, t0))
 	fsys.failWrites(errDiskFull, 3)
 	fsys.failTruncates(errors.New("injected: read-only file system"))
-	if _, err := w.Write(batch("b", 1, t0)); err == nil || !strings.Contains(err.Error(), "truncate") {
-		t.Fatalf("Write = %v, want the write and truncate errors", err)
+	if _, err := w.Write(batch("b", 1, t0)); !errors.Is(err, errDiskFull) {
+		t.Fatalf("Write = %v, want the write error", err)
+	}
+	if n, _ := reg.Get("cuts_deferred"); n != 1 {
+		t.Errorf("cuts_deferred = %d, want 1", n)
 	}
 	fsys.failWrites(nil, 0)
-	fsys.failTruncates(nil)
 	s3 := mustWrite(t, w, batch("c", 1, t0))
 	if s3[0].File == s1[0].File {
 		t.Fatal("a file whose cut failed took more events")
 	}
+	if err := w.Sync(); err != nil {
+		t.Fatalf("Sync with a cut deferred = %v, want nil", err)
+	}
+	if _, err := w.Roll(); err == nil {
+		t.Fatal("Roll finalized a file whose cut failed")
+	}
+	if got := tree(t, dir)[s1[0].File+".tmp"]; got == "" {
+		t.Fatalf("the uncut file is gone: %q", names(tree(t, dir)))
+	}
+	fsys.failTruncates(nil)
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ type Options struct {
 	FS FS
 	// Logger and Metrics receive what the Writer does; either may be nil. Counters:
 	// events_written, bytes_written, files_opened, files_finalized, files_truncated,
-	// files_rolled_by_size, write_errors; gauge buckets_open.
+	// files_rolled_by_size, cuts_deferred, write_errors; gauge buckets_open.
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 }

@@ -64,8 +64,8 @@ type Writer struct {
 }
 
 type writerMetrics struct {
-	events, bytes, opened, finalized, truncated, writeErrors, sizeRolls *metrics.Counter
-	open                                                                *metrics.Gauge
+	events, bytes, opened, finalized, truncated, writeErrors, sizeRolls, cutsDeferred *metrics.Counter
+	open                                                                              *metrics.Gauge
 }
 
 // spillSize is how much a bucket buffers before writing to its file within one Write.
@@ -107,8 +107,8 @@ func Open(ctx context.Context, o Options) (*Writer, error) {
 		events: reg.Counter("events_written"), bytes: reg.Counter("bytes_written"),
 		opened: reg.Counter("files_opened"), finalized: reg.Counter("files_finalized"),
 		truncated: reg.Counter("files_truncated"), writeErrors: reg.Counter("write_errors"),
-		sizeRolls: reg.Counter("files_rolled_by_size"),
-		open:      reg.Gauge("buckets_open"),
+		sizeRolls: reg.Counter("files_rolled_by_size"), cutsDeferred: reg.Counter("cuts_deferred"),
+		open: reg.Gauge("buckets_open"),
 	}
 	switch o.Compress {
 	case CompressGzip:
@@ -293,15 +293,23 @@ func (w *Writer) rollbackCall(touched []*bucket) error {
 }
 
 // cut truncates b's file to size and makes b's encoder fit the new end. If the truncation
-// fails, the file is sealed and cut again before it is synced or finalized.
+// fails, the cut is deferred: the file is sealed, takes nothing more, and is cut before it is
+// finalized (Sync and finalize try again). What it holds past size is committed nowhere, so
+// nothing waits for that cut but the file's own finalizing.
 func (w *Writer) cut(b *bucket, size int64) error {
 	b.size, b.dirty = size, true
 	b.settled = min(b.settled, size)
 	w.m.truncated.Inc()
+	if b.needTrunc {
+		return nil // cut before, and still deferred: cut to the new size later
+	}
 	if err := b.f.Truncate(size); err != nil {
 		b.needTrunc, b.broken = true, true
 		w.seal(b)
-		return fmt.Errorf("truncate %q to %d: %w", b.tmp, size, err)
+		w.m.cutsDeferred.Inc()
+		w.log.Warn("a cut failed; the file takes nothing more and is cut before it is finalized",
+			"file", b.tmp, "size", size, "err", err)
+		return nil
 	}
 	if b.broken {
 		return nil
@@ -373,7 +381,13 @@ func (w *Writer) Sync() error {
 	}
 	var errs []error
 	for b := w.lruHead; b != nil; b = b.next {
-		errs = append(errs, w.syncBucket(b))
+		err := w.syncBucket(b)
+		if err != nil && b.needTrunc {
+			// A deferred cut that fails again holds back only its own file's finalizing.
+			w.log.Debug("a deferred cut failed again", "file", b.tmp, "err", err)
+			continue
+		}
+		errs = append(errs, err)
 	}
 	errs = append(errs, w.syncDirs())
 	return errors.Join(errs...)
