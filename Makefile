@@ -1,7 +1,7 @@
 # Flume: build, test, run and benchmark.
 GO ?= go
 
-.PHONY: all build test vet run bench proto proto-check fmt
+.PHONY: all build test vet run bench proto proto-check fmt minihdfs
 
 all: build
 
@@ -24,6 +24,11 @@ run: build
 bench:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/flumebench ./cmd/flumed
 	bin/flumebench
+
+# The project's test HDFS (internal/minihdfs) as a process: bin/minihdfs -dir DIR prints the
+# NameNode address; the client's CLI talks to it with HADOOP_NAMENODE=that address.
+minihdfs:
+	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/minihdfs
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
