@@ -25,9 +25,10 @@ type shared struct {
 	key  string
 	opts hdfs.ClientOptions
 
-	mu   sync.Mutex
-	c    *hdfs.Client
-	refs int
+	mu    sync.Mutex
+	c     *hdfs.Client
+	watch *watcher // the DataNode write connections of c; nil when they cannot be watched
+	refs  int
 }
 
 var clients = struct {
@@ -102,17 +103,31 @@ func kerberos(s Settings) (*krbclient.Client, error) {
 
 // get returns the client, building it if there is none.
 func (sh *shared) get() (*hdfs.Client, error) {
+	c, _, err := sh.current()
+	return c, err
+}
+
+// current returns the client and the watcher of its DataNode connections, building them if
+// there are none. Connections protected by SASL (dfs.data.transfer.protection) cannot be
+// watched: the watcher is nil.
+func (sh *shared) current() (*hdfs.Client, *watcher, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.c != nil {
-		return sh.c, nil
+		return sh.c, sh.watch, nil
 	}
-	c, err := hdfs.NewClient(sh.opts)
+	opts := sh.opts
+	var wt *watcher
+	if opts.DataTransferProtection == "" {
+		wt = newWatcher()
+		opts.DatanodeDialFunc = wt.dial(opts.DatanodeDialFunc)
+	}
+	c, err := hdfs.NewClient(opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NameNode %s: %w", strings.Join(sh.opts.Addresses, ","), err)
+		return nil, nil, fmt.Errorf("connect to NameNode %s: %w", strings.Join(sh.opts.Addresses, ","), err)
 	}
-	sh.c = c
-	return c, nil
+	sh.c, sh.watch = c, wt
+	return c, wt, nil
 }
 
 // fail closes c if it is still the client: a file of it broke, and its lease must expire so

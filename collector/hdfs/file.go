@@ -1,6 +1,7 @@
 package hdfs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +22,12 @@ const (
 
 // file is an HDFS file open for writing at its end.
 type file struct {
-	fs   *FS
-	c    *hdfs.Client // the client w belongs to
-	name string
-	w    *hdfs.FileWriter // nil once it failed or closed
-	err  error            // why w failed
+	fs    *FS
+	c     *hdfs.Client // the client w belongs to
+	watch *watcher     // c's DataNode write connections; nil: Sync closes and reopens
+	name  string
+	w     *hdfs.FileWriter // nil once it failed or closed
+	err   error            // why w failed
 
 	nextTry time.Time     // a cut after a failure is not tried again before
 	wait    time.Duration // and then waits this long more
@@ -46,13 +48,21 @@ func (f *file) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Sync is hflush, or with close-per-commit a close and a reopen for append.
+// Sync is hflush: it returns once every DataNode of the pipeline has acknowledged what was
+// written. With close-per-commit, or when the connections to the DataNodes cannot be watched
+// (SASL data transfer protection), it closes the file and reopens it for append instead.
 func (f *file) Sync() error {
 	if f.w == nil {
 		return f.gone("sync")
 	}
-	if !f.fs.s.ClosePerCommit {
-		if err := f.w.Flush(); err != nil {
+	if !f.fs.s.ClosePerCommit && f.watch != nil {
+		err := f.w.Flush()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+			err = f.watch.wait(ctx, f.watch.mark())
+			cancel()
+		}
+		if err != nil {
 			f.broke(err)
 			return fmt.Errorf("hflush %s%s: %w", f.fs, f.name, err)
 		}
@@ -112,9 +122,9 @@ func (f *file) closeW() error {
 
 // reopen opens the file again for append.
 func (f *file) reopen() error {
-	c, err := f.fs.client()
+	c, wt, err := f.fs.sh.current()
 	if err == nil {
-		f.c = c
+		f.c, f.watch = c, wt
 		f.w, err = c.Append(f.name)
 	}
 	if err != nil {
@@ -124,8 +134,13 @@ func (f *file) reopen() error {
 	return nil
 }
 
-// broke marks the file failed and closes its client, so that the file's lease expires.
+// broke marks the file failed and closes its client, so that the file's lease expires. The
+// failed writer is closed at once (an expired deadline), which stops its goroutines.
 func (f *file) broke(err error) {
+	if w := f.w; w != nil {
+		_ = w.SetDeadline(time.Now())
+		_ = w.Close()
+	}
 	f.w, f.err = nil, err
 	f.fs.sh.fail(f.c)
 	f.fs.log.Warn("an HDFS file failed; its client is closed and will be built again",

@@ -87,7 +87,7 @@ func (f *FS) MkdirAll(dir string) error {
 
 // Create makes name, which must not exist, and opens it for writing.
 func (f *FS) Create(name string) (store.File, error) {
-	c, err := f.client()
+	c, wt, err := f.sh.current()
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +116,12 @@ func (f *FS) Create(name string) (store.File, error) {
 	if err != nil {
 		return nil, f.mapErr(err)
 	}
-	return &file{fs: f, c: c, name: name, w: w}, nil
+	return &file{fs: f, c: c, watch: wt, name: name, w: w}, nil
 }
 
 // OpenAppend opens name for writing at its end, once its lease is free (Settle).
 func (f *FS) OpenAppend(name string) (store.File, error) {
-	c, err := f.client()
+	c, wt, err := f.sh.current()
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (f *FS) OpenAppend(name string) (store.File, error) {
 	if err != nil {
 		return nil, f.mapErr(err)
 	}
-	return &file{fs: f, c: c, name: name, w: w}, nil
+	return &file{fs: f, c: c, watch: wt, name: name, w: w}, nil
 }
 
 // Open opens name for reading.
