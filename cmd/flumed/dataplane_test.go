@@ -171,7 +171,42 @@ func (ta tally) gaps() string {
 // count reads every finalized file under dirs.
 func count(t *testing.T, n int, dirs ...string) tally {
 	t.Helper()
+	return countIn(t, n, localFiles(dirs))
+}
+
+// countIn reads every finalized file of files.
+func countIn(t *testing.T, n int, files fileTree) tally {
+	t.Helper()
 	ta := tally{counts: make([]uint8, n)}
+	err := files.walk(func(p string, _ int64, read func() ([]byte, error)) error {
+		if strings.HasSuffix(p, ".tmp") {
+			ta.tmp++
+			return nil
+		}
+		b, err := read()
+		if err != nil {
+			return err
+		}
+		ta.add(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ta
+}
+
+// fileTree is where collectors write: directories on the local disk, or on HDFS.
+type fileTree interface {
+	// walk calls fn for every file: its path, size and a way to read it. Missing
+	// directories hold nothing.
+	walk(fn func(path string, size int64, read func() ([]byte, error)) error) error
+}
+
+// localFiles are local directories.
+type localFiles []string
+
+func (dirs localFiles) walk(fn func(string, int64, func() ([]byte, error)) error) error {
 	for _, dir := range dirs {
 		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 			if os.IsNotExist(err) {
@@ -180,22 +215,17 @@ func count(t *testing.T, n int, dirs ...string) tally {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			if strings.HasSuffix(p, ".tmp") {
-				ta.tmp++
-				return nil
-			}
-			b, err := os.ReadFile(p)
+			fi, err := d.Info()
 			if err != nil {
-				return err
+				return nil // gone meanwhile (renamed)
 			}
-			ta.add(b)
-			return nil
+			return fn(p, fi.Size(), func() ([]byte, error) { return os.ReadFile(p) })
 		})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	return ta
+	return nil
 }
 
 // add counts the lines of a file's content b.
@@ -256,6 +286,15 @@ type dataplane struct {
 	ports      []int
 	agent      *proc
 	agentArgs  []string // more flags of the agent's process
+	tree       fileTree // where the collectors write; nil: the local directories outs
+}
+
+// files returns where the collectors write.
+func (d *dataplane) files() fileTree {
+	if d.tree != nil {
+		return d.tree
+	}
+	return localFiles(d.outs)
 }
 
 func newDataplane(t *testing.T, masters, collectors int) *dataplane {
@@ -329,16 +368,10 @@ func (d *dataplane) startAgentWith(source, sink string) {
 // written returns the bytes in the collectors' files, finished or not.
 func (d *dataplane) written() int64 {
 	var n int64
-	for _, dir := range d.outs {
-		_ = filepath.WalkDir(dir, func(_ string, de os.DirEntry, err error) error {
-			if err == nil && !de.IsDir() {
-				if fi, err := de.Info(); err == nil {
-					n += fi.Size()
-				}
-			}
-			return nil
-		})
-	}
+	_ = d.files().walk(func(_ string, size int64, _ func() ([]byte, error)) error {
+		n += size
+		return nil
+	})
 	return n
 }
 
@@ -372,21 +405,14 @@ type outputs struct {
 
 func (d *dataplane) outputs() outputs {
 	var o outputs
-	for _, dir := range d.outs {
-		_ = filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-			if err != nil || de.IsDir() {
-				return nil
-			}
-			o.files++
-			if strings.HasSuffix(p, ".tmp") {
-				o.tmp++
-			}
-			if fi, err := de.Info(); err == nil {
-				o.bytes += fi.Size()
-			}
-			return nil
-		})
-	}
+	_ = d.files().walk(func(p string, size int64, _ func() ([]byte, error)) error {
+		o.files++
+		if strings.HasSuffix(p, ".tmp") {
+			o.tmp++
+		}
+		o.bytes += size
+		return nil
+	})
 	return o
 }
 
@@ -411,12 +437,12 @@ func (d *dataplane) settle(timeout, quiet time.Duration, done func(tally) bool, 
 			return false
 		}
 		if !counted {
-			ta, counted = count(t, d.lines, d.outs...), true
+			ta, counted = countIn(t, d.lines, d.files()), true
 		}
 		if ta.tmp != 0 || !done(ta) || time.Since(since) < quiet {
 			return false
 		}
-		again := count(t, d.lines, d.outs...)
+		again := countIn(t, d.lines, d.files())
 		if again.tmp != 0 || again.lines != ta.lines || again.dups != ta.dups || again.foreign != ta.foreign || d.outputs() != o {
 			since, ta = time.Now(), again
 			return false
@@ -424,7 +450,7 @@ func (d *dataplane) settle(timeout, quiet time.Duration, done func(tally) bool, 
 		ta = again
 		return true
 	}), func() string {
-		ta = count(t, d.lines, d.outs...)
+		ta = countIn(t, d.lines, d.files())
 		return what(ta) + "\n" + d.logs()
 	})
 	return ta

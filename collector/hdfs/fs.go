@@ -27,6 +27,10 @@ const (
 	excInvalidPath         = "org.apache.hadoop.fs.InvalidPathException"
 )
 
+// settleMaxWait is the longest wait between two tries of Settle: a NameNode recovers a lease
+// within seconds of its soft limit.
+const settleMaxWait = time.Second
+
 // closeTries bounds the Close calls of a file whose last block the NameNode has not seen
 // replicated yet (ErrReplicating), as the Java client retries them.
 const closeTries = 8
@@ -228,7 +232,7 @@ func (f *FS) Settle(ctx context.Context, name string) error {
 			return fmt.Errorf("settle %q: %w (last: %v)", name, ctx.Err(), err)
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
+		wait = min(2*wait, settleMaxWait)
 	}
 }
 

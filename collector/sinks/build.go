@@ -145,6 +145,7 @@ func (b builders) build(bc *plugin.BuildContext, args *spec.Args, pathParam stri
 	if c := newCommitter(bc); c != nil {
 		s.delivery, deadName = c, c.identity
 		o.ManualSettle = true // a file is finished once all it holds is committed
+		o.Owner = c.identity  // its leftovers are known among other collectors' (HDFS)
 	}
 	s.opts = o
 	if s.dead, err = newDeadLetter(o, deadName, reg, bc.Log()); err != nil {

@@ -74,7 +74,7 @@ func newDeadLetter(o store.Options, sink string, reg *metrics.Registry, log *slo
 	d.opts = store.Options{
 		Path:     strings.ReplaceAll(dir, "%", "%%") + "/" + fileSafe(sink) + "-",
 		Suffix:   ".jsonl",
-		Location: o.Location, Now: o.Now, FS: o.FS, Logger: log, ManualSettle: o.ManualSettle,
+		Location: o.Location, Now: o.Now, FS: o.FS, Logger: log, ManualSettle: o.ManualSettle, Owner: o.Owner,
 		Metrics: reg.Sub("dead_letter"),
 	}
 	return d, d.opts.Validate()

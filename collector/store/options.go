@@ -56,6 +56,10 @@ type Options struct {
 	// reaches it seals the file (the bucket's next event opens a new one), and Tidy or Roll
 	// finalizes it.
 	RollBytes int64
+	// Owner names who writes (a collector sink's identity): it is marked in the names of the
+	// files (naming.go), so that Recover tells its own leftovers from other writers' in a
+	// directory several write to. Empty: unmarked names.
+	Owner string
 	// ManualSettle leaves what a Write writes unsettled until the owner calls Settle with its
 	// spans (it has committed them): until then the file is not finalized. Without it, every
 	// Write settles what it wrote.

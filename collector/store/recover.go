@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -27,6 +28,27 @@ const (
 	// another's.
 	KeepUnknown int64 = -3
 )
+
+// unknown says what to keep of a file its owner has no record of: nothing, when it is the
+// owner's (the backend is the owner's alone, or the name carries Options.Owner), and the file
+// is left alone otherwise.
+func (r *recoverer) unknown(rel string) int64 {
+	if _, shared := r.l.fs.(Settler); !shared {
+		return 0
+	}
+	if r.o.Owner == "" || r.l.tpl.exact {
+		return KeepSkip
+	}
+	m := r.tag.FindStringSubmatch(rel)
+	if m == nil {
+		return KeepSkip
+	}
+	unique, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil || !ownedBy(unique, r.o.Owner) {
+		return KeepSkip
+	}
+	return 0
+}
 
 // RecoverStats counts what Recover did.
 type RecoverStats struct {
@@ -68,7 +90,7 @@ func Recover(ctx context.Context, o Options, keep func(file string) int64) (Reco
 		return st, err
 	}
 	slices.Sort(found)
-	r := recoverer{ctx: ctx, l: l, o: &o, hasHeader: hasHeader, headerLen: headerLen, dirs: map[string]struct{}{}}
+	r := recoverer{ctx: ctx, l: l, o: &o, tag: regexp.MustCompile(tagPattern + regexp.QuoteMeta(l.ext) + `\.tmp$`), hasHeader: hasHeader, headerLen: headerLen, dirs: map[string]struct{}{}}
 	var errs []error
 	for _, rel := range found {
 		if err := ctx.Err(); err != nil {
@@ -82,10 +104,7 @@ func Recover(ctx context.Context, o Options, keep func(file string) int64) (Reco
 			n = keep(final)
 		}
 		if n == KeepUnknown {
-			n = 0
-			if _, shared := l.fs.(Settler); shared {
-				n = KeepSkip
-			}
+			n = r.unknown(rel)
 		}
 		if n == KeepSkip || isLive(liveKey(l.fs, path.Join(l.root, rel))) {
 			st.Skipped++
@@ -138,6 +157,7 @@ func walk(ctx context.Context, fsys FS, root, rel string, depth int, re *regexp.
 
 type recoverer struct {
 	ctx       context.Context
+	tag       *regexp.Regexp // the roll tag at the end of a name
 	l         *layout
 	o         *Options
 	hasHeader bool
@@ -149,6 +169,18 @@ type recoverer struct {
 func (r *recoverer) one(final string, n int64, st *RecoverStats) error {
 	full := path.Join(r.l.root, final)
 	tmp := full + tmpExt
+	if n == 0 {
+		// Nothing of it is kept: remove it as it is (HDFS removes a file another writer
+		// holds open, and its lease with it).
+		size, _ := r.l.fs.Stat(tmp) // of a file still open on HDFS, its completed blocks
+		if err := r.l.fs.Remove(tmp); err != nil {
+			return fmt.Errorf("recover: remove %q: %w", tmp, err)
+		}
+		st.Removed++
+		st.BytesDropped += size
+		r.dirs[parentDir(full)] = struct{}{}
+		return nil
+	}
 	if s, ok := r.l.fs.(Settler); ok {
 		// The file's writer died with it open: its full length is known once it is closed.
 		if err := s.Settle(r.ctx, tmp); err != nil {

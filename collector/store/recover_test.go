@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path"
 	"reflect"
@@ -39,7 +40,7 @@ func TestRecover(t *testing.T) {
 		{"keep committed", func(f, _ Span) int64 { return f.To }, "a1\n",
 			RecoverStats{Files: 2, Truncated: 1, Finalized: 2, BytesDropped: 3}},
 		{"keep nothing", func(_, _ Span) int64 { return 0 }, "",
-			RecoverStats{Files: 2, Truncated: 1, Removed: 1, Finalized: 1, BytesDropped: 6}},
+			RecoverStats{Files: 2, Removed: 1, Finalized: 1, BytesDropped: 6}},
 		{"skip", func(_, _ Span) int64 { return KeepSkip }, "tmp",
 			RecoverStats{Files: 2, Skipped: 1, Finalized: 1}},
 		{"owner vouches for more", func(_, s Span) int64 { return s.To + 10 }, "a1\na2\n",
@@ -169,5 +170,43 @@ func TestRecoverLeavesLiveFilesAlone(t *testing.T) {
 	}
 	if got := tree(t, dir)[s[0].File]; got != "a-0\nb-0\n" {
 		t.Errorf("file holds %q", got)
+	}
+}
+
+// sharedFS is the local file system posing as storage that several collectors write to.
+type sharedFS struct{ LocalFS }
+
+func (sharedFS) Settle(context.Context, string) error { return nil }
+
+// On storage several collectors write to, a file its owner has no record of is removed only
+// if its name carries the owner's mark; another collector's file is left alone.
+func TestRecoverKnowsItsOwnFiles(t *testing.T) {
+	dir := t.TempDir()
+	leave := func(owner string) Span {
+		o := testOptions(dir, "web-")
+		o.FS, o.Owner, o.ManualSettle = sharedFS{}, owner, true
+		w := openWriter(t, o)
+		spans := mustWrite(t, w, batch(owner, 1, t0))
+		if _, err := w.Close(); !errors.Is(err, ErrUnsettled) {
+			t.Fatalf("Close = %v, want the unsettled file left", err)
+		}
+		return spans[0]
+	}
+	mine, theirs := leave("c1"), leave("c2")
+	o := testOptions(dir, "web-")
+	o.FS, o.Owner = sharedFS{}, "c1"
+	st, err := Recover(context.Background(), o, func(string) int64 { return KeepUnknown })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Removed != 1 || st.Skipped != 1 {
+		t.Errorf("stats %+v, want c1's file removed and c2's skipped", st)
+	}
+	got := tree(t, dir)
+	if _, ok := got[mine.File+".tmp"]; ok {
+		t.Errorf("c1's unknown file is still there: %q", names(got))
+	}
+	if _, ok := got[theirs.File+".tmp"]; !ok {
+		t.Errorf("c2's file is gone: %q", names(got))
 	}
 }

@@ -90,7 +90,7 @@ func Open(ctx context.Context, o Options) (*Writer, error) {
 	w := &Writer{
 		o: o, l: l, log: o.logger(),
 		format:    o.Format,
-		unique:    newUnique(),
+		unique:    newUnique(o.Owner),
 		buckets:   make(map[string]*bucket),
 		byName:    make(map[string]*bucket),
 		knownDirs: map[string]bool{l.root: true},
