@@ -131,8 +131,6 @@ func newHDFSDataplane(t *testing.T, h *testHDFS, collectors, lines int) *datapla
 	return d
 }
 
-
-
 // TestHDFSWalkthrough runs the classic walkthrough's collector, named "collector", with its
 // sink line as written: collectorSink("hdfs://namenode/flume/", "syslog"), the NameNode found
 // through the Hadoop configuration. An end-to-end agent ships into it; every line lands once in
@@ -182,7 +180,9 @@ func TestHDFSCollectorKilledMidFile(t *testing.T) {
 				return nil
 			})
 			return fresh
-		}), func() string { return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs()) })
+		}), func() string {
+			return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs())
+		})
 		d.cols[0].kill()
 		d.cols[0].start()
 	}
