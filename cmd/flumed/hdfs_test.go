@@ -131,6 +131,23 @@ func newHDFSDataplane(t *testing.T, h *testHDFS, collectors, lines int) *datapla
 	return d
 }
 
+// waitOpenFile waits until the collectors have a file open that was not open before (seen
+// holds those seen so far): a fault then lands mid-file, while the stream flows.
+func (d *dataplane) waitOpenFile(seen map[string]bool) {
+	t := d.e.t
+	t.Helper()
+	plugintest.Eventually(t, 3*time.Minute, throttle(filePoll, func() bool {
+		fresh := false
+		_ = d.files().walk(func(p string, _ int64, _ func() ([]byte, error)) error {
+			if strings.HasSuffix(p, ".tmp") && !seen[p] {
+				seen[p], fresh = true, true
+			}
+			return nil
+		})
+		return fresh
+	}), func() string { return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs()) })
+}
+
 // TestHDFSWalkthrough runs the classic walkthrough's collector, named "collector", with its
 // sink line as written: collectorSink("hdfs://namenode/flume/", "syslog"), the NameNode found
 // through the Hadoop configuration. An end-to-end agent ships into it; every line lands once in
@@ -170,19 +187,7 @@ func TestHDFSCollectorKilledMidFile(t *testing.T) {
 	d.startAgent(d.chain("E2E"))
 	seen := map[string]bool{}
 	for range 2 {
-		// Mid-file: the collector has a file open that it opened since it last started.
-		plugintest.Eventually(t, 3*time.Minute, throttle(filePoll, func() bool {
-			fresh := false
-			_ = d.files().walk(func(p string, _ int64, _ func() ([]byte, error)) error {
-				if strings.HasSuffix(p, ".tmp") && !seen[p] {
-					seen[p], fresh = true, true
-				}
-				return nil
-			})
-			return fresh
-		}), func() string {
-			return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs())
-		})
+		d.waitOpenFile(seen)
 		d.cols[0].kill()
 		d.cols[0].start()
 	}
@@ -203,12 +208,10 @@ func TestHDFSDataNodeDiesMidBlock(t *testing.T) {
 	}
 	t.Parallel()
 	h := startHDFS(t, 1)
-	d := newHDFSDataplane(t, h, 1, hdfsLines(t))
+	d := newHDFSDataplane(t, h, 1, 2*hdfsLines(t))
 	d.startAgent(d.chain("E2E"))
-	d.waitWritten(0.3, 3*time.Minute)
-	h.c.DataNode(0).DieAfter(100_000)
-	plugintest.Eventually(t, 30*time.Second, func() bool { return !h.c.DataNode(0).Alive() },
-		func() string { return "the DataNode never died\n" + d.logs() })
+	d.waitOpenFile(map[string]bool{})
+	h.c.DataNode(0).Kill()
 	if err := h.c.DataNode(0).Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +237,7 @@ func TestHDFSNameNodeAway(t *testing.T) {
 	h := startHDFS(t, 1)
 	d := newHDFSDataplane(t, h, 1, hdfsLines(t))
 	d.startAgent(d.chain("E2E"))
-	d.waitWritten(0.3, 3*time.Minute)
+	d.waitOpenFile(map[string]bool{})
 	h.c.StopNameNode()
 	<-time.After(down) // the length of the outage, not a wait for a state
 	if err := h.c.StartNameNode(); err != nil {
@@ -253,7 +256,7 @@ func TestHDFSNameNodeRestart(t *testing.T) {
 	h := startHDFS(t, 1)
 	d := newHDFSDataplane(t, h, 1, hdfsLines(t))
 	d.startAgent(d.chain("E2E"))
-	d.waitWritten(0.4, 3*time.Minute)
+	d.waitOpenFile(map[string]bool{})
 	h.c.StopNameNode()
 	if err := h.c.StartNameNode(); err != nil {
 		t.Fatal(err)

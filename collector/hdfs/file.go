@@ -101,10 +101,12 @@ func (f *file) Truncate(size int64) error {
 	return f.reopen()
 }
 
-// Close closes the file, completing its last block.
+// Close closes the file, completing its last block. A file whose writer failed cannot be
+// closed: the error says so, and the NameNode closes it once the failed client's lease has
+// expired (store.Settler).
 func (f *file) Close() error {
 	if f.w == nil {
-		return nil // failed before: nothing more can be closed; its lease expires
+		return f.gone("close")
 	}
 	return f.closeW()
 }

@@ -237,8 +237,13 @@ func TestDataNodeDeathMidBlock(t *testing.T) {
 	})
 	w.Settle(next)
 	testwait.UntilNil(t, 20*time.Second, "a roll of every file", func() error {
-		_, err := w.Roll()
-		return err
+		if _, err := w.Roll(); err != nil {
+			return err
+		}
+		if open := w.Open(); len(open) > 0 {
+			return fmt.Errorf("files still open: %q", open)
+		}
+		return nil
 	})
 	if got := readAll(t, fsys, "/dn/"+first[0].File); got != "a-0\na-1\na-2\na-3\na-4\na-5\na-6\na-7\na-8\na-9\n" {
 		t.Errorf("failed file holds %q, want its committed part", got)
@@ -258,4 +263,46 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).ackPackets"),
 		goleak.IgnoreTopFunction("github.com/colinmarc/hdfs/v2/internal/transfer.(*blockWriteStream).writeHeartbeats"))
+}
+
+// A NameNode restart under an open file fails the file's close: the file is renamed only once
+// the NameNode has closed it (the failed client's lease expired), so the finished file holds
+// all that was written to it.
+func TestNameNodeRestartMidFile(t *testing.T) {
+	c := startCluster(t, 1)
+	url := "hdfs://" + c.NameNodeAddr() + "/nn/"
+	fsys := newFS(t, url, Settings{})
+	w, err := store.Open(context.Background(), store.Options{Path: url + "web-", FS: fsys, ManualSettle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := w.Write(events("a", 1000))
+	if err == nil {
+		err = w.Sync()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Settle(spans)
+	c.StopNameNode()
+	if err := c.StartNameNode(); err != nil {
+		t.Fatal(err)
+	}
+	testwait.UntilNil(t, 30*time.Second, "the file finalized", func() error {
+		_, err := w.Roll()
+		if open := w.Open(); len(open) > 0 {
+			return fmt.Errorf("files still open: %q (%v)", open, err)
+		}
+		return err
+	})
+	var want strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&want, "a-%d\n", i)
+	}
+	if got := readAll(t, fsys, "/nn/"+spans[0].File); got != want.String() {
+		t.Errorf("finished file holds %d bytes, want %d", len(got), want.Len())
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,8 +16,7 @@ import (
 // storeSink is every sink of this package: a store.Writer opened in Open, written in Append
 // through its files (plain, or committed when the node has a commit point), and closed (every
 // file finalized) in Close. With every set, a timer goroutine finalizes all open files every
-// period; what it fails at is returned by the next Append or by Close, since the timer has
-// nobody else to tell.
+// period; what it fails at is logged and shown in the sink's condition, and tried again.
 type storeSink struct {
 	name     string
 	opts     store.Options
@@ -37,7 +35,8 @@ type storeSink struct {
 	done    chan struct{} // closed by the timer when it exits
 
 	mu      sync.Mutex
-	pending error // a failed timed roll, for the next Append or Close
+	rollErr   error     // the last timed roll or tidy failed so: shown in the condition
+	rollNoted time.Time // when a failed roll was last logged
 }
 
 var (
@@ -97,7 +96,7 @@ func (s *storeSink) Open(ctx context.Context) error {
 	}
 	s.w = w
 	s.files = s.delivery.start(w, s.dead, recovered)
-	s.setPending(nil)
+	s.rolled(nil)
 	if s.every > 0 || s.tidy {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.timer(s.files, s.stop, s.done)
@@ -131,9 +130,7 @@ func (s *storeSink) timer(f files, stop <-chan struct{}, done chan<- struct{}) {
 			} else if s.tidy {
 				err = f.Tidy()
 			}
-			if err != nil {
-				s.setPending(err)
-			}
+			s.rolled(err)
 		}
 	}
 }
@@ -146,20 +143,18 @@ func (s *storeSink) letGo() {
 	}
 }
 
-func (s *storeSink) setPending(err error) {
+// rolled records the outcome of a timed roll or tidy. A file that cannot be finalized now
+// (its storage fails, or a cut waits for a lease) stays open, and the next roll tries again;
+// meanwhile batches go on into other files, and the sink's condition says why files stay
+// open. The error is logged at most every 10 seconds.
+func (s *storeSink) rolled(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err == nil || s.pending == nil {
-		s.pending = err
+	s.rollErr = err
+	if err != nil && time.Since(s.rollNoted) >= 10*time.Second {
+		s.rollNoted = time.Now()
+		s.log.Warn("files could not be finalized; trying again at the next roll", "err", err)
 	}
-}
-
-func (s *storeSink) takePending() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.pending
-	s.pending = nil
-	return err
 }
 
 // Append writes the batch to the bucket files. A failed Append leaves nothing of the batch in
@@ -167,9 +162,6 @@ func (s *storeSink) takePending() error {
 func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 	if s.w == nil {
 		return fmt.Errorf("%s: %w", s.name, ErrNotOpen)
-	}
-	if err := s.takePending(); err != nil {
-		return fmt.Errorf("%s: a timed roll failed: %w", s.name, err)
 	}
 	if err := s.files.Append(ctx, batch); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
@@ -186,6 +178,11 @@ func (s *storeSink) Append(ctx context.Context, batch []*event.Event) error {
 // Condition says why the sink's writes fail, if they do, and how many events it set aside.
 func (s *storeSink) Condition() string {
 	note := s.delivery.Condition()
+	s.mu.Lock()
+	if s.rollErr != nil && note == "" {
+		note = "files cannot be finalized yet: " + clip(s.rollErr.Error(), 200)
+	}
+	s.mu.Unlock()
 	if dead := s.dead.Note(); dead != "" {
 		if note != "" {
 			return note + "; " + dead
@@ -208,7 +205,7 @@ func (s *storeSink) Close(ctx context.Context) error {
 		<-s.done
 		s.stop, s.done = nil, nil
 	}
-	err := errors.Join(s.takePending(), s.files.Close(ctx))
+	err := s.files.Close(ctx)
 	s.w, s.files = nil, nil
 	s.letGo()
 	if err != nil {

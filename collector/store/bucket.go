@@ -34,11 +34,12 @@ type bucket struct {
 	created   uint64    // the Write that created it
 	lastWrite time.Time // when a Write last succeeded on it
 
-	live      bool // in w.buckets: takes new events
-	dirty     bool // written or cut since its last fsync
-	broken    bool // its encoder cannot go on: sealed, and its encoder is not closed
-	needTrunc bool // a cut failed: cut to size before syncing or finalizing
-	closing   bool // encoder and file closed; only the rename is left
+	live       bool // in w.buckets: takes new events
+	dirty      bool // written or cut since its last fsync
+	broken     bool // its encoder cannot go on: sealed, and its encoder is not closed
+	needTrunc  bool // a cut failed: cut to size before syncing or finalizing
+	closing    bool // encoder and file closed; only the rename is left
+	needSettle bool // its close failed on a backend that must settle it before the rename
 
 	prev, next *bucket // the Writer's recency list
 }

@@ -172,8 +172,11 @@ func TestFailedCutSealsTheFile(t *testing.T) {
 	if err := w.Sync(); err != nil {
 		t.Fatalf("Sync with a cut deferred = %v, want nil", err)
 	}
-	if _, err := w.Roll(); err == nil {
-		t.Fatal("Roll finalized a file whose cut failed")
+	if _, err := w.Roll(); err != nil {
+		t.Fatalf("Roll with a cut deferred = %v, want nil: the file waits, and holds nobody back", err)
+	}
+	if open := w.Open(); len(open) != 1 || open[0] != s1[0].File+".tmp" {
+		t.Fatalf("open files %q, want the file whose cut failed still open", open)
 	}
 	if got := tree(t, dir)[s1[0].File+".tmp"]; got == "" {
 		t.Fatalf("the uncut file is gone: %q", names(tree(t, dir)))

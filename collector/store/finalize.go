@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,13 +80,19 @@ func (w *Writer) finalize(bs []*bucket) error {
 		return nil
 	}
 	var errs []error
-	var unsettled []string
+	var unsettled, deferred []string
 	for _, b := range bs {
 		if b.settled < b.size && !b.closing {
 			unsettled = append(unsettled, b.name)
 			continue
 		}
 		if err := w.syncBucket(b); err != nil {
+			if b.needTrunc {
+				// A deferred cut waits (for a lease on HDFS): the file stays open for a
+				// later finalize, and holds nobody else back.
+				deferred = append(deferred, b.name)
+				continue
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -99,6 +106,9 @@ func (w *Writer) finalize(bs []*bucket) error {
 	errs = append(errs, w.syncDirs())
 	if len(unsettled) > 0 {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrUnsettled, strings.Join(unsettled, ", ")))
+	}
+	if len(deferred) > 0 {
+		w.log.Debug("files wait for a deferred cut before they are finalized", "files", deferred)
 	}
 	return errors.Join(errs...)
 }
@@ -121,12 +131,20 @@ func (w *Writer) finish(b *bucket) error {
 		if err := w.closeEncoder(b); err != nil {
 			return err
 		}
-		// The file is fsynced: a failed close loses nothing, so the rename goes ahead.
 		closeErr = b.f.Close()
 		if closeErr != nil {
 			closeErr = fmt.Errorf("close %q: %w", b.tmp, closeErr)
+			// On the local disk the file is fsynced: a failed close loses nothing, and the
+			// rename goes ahead. On HDFS the file stays open for the NameNode until its
+			// lease is recovered: it is renamed once it is settled.
+			_, b.needSettle = w.l.fs.(Settler)
 		}
 		b.f, b.enc, b.closing = nil, nil, true
+	}
+	if b.needSettle {
+		if err := w.settle(b); err != nil {
+			return errors.Join(closeErr, err)
+		}
 	}
 	final, err := w.renameFinal(b)
 	if err != nil {
@@ -135,7 +153,44 @@ func (w *Writer) finish(b *bucket) error {
 	w.drop(b)
 	w.m.finalized.Inc()
 	w.log.Debug("finalized bucket file", "file", final)
-	return closeErr
+	return nil
+}
+
+// settleTry bounds one try, within a finalize, to settle a file whose close failed.
+const settleTry = 100 * time.Millisecond
+
+// settle makes the file of b, whose close failed, closed by the backend at its size: it waits
+// a little for its lease (a later finalize tries again), and cuts what the backend kept beyond
+// what the Writer wrote.
+func (w *Writer) settle(b *bucket) error {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTry)
+	err := w.l.fs.(Settler).Settle(ctx, b.tmp)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%q waits to be closed by its backend: %w", b.tmp, err)
+	}
+	n, err := w.l.fs.Stat(b.tmp)
+	if err != nil {
+		return err
+	}
+	switch {
+	case n < b.size:
+		return fmt.Errorf("%q holds %d bytes once closed, fewer than the %d written to it", b.tmp, n, b.size)
+	case n > b.size:
+		f, err := w.l.fs.OpenAppend(b.tmp)
+		if err != nil {
+			return err
+		}
+		err = f.Truncate(b.size)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("cut %q to %d after its close failed: %w", b.tmp, b.size, err)
+		}
+	}
+	b.needSettle = false
+	return nil
 }
 
 // closeEncoder lets b's encoder write its trailer and makes it durable. A failed trailer is
