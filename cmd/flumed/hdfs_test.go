@@ -145,7 +145,9 @@ func (d *dataplane) waitOpenFile(seen map[string]bool) {
 			return nil
 		})
 		return fresh
-	}), func() string { return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs()) })
+	}), func() string {
+		return fmt.Sprintf("the collector never had a new file open: %+v\n%s", d.outputs(), d.logs())
+	})
 }
 
 // TestHDFSWalkthrough runs the classic walkthrough's collector, named "collector", with its

@@ -34,7 +34,7 @@ type storeSink struct {
 	stop    chan struct{} // closed to stop the timer
 	done    chan struct{} // closed by the timer when it exits
 
-	mu      sync.Mutex
+	mu        sync.Mutex
 	rollErr   error     // the last timed roll or tidy failed so: shown in the condition
 	rollNoted time.Time // when a failed roll was last logged
 }
