@@ -269,8 +269,8 @@ var catalog = []Property{
 	{Name: CollectorDFSDir, Kind: KindString, Default: "${flume.node.data.dir}/collected", NonEmpty: true,
 		Group: "collector", Doc: "directory or hdfs:// URL collectorSink writes to when given none"},
 	{Name: CollectorCompressCodec, Kind: KindChoice, Default: "None",
-		Choices: []string{"None", "GzipCodec", "ZStandardCodec"}, Group: "collector",
-		Doc: "compression of collector output files"},
+		Choices: []string{"None", "GzipCodec", "DefaultCodec", "BZip2Codec", "ZStandardCodec", "SnappyCodec"}, Group: "collector",
+		Doc: "compression of collector output files, with Hadoop's framing and extensions (.gz, .deflate, .bz2, .zst, .snappy)"},
 
 	{Name: "flume.collector.roll.bytes", Kind: KindInt, Default: "0", Min: 0, Max: 1 << 50, Unit: "bytes", Group: "collector", New: true,
 		Doc: "size at which a collector sink ends a file and starts the next (finalized within a second); 0: by time only"},

@@ -30,7 +30,7 @@ func TestValidateErrorsNamePropertyValueAndOrigin(t *testing.T) {
 		{"host list item", conf.MasterServers, "m1,m 2", `"m1,m 2" has item "m 2" that is not a host, host:port or IP address`},
 		{"host list port", conf.MasterServers, "m1:99999", `"m1:99999" has item "m1:99999" that has a port out of 1 to 65535`},
 		{"host list empty", conf.MasterServers, ",", `"," has 0 hosts: want at least 1`},
-		{"choice", conf.CollectorCompressCodec, "lzo", `"lzo" is not one of None, GzipCodec, ZStandardCodec`},
+		{"choice", conf.CollectorCompressCodec, "lzo", `"lzo" is not one of None, GzipCodec, DefaultCodec, BZip2Codec, ZStandardCodec, SnappyCodec`},
 		{"empty string", conf.AgentLogDir, "", `"" is empty: want a value`},
 		{"alias keeps its spelling", "flume.collector.port", "x", `"x" is not a port number`},
 		{"expanded value", conf.EventMaxSize, "${flume.flow.default.name}", `"${flume.flow.default.name}" (expands to "default-flow") is not an integer`},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flumego/flume/collector/hdfs"
 	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/internal/hadoop/codec"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 )
@@ -185,17 +186,13 @@ func buildFormat(bc *plugin.BuildContext, args *spec.Args) (plugin.Format, error
 	return bc.Registry.BuildFormat(bc, c)
 }
 
-// compression maps flume.collector.dfs.compress.codec to a store compression. Names match as
-// classic's codec lookup did: case aside, with or without the "Codec" ending.
+// compression checks flume.collector.dfs.compress.codec: None, or a Hadoop codec by its class
+// name (GzipCodec, DefaultCodec, BZip2Codec, ZStandardCodec, SnappyCodec, with or without the
+// package) or short name, case aside, as classic's codec lookup took them.
 func compression(bc *plugin.BuildContext) (string, error) {
 	v := bc.Prop(propCodec, "None")
-	switch strings.TrimSuffix(strings.ToLower(v), "codec") {
-	case "none", "":
-		return store.CompressNone, nil
-	case "gzip":
-		return store.CompressGzip, nil
-	case "zstandard", "zstd":
-		return store.CompressZstd, nil
+	if _, err := codec.Lookup(v); err != nil {
+		return "", fmt.Errorf("property %s: %w", propCodec, err)
 	}
-	return "", fmt.Errorf("property %s: unsupported codec %q (want None, GzipCodec or ZStandardCodec)", propCodec, v)
+	return v, nil
 }

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flumego/flume/commitpoint"
+	"github.com/flumego/flume/internal/hadoop/seqfile"
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/format"
 	"github.com/flumego/flume/node/localcommit"
@@ -116,7 +117,7 @@ func TestBuildErrors(t *testing.T) {
 		{`collectorSink("/x", "p", 1000, raw, 5)`, nil, 0, "too many arguments"},
 		{`collectorSink("", "p")`, nil, 15, "argument fsdir: empty directory"},
 		{`collectorSink("/x", "p")`, map[string]string{propFormat: "nosuch"}, 1, `unknown output format "nosuch"`},
-		{`collectorSink("/x", "p")`, map[string]string{propCodec: "BZip2Codec"}, 1, `flume.collector.dfs.compress.codec: unsupported codec "BZip2Codec"`},
+		{`collectorSink("/x", "p")`, map[string]string{propCodec: "LzoCodec"}, 1, `flume.collector.dfs.compress.codec: unknown compression codec "LzoCodec"`},
 		{`dfs("s3n://bucket/x")`, nil, 5, `unsupported scheme "s3n://"`},
 		{`dfs("/x/%{host}/")`, nil, 5, "no file name"},
 		{`customdfs("")`, nil, 11, "argument path: empty path"},
@@ -510,5 +511,55 @@ func TestRollBytesFinalizesFullFiles(t *testing.T) {
 				t.Errorf("lines %q, want 10", all)
 			}
 		})
+	}
+}
+
+// The seqfile format writes Hadoop SequenceFiles of classic Flume's records, compressed by
+// block or by record with a Hadoop codec, and a file cut at a roll stays valid; bad arguments
+// say what is wrong.
+func TestSeqfileOutput(t *testing.T) {
+	for _, f := range []string{`seqfile`, `seqfile("gzip")`, `seqfile("BZip2Codec", compression="record")`, `seqfile("None")`, `seqfile("snappy")`} {
+		t.Run(f, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newEnv(nil, nil).OpenSink(t, fmt.Sprintf(`collectorSink(%q, "web-", 60000, %s)`, dir, f))
+			appendAll(t, s, []*event.Event{ev("one", t0, "h1"), ev("two", t0, "h2")}, []*event.Event{ev("three", t0, "h3")})
+			closeSink(t, s)
+			files := tree(t, dir)
+			if len(files) != 1 {
+				t.Fatalf("files %q", keys(files))
+			}
+			for _, content := range files {
+				r, err := seqfile.NewReader(strings.NewReader(content))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for {
+					_, v, err := r.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					e, err := seqfile.DecodeWriteableEvent(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, string(e.Body)+"@"+e.Host)
+				}
+				if want := []string{"one@h1", "two@h2", "three@h3"}; !slices.Equal(got, want) {
+					t.Errorf("records %q, want %q", got, want)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{`collectorSink("/x", "p", 1000, seqfile("lzo"))`, `unknown compression codec "lzo"`},
+		{`collectorSink("/x", "p", 1000, seqfile("gzip", compression="stream"))`, `unknown compression "stream"; want block, record or none`},
+	} {
+		if _, err := newEnv(nil, nil).BuildSink(t, tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.spec, err, tc.want)
+		}
 	}
 }

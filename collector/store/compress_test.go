@@ -14,7 +14,7 @@ import (
 // before the cut: by Recover after a crash, and by Rollback.
 func TestCompressedFilesCutAtSpans(t *testing.T) {
 	big := batch(strings.Repeat("x", 1000), 600, t0) // > spillSize: several members in one Write
-	for _, c := range []string{CompressNone, CompressGzip, CompressZstd} {
+	for _, c := range []string{CompressNone, CompressGzip, CompressZstd, "DefaultCodec", "BZip2Codec", "SnappyCodec"} {
 		t.Run("recover/"+c, func(t *testing.T) {
 			dir := t.TempDir()
 			o := testOptions(dir, "web-")

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
 )
@@ -86,15 +84,6 @@ func (f *faultFile) Truncate(size int64) error {
 		return err
 	}
 	return f.File.Truncate(size)
-}
-
-func newZstd(t testing.TB) *zstd.Encoder {
-	t.Helper()
-	enc, err := newZstdEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return enc
 }
 
 // A failed Write (the disk fills mid-batch) leaves nothing of itself: files it created are

@@ -242,14 +242,11 @@ func TestRecoverRemovesHeaderOnly(t *testing.T) {
 			if err := errors.Join(enc.Flush(), enc.Close()); err != nil {
 				t.Fatal(err)
 			}
-			w2 := &Writer{o: o}
-			if c == CompressGzip {
-				w2.gz = newGzip(&w2.zw)
+			l, err := o.parse()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if c == CompressZstd {
-				w2.zstd = newZstd(t)
-				defer w2.zstd.Close()
-			}
+			w2 := &Writer{o: o, l: l}
 			data, err := w2.compress(hdr.Bytes())
 			if err != nil {
 				t.Fatal(err)

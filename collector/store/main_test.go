@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
+	"compress/bzip2"
+	"compress/zlib"
 	"context"
 	"io"
 	"io/fs"
@@ -16,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"go.uber.org/goleak"
 
+	"github.com/flumego/flume/internal/hadoop/codec"
 	"github.com/flumego/flume/node/event"
 )
 
@@ -139,6 +143,33 @@ func decompress(t testing.TB, c string, data []byte) string {
 		}
 		defer zr.Close()
 		r = zr
+	case "DefaultCodec":
+		// zlib streams one after another, read with the standard library's reader.
+		br := bufio.NewReader(bytes.NewReader(data))
+		var out []byte
+		for {
+			if _, err := br.Peek(1); err == io.EOF {
+				return string(out)
+			}
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				t.Fatalf("zlib: %v", err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("zlib: %v", err)
+			}
+			out = append(out, b...)
+		}
+	case "BZip2Codec":
+		r = bzip2.NewReader(bytes.NewReader(data)) // the standard library's reader
+	default:
+		cr, err := lookupCodec(c).NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		defer cr.Close()
+		r = cr
 	}
 	out, err := io.ReadAll(r)
 	if err != nil {
@@ -160,7 +191,13 @@ func crash(t testing.TB, w *Writer) {
 		removeLive(b.liveID) // the process that held it is gone
 	}
 	w.closed = true
-	if w.zstd != nil {
-		_ = w.zstd.Close()
+}
+
+// lookupCodec returns the codec of a name known to be valid.
+func lookupCodec(name string) codec.Codec {
+	c, err := codec.Lookup(name)
+	if err != nil || c == nil {
+		panic("no codec " + name)
 	}
+	return c
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/flumego/flume/internal/hadoop/codec"
 	"github.com/flumego/flume/node/metrics"
 	"github.com/flumego/flume/node/plugin"
 )
@@ -15,7 +16,8 @@ import (
 // DefaultMaxOpen is the bound on open bucket files when Options.MaxOpen is 0.
 const DefaultMaxOpen = 256
 
-// Compression names for Options.Compress.
+// Some compression names for Options.Compress; any name of package internal/hadoop/codec
+// works ("GzipCodec", "BZip2Codec", "snappy", ...).
 const (
 	CompressNone = ""
 	CompressGzip = "gzip"
@@ -42,9 +44,11 @@ type Options struct {
 	Suffix string
 	// Format is the output format; nil writes each body and a newline (raw).
 	Format plugin.Format
-	// Compress is CompressNone, CompressGzip or CompressZstd. Every Write ends a gzip member
-	// or a zstd frame, so a file truncated at a span boundary stays a valid stream. The file
-	// name gets ".gz" or ".zst".
+	// Compress names a Hadoop compression codec (package internal/hadoop/codec: GzipCodec,
+	// DefaultCodec, BZip2Codec, ZStandardCodec, SnappyCodec, or their short names), or none.
+	// Every Write ends a unit of the codec (a gzip member, a zlib or bzip2 stream, a zstd
+	// frame, a Snappy block), so a file truncated at a span boundary stays valid. The file name
+	// gets the codec's Hadoop extension (".gz", ".deflate", ".bz2", ".zst", ".snappy").
 	Compress string
 	// MaxOpen bounds the open bucket files (DefaultMaxOpen when 0). Opening one more
 	// finalizes the least recently written bucket that the current Write has not touched.
@@ -79,11 +83,12 @@ type Options struct {
 
 // layout is what Options.Path and the naming options mean once parsed.
 type layout struct {
-	fs   FS
-	root string        // directory every file lives under, cleaned
-	tpl  *pathTemplate // the part of Path after root
-	ext  string        // Suffix + compression extension
-	loc  *time.Location
+	fs    FS
+	root  string        // directory every file lives under, cleaned
+	tpl   *pathTemplate // the part of Path after root
+	ext   string        // Suffix + compression extension
+	codec codec.Codec   // nil: none
+	loc   *time.Location
 }
 
 // parse checks o and works out its layout without touching storage.
@@ -131,15 +136,13 @@ func (o *Options) parse() (*layout, error) {
 		return nil, fmt.Errorf("%q: %w", o.Path, err)
 	}
 	l.tpl = tpl
-	switch o.Compress {
-	case CompressNone:
-		l.ext = o.Suffix
-	case CompressGzip:
-		l.ext = o.Suffix + ".gz"
-	case CompressZstd:
-		l.ext = o.Suffix + ".zst"
-	default:
-		return nil, fmt.Errorf("%w %q (want %q, %q or none)", ErrCompress, o.Compress, CompressGzip, CompressZstd)
+	c, err := codec.Lookup(o.Compress)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompress, err)
+	}
+	l.codec, l.ext = c, o.Suffix
+	if c != nil {
+		l.ext += c.Ext()
 	}
 	tpl.setExt(l.ext)
 	if strings.ContainsAny(o.Suffix, "/\\\x00") {

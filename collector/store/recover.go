@@ -11,9 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // What a keep function passed to Recover may return besides a length.
@@ -259,21 +256,13 @@ func (r *recoverer) headerOnly(name string) bool {
 	}
 	defer f.Close()
 	var rd io.Reader = f
-	switch r.o.Compress {
-	case CompressGzip:
-		gz, err := gzip.NewReader(f)
+	if c := r.l.codec; c != nil {
+		cr, err := c.NewReader(f)
 		if err != nil {
 			return false
 		}
-		defer gz.Close()
-		rd = gz
-	case CompressZstd:
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return false
-		}
-		defer zr.Close()
-		rd = zr
+		defer cr.Close()
+		rd = cr
 	}
 	n, err := io.Copy(io.Discard, io.LimitReader(rd, r.headerLen+1))
 	return err == nil && n <= r.headerLen

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
@@ -52,9 +48,7 @@ type Writer struct {
 	touched  []*bucket
 	freeBufs [][]byte
 
-	zw   sliceWriter // compressed output of a spill
-	gz   *gzip.Writer
-	zstd *zstd.Encoder
+	zw []byte // compressed output of a spill
 
 	finished []string // files finalized since the last report (Roll, CloseIdle, Close)
 
@@ -110,28 +104,7 @@ func Open(ctx context.Context, o Options) (*Writer, error) {
 		sizeRolls: reg.Counter("files_rolled_by_size"), cutsDeferred: reg.Counter("cuts_deferred"),
 		open: reg.Gauge("buckets_open"),
 	}
-	switch o.Compress {
-	case CompressGzip:
-		w.gz = newGzip(&w.zw)
-	case CompressZstd:
-		if w.zstd, err = newZstdEncoder(); err != nil {
-			return nil, err
-		}
-	}
 	return w, nil
-}
-
-// newGzip returns the Writer's gzip compressor; it is reset for every member.
-func newGzip(dst io.Writer) *gzip.Writer { return gzip.NewWriter(dst) }
-
-// newZstdEncoder returns the Writer's zstd compressor. Frames are made whole with EncodeAll,
-// so one encoder serves every file; it runs on the caller's goroutine.
-func newZstdEncoder() (*zstd.Encoder, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		return nil, fmt.Errorf("zstd encoder: %w", err)
-	}
-	return enc, nil
 }
 
 // Root returns the directory every file lives under.
@@ -455,9 +428,6 @@ func (w *Writer) Close() ([]string, error) {
 		removeLive(b.liveID)
 	}
 	w.closed = true
-	if w.zstd != nil {
-		err = errors.Join(err, w.zstd.Close())
-	}
 	return w.takeFinished(), err
 }
 
@@ -483,35 +453,19 @@ func (w *Writer) takeBuf() []byte {
 	return make([]byte, 0, 64<<10)
 }
 
-// compress returns raw as written to a file: itself, or one complete gzip member or zstd
-// frame.
+// compress returns raw as written to a file: itself, or one complete unit of the codec.
 func (w *Writer) compress(raw []byte) ([]byte, error) {
-	switch {
-	case w.gz != nil:
-		w.zw.b = w.zw.b[:0]
-		w.gz.Reset(&w.zw)
-		if _, err := w.gz.Write(raw); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		if err := w.gz.Close(); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-	case w.zstd != nil:
-		w.zw.b = w.zstd.EncodeAll(raw, w.zw.b[:0])
-	default:
+	c := w.l.codec
+	if c == nil {
 		return raw, nil
 	}
-	out := w.zw.b
-	if cap(w.zw.b) > maxKeptBuffer {
-		w.zw.b = nil
+	out, err := c.AppendUnit(w.zw[:0], raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	w.zw = out
+	if cap(w.zw) > maxKeptBuffer {
+		w.zw = nil
 	}
 	return out, nil
-}
-
-// sliceWriter appends what is written to a slice.
-type sliceWriter struct{ b []byte }
-
-func (s *sliceWriter) Write(p []byte) (int, error) {
-	s.b = append(s.b, p...)
-	return len(p), nil
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flumego/flume/internal/hadoop/codec"
+	"github.com/flumego/flume/internal/hadoop/seqfile"
 	"github.com/flumego/flume/node/plugin"
 	"github.com/flumego/flume/node/spec"
 )
@@ -31,6 +33,10 @@ func Register(r *plugin.Registry) {
 		{Name: "codec", Kind: spec.ParamString, Default: codecNull},
 		{Name: "level", Kind: spec.ParamInt},
 	}}, "an Avro container file of AvroFlumeEvent records; codec null, deflate, snappy or zstandard", buildAvroData)
+	r.RegisterFormat(spec.Signature{Name: "seqfile", Params: []spec.Param{
+		{Name: "codec", Kind: spec.ParamString, Default: "DefaultCodec"},
+		{Name: "compression", Kind: spec.ParamString, Default: "block"},
+	}}, "a Hadoop SequenceFile of classic Flume's WriteableEventKey and WriteableEvent records; codec None, DefaultCodec, GzipCodec, BZip2Codec, ZStandardCodec or SnappyCodec (short names too), compression block or record", buildSeqfile)
 	r.RegisterFormat(spec.Signature{Name: "avro"},
 		"an Avro container file of AvroFlumeEvent records, uncompressed",
 		noArgs(&ocfFormat{name: "avro", codec: codecNull}))
@@ -71,6 +77,33 @@ func buildAvroData(_ *plugin.BuildContext, args *spec.Args) (plugin.Format, erro
 		if args.Has("level") {
 			return nil, args.Errorf("level", "codec %s takes no level; only deflate and zstandard do", codec)
 		}
+	}
+	return f, nil
+}
+
+// buildSeqfile checks the codec and the compression type of a SequenceFile.
+func buildSeqfile(_ *plugin.BuildContext, args *spec.Args) (plugin.Format, error) {
+	name := args.String("codec", "DefaultCodec")
+	block := false
+	switch kind := strings.ToLower(args.String("compression", "block")); kind {
+	case "block":
+		block = true
+	case "record":
+	case "none":
+		name = "None"
+	default:
+		return nil, args.Errorf("compression", "unknown compression %q; want block, record or none", kind)
+	}
+	c, err := codec.Lookup(name)
+	if err != nil {
+		return nil, args.Errorf("codec", "%v", err)
+	}
+	if c == nil {
+		block = false // no codec: records as they are
+	}
+	f, err := seqfile.NewFormat(name, block)
+	if err != nil {
+		return nil, args.Errorf("codec", "%v", err)
 	}
 	return f, nil
 }

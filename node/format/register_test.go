@@ -136,7 +136,7 @@ func TestRegisterListsEveryFormat(t *testing.T) {
 	r := plugin.NewRegistry()
 	Register(r)
 	names := plugintest.Names(t, r, plugin.KindFormat)
-	want := []string{"avro", "avrodata", "avrojson", "debug", "default", "json", "log4j", "raw", "syslog"}
+	want := []string{"avro", "avrodata", "avrojson", "debug", "default", "json", "log4j", "raw", "seqfile", "syslog"}
 	if !slices.Equal(names, want) {
 		t.Errorf("formats %v, want %v", names, want)
 	}
