@@ -1,7 +1,7 @@
 # Flume: build, test, run and benchmark.
 GO ?= go
 
-.PHONY: all build test vet run bench proto proto-check fmt minihdfs
+.PHONY: all build test test-hdfs vet run bench proto proto-check fmt minihdfs
 
 all: build
 
@@ -24,6 +24,11 @@ run: build
 bench:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/flumebench ./cmd/flumed
 	bin/flumebench
+
+# The HDFS backend against a real cluster: FLUME_TEST_HDFS=hdfs://host:8020/tmp/flume-test
+# make test-hdfs (skipped when unset; HADOOP_CONF_DIR and HADOOP_USER_NAME are read).
+test-hdfs:
+	$(GO) test -count=1 -run 'TestRealCluster' -v ./collector/hdfs/
 
 # The project's test HDFS (internal/minihdfs) as a process: bin/minihdfs -dir DIR prints the
 # NameNode address; the client's CLI talks to it with HADOOP_NAMENODE=that address.

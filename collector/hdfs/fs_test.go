@@ -7,6 +7,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flumego/flume/collector/store"
+	"github.com/flumego/flume/internal/hadoop/codec"
 	"github.com/flumego/flume/internal/minihdfs"
 	"github.com/flumego/flume/internal/testwait"
 	"github.com/flumego/flume/node/event"
@@ -305,4 +307,67 @@ func TestNameNodeRestartMidFile(t *testing.T) {
 	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRealCluster runs the Writer against a real HDFS when FLUME_TEST_HDFS names a directory
+// on one (hdfs://host:8020/tmp/flume-test; the user from HADOOP_USER_NAME or the OS, the
+// Hadoop configuration from HADOOP_CONF_DIR): writes, a cut, a roll, and the files read back.
+func TestRealCluster(t *testing.T) {
+	url := os.Getenv("FLUME_TEST_HDFS")
+	if url == "" {
+		t.Skip("FLUME_TEST_HDFS is not set")
+	}
+	s, err := LoadSettings(func(_, def string) string { return def })
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := fmt.Sprintf("/run-%d", time.Now().UnixNano())
+	fsys := newFS(t, url, s)
+	dir := strings.TrimSuffix(fsys.Target().Path, "/") + run
+	o := store.Options{Path: strings.TrimSuffix(url, "/") + run + "/web-", FS: fsys, ManualSettle: true, Compress: "GzipCodec"}
+	w, err := store.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := w.Write(events("kept", 1000))
+	if err == nil {
+		err = w.Sync()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Settle(kept)
+	dup, err := w.Write(events("dup", 10))
+	if err == nil {
+		err = w.Rollback(dup)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := w.Close()
+	if err != nil || len(done) != 1 {
+		t.Fatalf("Close = %q, %v", done, err)
+	}
+	t.Cleanup(func() { _ = fsys.Remove(dir + "/" + done[0]) })
+	r, err := fsys.Open(dir + "/" + done[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	zr, err := lookupGzip().NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "kept-"); n != 1000 || strings.Contains(string(b), "dup-") {
+		t.Errorf("file holds %d kept lines, duplicates cut: %v", n, !strings.Contains(string(b), "dup-"))
+	}
+}
+
+func lookupGzip() codec.Codec {
+	c, _ := codec.Lookup("GzipCodec")
+	return c
 }
