@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/colinmarc/hdfs/v2"
+
+	"github.com/flumego/flume/internal/minihdfs"
 	"github.com/flumego/flume/internal/pki"
 )
 
@@ -34,15 +37,20 @@ type dataplaneBench struct {
 	name   string
 	sink   string // the agent sink, %d for the collector port
 	target string
-	tls    bool // both processes with TLS, the collector verifying the agent's certificate
+	tls    bool     // both processes with TLS, the collector verifying the agent's certificate
+	hdfs   bool     // the collector writes to the project's test HDFS (internal/minihdfs)
+	props  []string // more -D settings of the collector
 }
 
 var dataplaneBenches = []dataplaneBench{
-	{"text -> agentBESink -> collectorSink", `agentBESink("127.0.0.1", %d)`, ">= 1.2M lines/s", false},
-	{"text -> agentDFOSink -> collectorSink", `agentDFOSink("127.0.0.1", %d)`, "", false},
-	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 20 MB", false},
-	{"text -> agentE2ESink(compression=zstd) -> collectorSink", `agentE2ESink("127.0.0.1", %d, compression="zstd")`, "", false},
-	{"text -> agentE2ESink -> collectorSink, mutual TLS", `agentE2ESink("127.0.0.1", %d)`, "within 15% of agentE2ESink without TLS", true},
+	{"text -> agentBESink -> collectorSink", `agentBESink("127.0.0.1", %d)`, ">= 1.2M lines/s", false, false, nil},
+	{"text -> agentDFOSink -> collectorSink", `agentDFOSink("127.0.0.1", %d)`, "", false, false, nil},
+	{"text -> agentE2ESink -> collectorSink (fsync both sides)", `agentE2ESink("127.0.0.1", %d)`, ">= 420k lines/s, ack p99 < 100 ms, agent RSS <= 20 MB", false, false, nil},
+	{"text -> agentE2ESink(compression=zstd) -> collectorSink", `agentE2ESink("127.0.0.1", %d, compression="zstd")`, "", false, false, nil},
+	{"text -> agentE2ESink -> collectorSink, mutual TLS", `agentE2ESink("127.0.0.1", %d)`, "within 15% of agentE2ESink without TLS", true, false, nil},
+	{"text -> agentE2ESink -> collectorSink into HDFS (test HDFS)", `agentE2ESink("127.0.0.1", %d)`, ">= 70% of agentE2ESink into local disk", false, true, nil},
+	{"text -> agentE2ESink -> collectorSink into HDFS, close per commit", `agentE2ESink("127.0.0.1", %d)`, "", false, true,
+		[]string{"-D", "flume.hdfs.close.per.commit=true"}},
 }
 
 // dpFigures are the figures of one data plane run.
@@ -148,10 +156,21 @@ func runDataplaneOnce(flumed, dir, input string, size int64, b dataplaneBench, p
 		return f, err
 	}
 	out := filepath.Join(dir, "out")
+	sinkDir := out
+	args := append(tlsArgs(b, pkiDir), b.props...)
+	var cluster *minihdfs.Cluster
+	if b.hdfs {
+		if cluster, err = minihdfs.Start(minihdfs.Options{Dir: filepath.Join(dir, "hdfs")}); err != nil {
+			return f, err
+		}
+		defer cluster.Close()
+		sinkDir = "hdfs://" + cluster.NameNodeAddr() + "/bench"
+		args = append(args, "-D", "flume.hdfs.user=flume")
+	}
 	var colLog bytes.Buffer
 	col := exec.Command(flumed, append([]string{"node", "-n", "collector", "-s", "--data-dir", filepath.Join(dir, "col"),
-		"-c", fmt.Sprintf(`collector1 : collectorSource(%d) | collectorSink(%q, "data-", 1000, raw) ;`, port, out)},
-		tlsArgs(b, pkiDir)...)...)
+		"-c", fmt.Sprintf(`collector1 : collectorSource(%d) | collectorSink(%q, "data-", 1000, raw) ;`, port, sinkDir)},
+		args...)...)
 	col.Stdout, col.Stderr = &colLog, &colLog
 	if err := col.Start(); err != nil {
 		return f, err
@@ -207,7 +226,11 @@ wait:
 			f.P99 = time.Duration(v) * time.Microsecond
 		}
 	}
-	f.Delivered, f.Copies, err = countNumbered(out, dpLines)
+	if cluster != nil {
+		f.Delivered, f.Copies, err = countNumberedHDFS(cluster.NameNodeAddr(), "/bench", dpLines)
+	} else {
+		f.Delivered, f.Copies, err = countNumbered(out, dpLines)
+	}
 	if err != nil {
 		return f, err
 	}
@@ -276,6 +299,48 @@ func writeNumbered(path string, n int) (int64, error) {
 	return fi.Size(), f.Close()
 }
 
+// countNumberedHDFS is countNumbered for a directory of the test HDFS, read through the client.
+func countNumberedHDFS(addr, dir string, n int) (distinct, copies int, err error) {
+	c, err := hdfs.NewClient(hdfs.ClientOptions{Addresses: []string{addr}, User: "flume"})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	seen := make([]bool, n)
+	err = c.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		b, err := c.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		d, k := countLines(b, seen)
+		distinct, copies = distinct+d, copies+k
+		return nil
+	})
+	return distinct, copies, err
+}
+
+// countLines counts the numbered lines of b, marking them in seen.
+func countLines(b []byte, seen []bool) (distinct, copies int) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(line) < 13 {
+			continue
+		}
+		i, err := strconv.Atoi(string(line[5:13]))
+		if err != nil || i < 0 || i >= len(seen) {
+			continue
+		}
+		copies++
+		if !seen[i] {
+			seen[i] = true
+			distinct++
+		}
+	}
+	return distinct, copies
+}
+
 // countNumbered returns how many distinct numbered lines the files under dir hold, and how many
 // lines in all.
 func countNumbered(dir string, n int) (distinct, copies int, err error) {
@@ -288,20 +353,8 @@ func countNumbered(dir string, n int) (distinct, copies int, err error) {
 		if err != nil {
 			return err
 		}
-		for _, line := range bytes.Split(b, []byte("\n")) {
-			if len(line) < 13 {
-				continue
-			}
-			i, err := strconv.Atoi(string(line[5:13]))
-			if err != nil || i < 0 || i >= n {
-				continue
-			}
-			copies++
-			if !seen[i] {
-				seen[i] = true
-				distinct++
-			}
-		}
+		dd, k := countLines(b, seen)
+		distinct, copies = distinct+dd, copies+k
 		return nil
 	})
 	return distinct, copies, err

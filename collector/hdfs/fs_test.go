@@ -371,3 +371,61 @@ func lookupGzip() codec.Codec {
 	c, _ := codec.Lookup("GzipCodec")
 	return c
 }
+
+// Refusals of the cluster reach the Writer's caller with the path and the reason: a quota,
+// permission denied, a file where a directory must be (a name refused for good).
+func TestRefusalsSayWhatAndWhere(t *testing.T) {
+	c := startCluster(t, 1)
+	url := "hdfs://" + c.NameNodeAddr()
+	fsys := newFS(t, url+"/", Settings{})
+	open := func(p string) *store.Writer {
+		w, err := store.Open(context.Background(), store.Options{Path: url + p, FS: fsys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = w.Close() })
+		return w
+	}
+
+	w := open("/quota/web-")
+	if err := c.SetQuota("/quota", 100); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.Write(events(strings.Repeat("x", 200), 10))
+	if err == nil {
+		err = w.Sync()
+	}
+	if err == nil || !strings.Contains(err.Error(), "/quota/web-") {
+		t.Errorf("write over a quota = %v, want an error naming the file", err)
+	}
+
+	if err := fsys.MkdirAll("/denied"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetAccess("/denied", minihdfs.AccessDenied)
+	if _, err := store.Open(context.Background(), store.Options{Path: url + "/denied/web-", FS: fsys}); !errors.Is(err, iofs.ErrPermission) || !strings.Contains(err.Error(), "/denied") {
+		t.Errorf("a sink where access is denied = %v, want permission denied naming the directory", err)
+	}
+	c.SetAccess("/denied", minihdfs.AccessNormal)
+	w = open("/denied/web-")
+	c.SetAccess("/denied", minihdfs.AccessReadOnly)
+	if _, err := w.Write(events("a", 1)); !errors.Is(err, iofs.ErrPermission) || !strings.Contains(err.Error(), "/denied/web-") {
+		t.Errorf("a write where access is denied = %v, want permission denied naming the file", err)
+	}
+
+	if err := fsys.MkdirAll("/block"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fsys.Create("/block/blocker")
+	if err == nil {
+		err = r.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = open("/block/%{host}/web-")
+	_, skipped, err := w.WriteOrSkip([]*event.Event{{Body: []byte("x"), Host: "blocker"}})
+	if err != nil || len(skipped) != 1 || !errors.Is(skipped[0].Err, store.ErrNameRefused) {
+		t.Errorf("a file where a directory must be: skipped %v, err %v; want the event refused by its name", skipped, err)
+	}
+}
