@@ -33,6 +33,7 @@ type bucket struct {
 	call      uint64    // the last Write that touched it
 	created   uint64    // the Write that created it
 	lastWrite time.Time // when a Write last succeeded on it
+	cutLogged time.Time // when a failed deferred cut was last logged
 
 	live       bool // in w.buckets: takes new events
 	dirty      bool // written or cut since its last fsync

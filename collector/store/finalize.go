@@ -91,6 +91,7 @@ func (w *Writer) finalize(bs []*bucket) error {
 				// A deferred cut waits (for a lease on HDFS): the file stays open for a
 				// later finalize, and holds nobody else back.
 				deferred = append(deferred, b.name)
+				w.deferredCutFailed(b, err)
 				continue
 			}
 			errs = append(errs, err)

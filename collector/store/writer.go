@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/flumego/flume/node/event"
 	"github.com/flumego/flume/node/metrics"
@@ -357,7 +358,7 @@ func (w *Writer) Sync() error {
 		err := w.syncBucket(b)
 		if err != nil && b.needTrunc {
 			// A deferred cut that fails again holds back only its own file's finalizing.
-			w.log.Debug("a deferred cut failed again", "file", b.tmp, "err", err)
+			w.deferredCutFailed(b, err)
 			continue
 		}
 		errs = append(errs, err)
@@ -396,6 +397,15 @@ func (w *Writer) syncDirs() error {
 		delete(w.dirtyDirs, d)
 	}
 	return errors.Join(errs...)
+}
+
+// deferredCutFailed logs, at most every 30 seconds per file, that a deferred cut failed again.
+func (w *Writer) deferredCutFailed(b *bucket, err error) {
+	if time.Since(b.cutLogged) < 30*time.Second {
+		return
+	}
+	b.cutLogged = time.Now()
+	w.log.Warn("a deferred cut failed again; the file waits to be finalized", "file", b.tmp, "size", b.size, "err", err)
 }
 
 // Open returns the root-relative names of the open .tmp files, sorted.
