@@ -29,6 +29,7 @@ type bucket struct {
 
 	size      int64     // bytes in the file
 	settled   int64     // bytes its owner has made safe (Settle): the file may be finalized once all are
+	synced    int64     // bytes known durable (its last successful sync)
 	from      int64     // size when the current Write first touched it
 	call      uint64    // the last Write that touched it
 	created   uint64    // the Write that created it

@@ -145,6 +145,9 @@ func TestFailedCutSealsTheFile(t *testing.T) {
 	o.FS, o.Metrics = fsys, reg
 	w := openWriter(t, o)
 	s1 := mustWrite(t, w, batch("a", 1, t0))
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	fsys.failWrites(errDiskFull, 3)
 	fsys.failTruncates(errors.New("injected: read-only file system"))
 	if _, err := w.Write(batch("b", 1, t0)); !errors.Is(err, errDiskFull) {
@@ -255,5 +258,29 @@ func TestFailedCreateDoesNotMisroute(t *testing.T) {
 	s := mustWrite(t, w, []*event.Event{ev("eleven", at11)})
 	if !strings.HasPrefix(s[0].File, "11/") {
 		t.Errorf("event of 11:00 went to %s", s[0].File)
+	}
+}
+
+// Data written and never synced, in a file whose cut failed, is not known durable: Sync fails
+// (its owner must not commit it) until the cut is made.
+func TestFailedCutOfUnsyncedDataFailsSync(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &faultFS{}
+	o := testOptions(dir, "f-")
+	o.FS = fsys
+	w := openWriter(t, o)
+	mustWrite(t, w, batch("a", 1, t0))
+	fsys.failWrites(errDiskFull, 3)
+	fsys.failTruncates(errors.New("injected: read-only file system"))
+	if _, err := w.Write(batch("b", 1, t0)); !errors.Is(err, errDiskFull) {
+		t.Fatalf("Write = %v, want the write error", err)
+	}
+	if err := w.Sync(); err == nil {
+		t.Fatal("Sync vouched for data written before a failed cut and never synced")
+	}
+	fsys.failWrites(nil, 0)
+	fsys.failTruncates(nil)
+	if err := w.Sync(); err != nil {
+		t.Fatalf("Sync once the cut is made = %v", err)
 	}
 }

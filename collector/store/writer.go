@@ -272,7 +272,7 @@ func (w *Writer) rollbackCall(touched []*bucket) error {
 // nothing waits for that cut but the file's own finalizing.
 func (w *Writer) cut(b *bucket, size int64) error {
 	b.size, b.dirty = size, true
-	b.settled = min(b.settled, size)
+	b.settled, b.synced = min(b.settled, size), min(b.synced, size)
 	w.m.truncated.Inc()
 	if b.needTrunc {
 		return nil // cut before, and still deferred: cut to the new size later
@@ -356,8 +356,10 @@ func (w *Writer) Sync() error {
 	var errs []error
 	for b := w.lruHead; b != nil; b = b.next {
 		err := w.syncBucket(b)
-		if err != nil && b.needTrunc {
-			// A deferred cut that fails again holds back only its own file's finalizing.
+		if err != nil && b.needTrunc && b.synced >= b.size {
+			// A deferred cut that fails again holds back only its own file's finalizing:
+			// what the file keeps was made durable before. Data written to it since its last
+			// sync is not known durable, and fails the Sync: it must not be committed.
 			w.deferredCutFailed(b, err)
 			continue
 		}
@@ -383,7 +385,7 @@ func (w *Writer) syncBucket(b *bucket) error {
 	if err := b.f.Sync(); err != nil {
 		return fmt.Errorf("fsync %q: %w", b.tmp, err)
 	}
-	b.dirty = false
+	b.dirty, b.synced = false, b.size
 	return nil
 }
 
