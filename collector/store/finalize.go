@@ -120,13 +120,17 @@ func (w *Writer) finish(b *bucket) error {
 	if !b.closing {
 		w.seal(b)
 		if b.size == 0 {
-			// Nothing was written, or all of it was taken back: no file to keep.
-			err := errors.Join(b.f.Close(), w.l.fs.Remove(b.tmp))
-			w.dirtyDirs[parentDir(b.tmp)] = struct{}{}
-			w.drop(b)
-			if err != nil {
+			// Nothing was written, or all of it was taken back: no file to keep. One that
+			// cannot be removed now stays open (empty) for the next finalize.
+			if b.f != nil {
+				_ = b.f.Close()
+				b.f = nil
+			}
+			if err := w.l.fs.Remove(b.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("remove empty %q: %w", b.tmp, err)
 			}
+			w.dirtyDirs[parentDir(b.tmp)] = struct{}{}
+			w.drop(b)
 			return nil
 		}
 		if err := w.closeEncoder(b); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"sync"
@@ -248,9 +249,16 @@ func (w *Writer) rollbackCall(touched []*bucket) error {
 		b.raw = b.raw[:0]
 		w.releaseBuf(b)
 		if b.created == w.call {
-			// The file is new: remove it rather than keep an empty one.
-			if err := errors.Join(b.f.Close(), w.l.fs.Remove(b.tmp)); err != nil {
+			// The file is new: remove it rather than keep an empty one. If it cannot be
+			// removed now (the NameNode is away), it stays, empty and sealed, and a later
+			// finalize removes it.
+			_ = b.f.Close()
+			b.f = nil
+			if err := w.l.fs.Remove(b.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("remove %q: %w", b.tmp, err))
+				b.size, b.settled, b.synced, b.dirty, b.broken = 0, 0, 0, false, true
+				w.seal(b)
+				continue
 			}
 			w.drop(b)
 			continue
