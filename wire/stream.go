@@ -243,13 +243,18 @@ func (s *Stream) close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	select {
-	case s.sendLock <- struct{}{}:
-		// An error means the stream is broken; the receiver reports how.
-		_ = s.cs.CloseSend()
-		<-s.sendLock
-	case <-s.done:
-	case <-ctx.Done():
+	if ctx.Err() == nil {
+		// A close that may wait for acks half-closes first. One that may not (a failed
+		// stream given up at once) does not touch the RPC: the stream is cancelled below,
+		// and a half-close of a broken RPC could wait on a reconnection.
+		select {
+		case s.sendLock <- struct{}{}:
+			// An error means the stream is broken; the receiver reports how.
+			_ = s.cs.CloseSend()
+			<-s.sendLock
+		case <-s.done:
+		case <-ctx.Done():
+		}
 	}
 	select {
 	case <-s.recvDone:
