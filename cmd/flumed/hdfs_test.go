@@ -201,34 +201,38 @@ func TestHDFSCollectorKilledMidFile(t *testing.T) {
 	}
 }
 
-// TestHDFSDataNodeDiesMidBlock kills the DataNode the collector writes through, and brings it
-// back: the collector's writes fail, the agent keeps what was not acked, and the collector
-// saves the committed part of the failed files once their leases expire.
-func TestHDFSDataNodeDiesMidBlock(t *testing.T) {
+// hdfsFault ships lines end to end into the test HDFS, runs fault while the collector has a
+// file open, and checks that every line lands once in the finished files.
+func hdfsFault(t *testing.T, lines int, what string, fault func(*testHDFS)) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
 	t.Parallel()
 	h := startHDFS(t, 1)
-	d := newHDFSDataplane(t, h, 1, 2*hdfsLines(t))
+	d := newHDFSDataplane(t, h, 1, lines)
 	d.startAgent(d.chain("E2E"))
 	d.waitOpenFile(map[string]bool{})
-	h.c.DataNode(0).Kill()
-	if err := h.c.DataNode(0).Restart(); err != nil {
-		t.Fatal(err)
-	}
+	fault(h)
 	ta := d.waitQuiet(5 * time.Minute)
-	d.check(ta, "DataNode died mid-block", "")
+	d.check(ta, what, "")
+}
+
+// TestHDFSDataNodeDiesMidBlock kills the DataNode the collector writes through, and brings it
+// back: the collector's writes fail, the agent keeps what was not acked, and the collector
+// saves the committed part of the failed files once their leases expire.
+func TestHDFSDataNodeDiesMidBlock(t *testing.T) {
+	hdfsFault(t, 2*hdfsLines(t), "DataNode died mid-block", func(h *testHDFS) {
+		h.c.DataNode(0).Kill()
+		if err := h.c.DataNode(0).Restart(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestHDFSNameNodeAway stops the NameNode for a while (FLUME_HDFS_NN_DOWN, 30 s by default)
 // while the agent ships, then restarts it: acks are withheld while the collector cannot write,
 // the agent keeps the data, and delivery resumes by itself.
 func TestHDFSNameNodeAway(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	t.Parallel()
 	down := 30 * time.Second
 	if v := os.Getenv("FLUME_HDFS_NN_DOWN"); v != "" {
 		var err error
@@ -236,33 +240,21 @@ func TestHDFSNameNodeAway(t *testing.T) {
 			t.Fatalf("FLUME_HDFS_NN_DOWN=%q: %v", v, err)
 		}
 	}
-	h := startHDFS(t, 1)
-	d := newHDFSDataplane(t, h, 1, hdfsLines(t))
-	d.startAgent(d.chain("E2E"))
-	d.waitOpenFile(map[string]bool{})
-	h.c.StopNameNode()
-	<-time.After(down) // the length of the outage, not a wait for a state
-	if err := h.c.StartNameNode(); err != nil {
-		t.Fatal(err)
-	}
-	ta := d.waitQuiet(5 * time.Minute)
-	d.check(ta, fmt.Sprintf("NameNode away for %v", down), "")
+	hdfsFault(t, hdfsLines(t), fmt.Sprintf("NameNode away for %v", down), func(h *testHDFS) {
+		h.c.StopNameNode()
+		<-time.After(down) // the length of the outage, not a wait for a state
+		if err := h.c.StartNameNode(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestHDFSNameNodeRestart restarts the NameNode at once while the agent ships.
 func TestHDFSNameNodeRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	t.Parallel()
-	h := startHDFS(t, 1)
-	d := newHDFSDataplane(t, h, 1, hdfsLines(t))
-	d.startAgent(d.chain("E2E"))
-	d.waitOpenFile(map[string]bool{})
-	h.c.StopNameNode()
-	if err := h.c.StartNameNode(); err != nil {
-		t.Fatal(err)
-	}
-	ta := d.waitQuiet(5 * time.Minute)
-	d.check(ta, "NameNode restarted", "")
+	hdfsFault(t, hdfsLines(t), "NameNode restarted", func(h *testHDFS) {
+		h.c.StopNameNode()
+		if err := h.c.StartNameNode(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -20,13 +20,19 @@ func (n *nameNode) getServerDefaults(*call, pm) (pm, error) {
 	return hdfsMsg("GetServerDefaultsResponseProto", "serverDefaults", d), nil
 }
 
+// resolve checks that the caller may read (or, with write, change) src, and looks it up: nil
+// when nothing is there.
+func (n *nameNode) resolve(c *call, src string, write bool) (*inode, error) {
+	if err := n.checkAccess(c, src, write); err != nil {
+		return nil, err
+	}
+	return n.ns.lookup(src)
+}
+
 func (n *nameNode) getFileInfo(c *call, req pm) (pm, error) {
 	src := req.Str("src")
-	if err := n.checkAccess(c, src, false); err != nil {
-		return pm{}, err
-	}
 	resp := hdfsMsg("GetFileInfoResponseProto")
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, false)
 	if err != nil {
 		return pm{}, err
 	}
@@ -38,11 +44,8 @@ func (n *nameNode) getFileInfo(c *call, req pm) (pm, error) {
 
 func (n *nameNode) getListing(c *call, req pm) (pm, error) {
 	src := req.Str("src")
-	if err := n.checkAccess(c, src, false); err != nil {
-		return pm{}, err
-	}
 	resp := hdfsMsg("GetListingResponseProto")
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, false)
 	if err != nil || x == nil {
 		return resp, err
 	}
@@ -79,10 +82,7 @@ func (n *nameNode) getBlockLocations(c *call, req pm) (pm, error) {
 
 func (n *nameNode) getContentSummary(c *call, req pm) (pm, error) {
 	src := req.Str("path")
-	if err := n.checkAccess(c, src, false); err != nil {
-		return pm{}, err
-	}
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, false)
 	if err != nil {
 		return pm{}, err
 	}
@@ -122,10 +122,7 @@ func (n *nameNode) getFsStats(*call, pm) (pm, error) {
 
 func (n *nameNode) mkdirs(c *call, req pm) (pm, error) {
 	src := req.Str("src")
-	if err := n.checkAccess(c, src, true); err != nil {
-		return pm{}, err
-	}
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, true)
 	if err != nil {
 		return pm{}, err
 	}
@@ -148,10 +145,7 @@ func (n *nameNode) mkdirs(c *call, req pm) (pm, error) {
 
 func (n *nameNode) delete(c *call, req pm) (pm, error) {
 	src := req.Str("src")
-	if err := n.checkAccess(c, src, true); err != nil {
-		return pm{}, err
-	}
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, true)
 	if err != nil {
 		return pm{}, err
 	}
@@ -336,10 +330,7 @@ func (n *nameNode) checkQuota(dir *inode, delta int64, from *inode) error {
 
 // setAttr runs set on the inode at src and logs it.
 func (n *nameNode) setAttr(c *call, src, resp string, set func(*inode)) (pm, error) {
-	if err := n.checkAccess(c, src, true); err != nil {
-		return pm{}, err
-	}
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, true)
 	if err != nil {
 		return pm{}, err
 	}
@@ -379,11 +370,8 @@ func (n *nameNode) setTimes(c *call, req pm) (pm, error) {
 
 func (n *nameNode) setReplication(c *call, req pm) (pm, error) {
 	src := req.Str("src")
-	if err := n.checkAccess(c, src, true); err != nil {
-		return pm{}, err
-	}
 	resp := hdfsMsg("SetReplicationResponseProto", "result", false)
-	x, err := n.ns.lookup(src)
+	x, err := n.resolve(c, src, true)
 	if err != nil || x == nil || x.Dir {
 		return resp, err
 	}

@@ -52,8 +52,8 @@ type Codec interface {
 
 // The codecs, one value each, shared by every caller.
 var (
-	gzipC    Codec = &gzipCodec{}
-	deflateC Codec = &deflateCodec{}
+	gzipC    Codec = newGzipCodec()
+	deflateC Codec = newDeflateCodec()
 	bzip2C   Codec = newBzip2Codec()
 	zstdC    Codec = &zstdCodec{}
 	snappyC  Codec = snappyCodec{}

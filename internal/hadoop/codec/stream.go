@@ -16,24 +16,31 @@ import (
 	hbzip2 "github.com/flumego/flume/internal/hadoop/bzip2"
 )
 
-// gzipCodec writes each unit as one gzip member (RFC 1952) at zlib's default level, as
-// Hadoop's GzipCodec does with the native zlib; its reader reads any number of members.
-type gzipCodec struct{ pool sync.Pool }
+// resettable is a stream compressor that can start a new stream on another writer: gzip's and
+// zlib's.
+type resettable interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
 
-type gzipState struct {
-	w   *gzip.Writer
+// pooledUnits compresses each unit as one whole stream of a resettable compressor, keeping
+// compressors (and their state) in a pool.
+type pooledUnits struct {
+	name  string // for errors
+	newer func(io.Writer) resettable
+	pool  sync.Pool
+}
+
+type unitState struct {
+	w   resettable
 	out sliceWriter
 }
 
-func (*gzipCodec) Name() string  { return "GzipCodec" }
-func (*gzipCodec) Class() string { return classPrefix + "GzipCodec" }
-func (*gzipCodec) Ext() string   { return ".gz" }
-
-func (c *gzipCodec) AppendUnit(dst, src []byte) ([]byte, error) {
-	st, _ := c.pool.Get().(*gzipState)
+func (u *pooledUnits) appendUnit(dst, src []byte) ([]byte, error) {
+	st, _ := u.pool.Get().(*unitState)
 	if st == nil {
-		st = &gzipState{}
-		st.w = gzip.NewWriter(&st.out)
+		st = &unitState{}
+		st.w = u.newer(&st.out)
 	}
 	st.out.b = dst
 	st.w.Reset(&st.out)
@@ -42,12 +49,26 @@ func (c *gzipCodec) AppendUnit(dst, src []byte) ([]byte, error) {
 		err = cerr
 	}
 	dst, st.out.b = st.out.b, nil
-	c.pool.Put(st)
+	u.pool.Put(st)
 	if err != nil {
-		return dst, fmt.Errorf("gzip unit: %w", err)
+		return dst, fmt.Errorf("%s unit: %w", u.name, err)
 	}
 	return dst, nil
 }
+
+// gzipCodec writes each unit as one gzip member (RFC 1952) at zlib's default level, as
+// Hadoop's GzipCodec does with the native zlib; its reader reads any number of members.
+type gzipCodec struct{ units pooledUnits }
+
+func newGzipCodec() *gzipCodec {
+	return &gzipCodec{units: pooledUnits{name: "gzip", newer: func(w io.Writer) resettable { return gzip.NewWriter(w) }}}
+}
+
+func (*gzipCodec) Name() string  { return "GzipCodec" }
+func (*gzipCodec) Class() string { return classPrefix + "GzipCodec" }
+func (*gzipCodec) Ext() string   { return ".gz" }
+
+func (c *gzipCodec) AppendUnit(dst, src []byte) ([]byte, error) { return c.units.appendUnit(dst, src) }
 
 func (*gzipCodec) NewReader(r io.Reader) (io.ReadCloser, error) {
 	return unlessEmpty(r, func(br *bufio.Reader) (io.ReadCloser, error) {
@@ -61,11 +82,10 @@ func (*gzipCodec) NewReader(r io.Reader) (io.ReadCloser, error) {
 
 // deflateCodec is Hadoop's DefaultCodec: each unit is one zlib stream (RFC 1950: a two-byte
 // header, deflate data, the Adler-32 of the content).
-type deflateCodec struct{ pool sync.Pool }
+type deflateCodec struct{ units pooledUnits }
 
-type zlibState struct {
-	w   *zlib.Writer
-	out sliceWriter
+func newDeflateCodec() *deflateCodec {
+	return &deflateCodec{units: pooledUnits{name: "zlib", newer: func(w io.Writer) resettable { return zlib.NewWriter(w) }}}
 }
 
 func (*deflateCodec) Name() string  { return "DefaultCodec" }
@@ -73,23 +93,7 @@ func (*deflateCodec) Class() string { return classPrefix + "DefaultCodec" }
 func (*deflateCodec) Ext() string   { return ".deflate" }
 
 func (c *deflateCodec) AppendUnit(dst, src []byte) ([]byte, error) {
-	st, _ := c.pool.Get().(*zlibState)
-	if st == nil {
-		st = &zlibState{}
-		st.w = zlib.NewWriter(&st.out)
-	}
-	st.out.b = dst
-	st.w.Reset(&st.out)
-	_, err := st.w.Write(src)
-	if cerr := st.w.Close(); err == nil {
-		err = cerr
-	}
-	dst, st.out.b = st.out.b, nil
-	c.pool.Put(st)
-	if err != nil {
-		return dst, fmt.Errorf("zlib unit: %w", err)
-	}
-	return dst, nil
+	return c.units.appendUnit(dst, src)
 }
 
 func (*deflateCodec) NewReader(r io.Reader) (io.ReadCloser, error) {
